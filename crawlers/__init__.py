@@ -1,0 +1,1 @@
+"""Crawlers: site health, feeds and page watch; they propose, maintainers accept."""

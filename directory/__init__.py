@@ -1,0 +1,1 @@
+"""The directory: entries, their revisions, curation, search, import and export."""

@@ -1,0 +1,643 @@
+"""Curation commands: a thin layer over `entries`, `imports` and `exports`.
+
+Each command parses options, calls one service function inside one unit of work, and renders the
+result. Human output is a Rich table; `--format json|csv` is for machines (stable keys, ISO 8601).
+Errors go to stderr as one line per problem; exit 1 for bad input, 2 for bad usage.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, NoReturn
+
+import typer
+
+from directory import fields as F
+from directory.taxonomy import KINDS, PROGRAM_STATES, STATUSES
+
+
+@dataclass(frozen=True)
+class CliContext:
+    """What the composition root hands to these commands (set as the Typer context object)."""
+
+    database_url: str
+    actor: str
+
+
+class TableFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class DocFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+class ExportFormat(StrEnum):
+    yaml = "yaml"
+    json = "json"
+    csv = "csv"
+    hsds = "hsds"
+
+
+class Lang(StrEnum):
+    en = "en"
+    ru = "ru"
+
+
+entries_app = typer.Typer(help="Read and curate entries.", no_args_is_help=True)
+
+
+# --------------------------------------------------------------------------- plumbing
+
+
+def _context(ctx: typer.Context) -> CliContext:
+    obj = ctx.find_root().obj
+    if not isinstance(obj, CliContext):
+        raise RuntimeError("the `nansen` root command sets the CLI context")
+    return obj
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    typer.echo(message, err=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def unit_of_work(typer_ctx: typer.Context) -> Iterator[Any]:
+    """A session on the configured database, committed on success; user errors become exit 1."""
+    from directory import entries, store
+
+    cli = _context(typer_ctx)
+    db = store.Store(cli.database_url)
+    try:
+        if not store.is_initialized(db.engine):
+            fail(f"the database at {_masked(cli.database_url)} is not initialized: run `nansen init`")
+        with db.session() as session:
+            yield session
+    except entries.EntryNotFound as exc:
+        fail(str(exc))
+    except entries.InvalidEntry as exc:
+        fail("\n".join(f"{exc.slug or 'entry'}: {error}" for error in exc.errors))
+    finally:
+        db.close()
+
+
+def _masked(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console()
+
+
+def _json(data: Any) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def _csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> None:
+    from directory.exports import csv_cell
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([csv_cell(row.get(column)) for column in columns])
+    typer.echo(out.getvalue(), nl=False)
+
+
+def _table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], title: str | None = None) -> None:
+    from rich.table import Table
+
+    table = Table(title=title, show_lines=False)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*(_cell(row.get(column)) for column in columns))
+    _console().print(table)
+
+
+def _cell(value: Any) -> str:
+    from rich.markup import escape
+
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return escape(", ".join(str(v) for v in value))
+    return escape(str(value))
+
+
+def _entry_json(entry: Any) -> dict[str, Any]:
+    from directory import entries
+
+    return {
+        **F.nest(entries.to_record(entry), drop_empty=False),
+        "created_at": entry.created_at.isoformat(),
+        "updated_at": entry.updated_at.isoformat(),
+    }
+
+
+def _entry_row(entry: Any, lang: Lang) -> dict[str, Any]:
+    return {
+        "slug": entry.slug,
+        "kind": entry.kind,
+        "name": entry.name_ru if lang == Lang.ru else entry.name_en,
+        "host": entry.host_countries,
+        "serves": entry.countries_served,
+        "topics": entry.topics,
+        "status": entry.status if entry.kind != "program" else f"{entry.status}/{entry.program_state}",
+        "verified": entry.verified_at.date().isoformat() if entry.verified_at else "never",
+    }
+
+
+def _emit_entries(found: Sequence[Any], fmt: TableFormat, lang: Lang, *, ranks: Sequence[float] | None = None) -> None:
+    from directory import entries
+
+    if fmt == TableFormat.json:
+        docs = [_entry_json(e) for e in found]
+        if ranks is not None:
+            docs = [{"rank": round(r, 6), **doc} for r, doc in zip(ranks, docs, strict=True)]
+        _json(docs)
+    elif fmt == TableFormat.csv:
+        rows = [
+            {
+                **entries.to_record(e),
+                "created_at": e.created_at.isoformat(),
+                "updated_at": e.updated_at.isoformat(),
+            }
+            for e in found
+        ]
+        columns = [*F.KEYS, "created_at", "updated_at"]
+        if ranks is not None:
+            rows = [{"rank": round(r, 6), **row} for r, row in zip(ranks, rows, strict=True)]
+            columns = ["rank", *columns]
+        _csv(rows, columns)
+    else:
+        rows = [_entry_row(e, lang) for e in found]
+        _table(rows, list(rows[0]) if rows else ["slug"], title=f"{len(rows)} entries")
+
+
+# --------------------------------------------------------------------------- reads
+
+
+@entries_app.command("list")
+def list_command(
+    ctx: typer.Context,
+    kind: str | None = typer.Option(None, help=f"One of: {', '.join(KINDS)}."),
+    country: str | None = typer.Option(None, help="Host country (ISO 3166-1 alpha-2)."),
+    serves: str | None = typer.Option(None, help="Country whose people it serves (alpha-2)."),
+    topic: str | None = typer.Option(None, help="Taxonomy topic slug."),
+    language: str | None = typer.Option(None, help="ISO 639-1 language code."),
+    status: str | None = typer.Option(None, help=f"One of: {', '.join(STATUSES)}."),
+    state: str | None = typer.Option(None, help=f"Program state: {', '.join(PROGRAM_STATES)}."),
+    stale: int | None = typer.Option(None, "--stale", metavar="DAYS", help="Not verified in DAYS days, or never."),
+    fmt: TableFormat = typer.Option(TableFormat.table, "--format"),
+    lang: Lang = typer.Option(Lang.en, "--lang", help="Language of names in the table."),
+) -> None:
+    """List entries, filtered."""
+    from directory import entries
+
+    filters = _filters(kind, country, serves, topic, language, status, state, stale)
+    with unit_of_work(ctx) as session:
+        _emit_entries(entries.list_entries(session, filters), fmt, lang)
+
+
+def _filters(
+    kind: str | None,
+    country: str | None,
+    serves: str | None,
+    topic: str | None,
+    language: str | None,
+    status: str | None,
+    state: str | None,
+    stale: int | None,
+) -> Any:
+    """Filters with each value checked by the same rules as the data, so a typo is an error, not []."""
+    from directory import entries
+
+    checks = {
+        "kind": kind,
+        "host_countries": country,
+        "countries_served": serves,
+        "topics": topic,
+        "languages": language,
+        "status": status,
+        "program.state": state,
+    }
+    for key, value in checks.items():
+        if value is not None:
+            try:
+                F.FIELD_BY_KEY[key].normalize([value] if F.FIELD_BY_KEY[key].many else value)
+            except ValueError as exc:
+                fail(f"--{_OPTION_OF[key]}: {exc}", code=2)
+    if stale is not None and stale < 0:
+        fail("--stale: DAYS must be 0 or more", code=2)
+    return entries.Filters(kind, status, country, serves, topic, language, state, stale)
+
+
+_OPTION_OF = {
+    "kind": "kind",
+    "host_countries": "country",
+    "countries_served": "serves",
+    "topics": "topic",
+    "languages": "language",
+    "status": "status",
+    "program.state": "state",
+}
+
+
+@entries_app.command("show")
+def show_command(
+    ctx: typer.Context,
+    slug: str,
+    fmt: DocFormat = typer.Option(DocFormat.table, "--format"),
+) -> None:
+    """Show one entry with every field."""
+    from directory import entries
+
+    with unit_of_work(ctx) as session:
+        entry = entries.get_entry(session, slug)
+        if fmt == DocFormat.json:
+            _json(_entry_json(entry))
+            return
+        record = entries.to_record(entry)
+        rows = [{"field": key, "value": record[key]} for key in F.KEYS if record[key] not in (None, [])]
+        rows += [
+            {"field": "created_at", "value": entry.created_at.isoformat()},
+            {"field": "updated_at", "value": entry.updated_at.isoformat()},
+        ]
+        _table(rows, ["field", "value"], title=f"{entry.slug} ({entry.kind})")
+
+
+@entries_app.command("search")
+def search_command(
+    ctx: typer.Context,
+    text: str,
+    limit: int = typer.Option(20, min=1, max=500),
+    fmt: TableFormat = typer.Option(TableFormat.table, "--format"),
+    lang: Lang = typer.Option(Lang.en, "--lang", help="Language of names in the table."),
+) -> None:
+    """Full-text search in both languages (any word form), best match first."""
+    from directory import entries
+
+    with unit_of_work(ctx) as session:
+        hits = entries.search_entries(session, text, limit=limit)
+        found = [entry for entry, _ in hits]
+        _emit_entries(found, fmt, lang, ranks=[rank for _, rank in hits])
+
+
+@entries_app.command("history")
+def history_command(
+    ctx: typer.Context,
+    slug: str,
+    fmt: TableFormat = typer.Option(TableFormat.table, "--format"),
+) -> None:
+    """Every revision of an entry, oldest first."""
+    from directory import entries
+
+    with unit_of_work(ctx) as session:
+        rows = [
+            {
+                "id": r.id,
+                "time": r.created_at.isoformat(),
+                "field": r.field,
+                "old": r.old,
+                "new": r.new,
+                "actor": r.actor,
+                "origin": r.origin,
+                "reason": r.reason,
+            }
+            for r in entries.history(session, slug)
+        ]
+    columns = ["id", "time", "field", "old", "new", "actor", "origin", "reason"]
+    if fmt == TableFormat.json:
+        _json(rows)
+    elif fmt == TableFormat.csv:
+        _csv([{**row, "old": _scalar(row["old"]), "new": _scalar(row["new"])} for row in rows], columns)
+    else:
+        shown = [{**row, "old": _short(row["old"]), "new": _short(row["new"])} for row in rows]
+        _table(shown, columns, title=f"history of {slug}")
+
+
+def _scalar(value: Any) -> Any:
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, dict):
+        return "(new entry)"
+    text = "" if value is None else str(_scalar(value))
+    return text if len(text) <= 80 else text[:77] + "…"
+
+
+# --------------------------------------------------------------------------- writes
+
+
+_ADD_PROMPTS = (
+    ("slug", "Slug"),
+    ("kind", "Kind (media/ngo/program)"),
+    ("name.en", "Name in English"),
+    ("name.ru", "Name in Russian"),
+    ("summary.en", "Summary in English"),
+    ("summary.ru", "Summary in Russian"),
+)
+
+
+@entries_app.command("add")
+def add_command(
+    ctx: typer.Context,
+    slug: str | None = typer.Option(None),
+    kind: str | None = typer.Option(None, help=f"One of: {', '.join(KINDS)}."),
+    name_en: str | None = typer.Option(None, "--name-en"),
+    name_ru: str | None = typer.Option(None, "--name-ru"),
+    summary_en: str | None = typer.Option(None, "--summary-en"),
+    summary_ru: str | None = typer.Option(None, "--summary-ru"),
+    website: str | None = typer.Option(None),
+    feed: list[str] = typer.Option([], "--feed", help="Feed URL (repeatable)."),
+    host_country: list[str] = typer.Option([], "--host-country", help="Alpha-2 (repeatable)."),
+    serves: list[str] = typer.Option([], "--serves", help="Alpha-2 of a country served (repeatable)."),
+    language: list[str] = typer.Option([], "--language", help="ISO 639-1 (repeatable)."),
+    topic: list[str] = typer.Option([], "--topic", help="Taxonomy slug (repeatable)."),
+    email: str | None = typer.Option(None),
+    telegram: str | None = typer.Option(None),
+    source: str | None = typer.Option(None, help="Where the facts were checked."),
+    program_state: str | None = typer.Option(None, "--program-state", help=f"{', '.join(PROGRAM_STATES)}."),
+    official_url: str | None = typer.Option(None, "--official-url"),
+    set_: list[str] = typer.Option([], "--set", metavar="FIELD=VALUE", help="Any other field (repeatable)."),
+    reason: str | None = typer.Option(None, help="Why it is added (kept in the history)."),
+) -> None:
+    """Add an entry from flags; asks for what is missing when run in a terminal."""
+    from directory import entries
+
+    record: dict[str, Any] = {
+        "slug": slug,
+        "kind": kind,
+        "name.en": name_en,
+        "name.ru": name_ru,
+        "summary.en": summary_en,
+        "summary.ru": summary_ru,
+        "website": website,
+        "feeds": feed,
+        "host_countries": host_country,
+        "countries_served": serves,
+        "languages": language,
+        "topics": topic,
+        "contacts.email": email,
+        "contacts.telegram": telegram,
+        "source": source,
+        "program.state": program_state,
+        "program.official_url": official_url,
+    }
+    record = {key: value for key, value in record.items() if value not in (None, [])}
+    record.update(_parse_sets(set_))
+    if sys.stdin.isatty():
+        for key, label in _ADD_PROMPTS:
+            if not record.get(key):
+                record[key] = typer.prompt(label)
+    cli = _context(ctx)
+    with unit_of_work(ctx) as session:
+        entry = entries.add_entry(session, record, entries.Actor(cli.actor), reason=reason)
+        typer.echo(f"added {entry.slug}")
+
+
+def _parse_sets(pairs: Sequence[str]) -> dict[str, Any]:
+    """`field=value` pairs; list fields take comma-separated values; an empty value clears a field."""
+    updates: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip()
+        if not sep:
+            fail(f"--set {pair!r}: expected FIELD=VALUE", code=2)
+        if key not in F.FIELD_BY_KEY:
+            fail(f"--set {pair!r}: unknown field {key!r} (fields: {', '.join(F.KEYS)})", code=2)
+        if F.FIELD_BY_KEY[key].many:
+            updates[key] = [item.strip() for item in value.split(",") if item.strip()]
+        else:
+            updates[key] = value.strip() or None
+    return updates
+
+
+@entries_app.command("edit")
+def edit_command(
+    ctx: typer.Context,
+    slug: str,
+    set_: list[str] = typer.Option(
+        [],
+        "--set",
+        metavar="FIELD=VALUE",
+        help="Change a field (repeatable); without --set the entry opens in $EDITOR.",
+    ),
+    reason: str | None = typer.Option(None, help="Why (kept in the history)."),
+) -> None:
+    """Change fields of an entry, by flags or as YAML in $EDITOR."""
+    from directory import entries
+
+    cli = _context(ctx)
+    with unit_of_work(ctx) as session:
+        updates = _parse_sets(set_) if set_ else _edit_in_editor(entries.to_record(entries.get_entry(session, slug)))
+        change = entries.edit_entry(session, slug, updates, entries.Actor(cli.actor), reason=reason)
+    if change.action == "unchanged":
+        typer.echo(f"{slug}: nothing changed")
+    else:
+        typer.echo(f"{slug}: changed {', '.join(c.field for c in change.changes)}")
+
+
+def _edit_in_editor(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The entry as YAML in $EDITOR; a field removed in the editor is cleared."""
+    import yaml
+
+    from directory.exports import to_yaml
+
+    original = to_yaml([record])[2:].replace("\n  ", "\n")  # one mapping, not a list of one
+    edited = _launch_editor(original)
+    if edited is None:
+        fail("edit cancelled: the file was not changed")
+    try:
+        data = yaml.safe_load(edited)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        fail(f"edited YAML:{mark.line + 1 if mark else 0}: malformed YAML: {getattr(exc, 'problem', exc)}")
+    if not isinstance(data, dict):
+        fail("edited YAML: expected a mapping of fields")
+    updates = {key: F.empty_value(F.FIELD_BY_KEY[key]) for key in F.KEYS}
+    updates.update(F.flatten(data))
+    return updates
+
+
+def _launch_editor(text: str) -> str | None:
+    """Open `text` in $VISUAL/$EDITOR (else vi); the edited text, or None if left unchanged."""
+    import os
+    import shlex
+    import subprocess
+    import tempfile
+
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "entry.yaml"
+        path.write_text(text, encoding="utf-8")
+        if subprocess.run([*shlex.split(editor), str(path)], check=False).returncode != 0:
+            fail(f"the editor {editor!r} exited with an error; nothing changed")
+        edited = path.read_text(encoding="utf-8")
+    return None if edited == text else edited
+
+
+@entries_app.command("verify")
+def verify_command(
+    ctx: typer.Context,
+    slug: str,
+    note: str | None = typer.Option(None, help="What was checked, and how."),
+    source: str | None = typer.Option(None, help="Where it was checked (replaces the entry's source)."),
+) -> None:
+    """Record that you checked an entry today."""
+    from directory import entries
+
+    cli = _context(ctx)
+    with unit_of_work(ctx) as session:
+        entries.verify_entry(session, slug, entries.Actor(cli.actor), note=note, source=source)
+    typer.echo(f"{slug}: verified by {cli.actor}")
+
+
+@entries_app.command("close")
+def close_command(
+    ctx: typer.Context,
+    slug: str,
+    reason: str = typer.Option(..., help="Why it is closed (kept in the history)."),
+) -> None:
+    """Mark an organization closed; it stays in the directory with its history."""
+    from directory import entries
+
+    cli = _context(ctx)
+    with unit_of_work(ctx) as session:
+        change = entries.close_entry(session, slug, entries.Actor(cli.actor), reason=reason)
+    typer.echo(f"{slug}: closed" if change.action == "update" else f"{slug}: already closed")
+
+
+# --------------------------------------------------------------------------- root-level commands
+
+
+def init_command(ctx: typer.Context) -> None:
+    """Create the database, or upgrade it to the current schema."""
+    from directory import store
+
+    cli = _context(ctx)
+    db = store.Store(cli.database_url)
+    try:
+        store.upgrade(db.engine)
+        typer.echo(f"database ready at {_masked(cli.database_url)} (schema {store.current_revision(db.engine)})")
+    finally:
+        db.close()
+
+
+def import_command(
+    ctx: typer.Context,
+    paths: list[Path] = typer.Argument(..., exists=True, help="Files or directories (.yaml, .yml, .json, .csv)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would change; write nothing."),
+    reason: str | None = typer.Option(None, help="Why (kept in the history)."),
+) -> None:
+    """Upsert entries by slug from files; all-or-nothing, errors name file and line."""
+    from directory import imports
+
+    cli = _context(ctx)
+    try:
+        with unit_of_work(ctx) as session:
+            plan = imports.import_paths(session, paths, cli.actor, dry_run=dry_run, reason=reason)
+            if dry_run:
+                _print_plan(plan)
+                session.rollback()
+    except imports.ImportFailed as exc:
+        fail(f"{exc}\nimport refused: {len(exc.problems)} problem(s), nothing was written")
+    verb = "would be" if dry_run else ""
+    typer.echo(
+        f"{len(plan.changes)} entries read: {plan.count('create')} {verb} created, "
+        f"{plan.count('update')} {verb} updated, {plan.count('unchanged')} unchanged".replace("  ", " ")
+    )
+
+
+def _print_plan(plan: Any) -> None:
+    console = _console()
+    from rich.markup import escape
+
+    for change in plan.changes:
+        if change.action == "create":
+            console.print(f"[green]+ {escape(change.slug)}[/green] (new entry)")
+        elif change.action == "update":
+            console.print(f"[yellow]~ {escape(change.slug)}[/yellow]")
+            for c in change.changes:
+                console.print(f"    {escape(c.field)}: [red]- {escape(repr(c.old))}[/red]")
+                console.print(f"    {' ' * len(c.field)}  [green]+ {escape(repr(c.new))}[/green]")
+
+
+def export_command(
+    ctx: typer.Context,
+    fmt: ExportFormat = typer.Option(ExportFormat.yaml, "--format"),
+    output: Path | None = typer.Option(
+        None,
+        "--output",
+        "-o",
+        help="File to write (default: stdout). With yaml, a directory gets one file per entry; hsds needs one.",
+    ),
+    lang: Lang = typer.Option(Lang.en, "--lang", help="Language of names and descriptions in HSDS."),
+) -> None:
+    """Export every entry as YAML, JSON, CSV or HSDS (Open Referral) tables."""
+    from directory import exports
+
+    with unit_of_work(ctx) as session:
+        records = exports.export_records(session)
+    if fmt == ExportFormat.hsds:
+        from directory import hsds
+
+        if output is None:
+            fail("--format hsds writes several tables: give a directory with --output", code=2)
+        written = hsds.write_hsds(records, output, language=lang.value)
+        typer.echo(f"wrote {len(written)} files to {output}")
+    elif fmt == ExportFormat.yaml and output is not None and (output.is_dir() or str(output).endswith("/")):
+        written = exports.write_entry_files(records, output)
+        typer.echo(f"wrote {len(written)} entry files to {output}")
+    else:
+        text = exports.render(records, fmt.value)
+        if output is None:
+            typer.echo(text, nl=False)
+        else:
+            output.write_text(text, encoding="utf-8")
+            typer.echo(f"wrote {len(records)} entries to {output}")
+
+
+def stats_command(ctx: typer.Context, fmt: DocFormat = typer.Option(DocFormat.table, "--format")) -> None:
+    """Counts by kind, status, program state, country and topic, and how fresh the checks are."""
+    from directory import entries
+
+    with unit_of_work(ctx) as session:
+        data = entries.stats(session)
+    if fmt == DocFormat.json:
+        _json(data)
+        return
+    rows = []
+    for key, value in data.items():
+        if isinstance(value, dict):
+            rows.append({"measure": key, "value": ", ".join(f"{k}: {v}" for k, v in value.items()) or "—"})
+        else:
+            rows.append({"measure": key, "value": value if value is not None else "—"})
+    _table(rows, ["measure", "value"], title="directory")
+
+
+def register(app: typer.Typer) -> None:
+    """Mount the curation commands on the root `nansen` app."""
+    app.command("init")(init_command)
+    app.command("import")(import_command)
+    app.command("export")(export_command)
+    app.command("stats")(stats_command)
+    app.add_typer(entries_app, name="entries")

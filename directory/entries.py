@@ -1,0 +1,296 @@
+"""The curation service: every change to an entry goes through here and leaves a revision.
+
+Functions take an open `Session` and never commit: the caller's unit of work (`Store.session()`)
+decides what is written together, which is what makes an import all-or-nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Session
+
+from directory import fields as F
+from directory import search
+from directory.models import Entry, Revision, utcnow
+
+
+class EntryNotFound(LookupError):
+    def __init__(self, slug: str) -> None:
+        super().__init__(f"no entry with slug {slug!r}")
+        self.slug = slug
+
+
+class InvalidEntry(ValueError):
+    """The record breaks field or whole-entry rules; `errors` lists every problem."""
+
+    def __init__(self, slug: str | None, errors: Sequence[F.FieldError]) -> None:
+        super().__init__("; ".join(str(error) for error in errors))
+        self.slug = slug
+        self.errors = list(errors)
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    old: Any
+    new: Any
+
+
+@dataclass
+class Change:
+    """What applying a record does to one entry: create it, change fields, or nothing."""
+
+    slug: str
+    action: str  # "create" | "update" | "unchanged"
+    changes: list[FieldChange] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a change and through what (`cli`, `import:data/x.yaml`, `crawler:site`…)."""
+
+    name: str
+    origin: str = "cli"
+
+
+# --------------------------------------------------------------------------- records
+
+
+def to_record(entry: Entry) -> dict[str, Any]:
+    """The entry as a flat record with every key (the form imports, exports and diffs use)."""
+    return {f.key: F.record_value(f, getattr(entry, f.column)) for f in F.FIELDS}
+
+
+def blank_record() -> dict[str, Any]:
+    return {f.key: F.empty_value(f) for f in F.FIELDS}
+
+
+def merged_record(current: Mapping[str, Any] | None, updates: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate `updates` and lay them over `current` (or over a blank entry)."""
+    errors = F.check_record(updates)
+    if errors:
+        raise InvalidEntry(_slug_of(updates, current), errors)
+    record = dict(current) if current is not None else blank_record()
+    record.update(F.normalize(updates))
+    errors = F.check_complete(record)
+    if errors:
+        raise InvalidEntry(_slug_of(updates, current), errors)
+    return record
+
+
+def _slug_of(updates: Mapping[str, Any], current: Mapping[str, Any] | None) -> str | None:
+    if current is not None:
+        return current.get("slug")
+    value = updates.get("slug")
+    return value if isinstance(value, str) else None
+
+
+def diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[FieldChange]:
+    return [FieldChange(key, old.get(key), new.get(key)) for key in F.KEYS if old.get(key) != new.get(key)]
+
+
+# --------------------------------------------------------------------------- reads
+
+
+def get_entry(session: Session, slug: str) -> Entry:
+    entry = session.scalar(select(Entry).where(Entry.slug == slug))
+    if entry is None:
+        raise EntryNotFound(slug)
+    return entry
+
+
+def find_entry(session: Session, slug: str) -> Entry | None:
+    return session.scalar(select(Entry).where(Entry.slug == slug))
+
+
+@dataclass(frozen=True)
+class Filters:
+    kind: str | None = None
+    status: str | None = None
+    country: str | None = None  # a host country
+    serves: str | None = None  # a country whose people it serves
+    topic: str | None = None
+    language: str | None = None
+    program_state: str | None = None
+    stale_days: int | None = None  # not verified in this many days (or never)
+
+
+def _list_has(session: Session, column: Any, value: str) -> Any:
+    """`value` is an element of the JSON list in `column`, in SQL on both backends."""
+    if session.get_bind().dialect.name == "postgresql":
+        return type_coerce(column, JSONB).contains([value])
+    items = func.json_each(column).table_valued("value")
+    return select(items.c.value).where(items.c.value == value).exists()
+
+
+def _filtered(session: Session, filters: Filters) -> Select[tuple[Entry]]:
+    query = select(Entry)
+    if filters.kind:
+        query = query.where(Entry.kind == filters.kind)
+    if filters.status:
+        query = query.where(Entry.status == filters.status)
+    if filters.program_state:
+        query = query.where(Entry.program_state == filters.program_state)
+    for column, value in (
+        (Entry.host_countries, filters.country and filters.country.upper()),
+        (Entry.countries_served, filters.serves and filters.serves.upper()),
+        (Entry.topics, filters.topic),
+        (Entry.languages, filters.language and filters.language.lower()),
+    ):
+        if value:
+            query = query.where(_list_has(session, column, value))
+    if filters.stale_days is not None:
+        cutoff = utcnow() - dt.timedelta(days=filters.stale_days)
+        query = query.where(or_(Entry.verified_at.is_(None), Entry.verified_at < cutoff))
+    return query
+
+
+def list_entries(session: Session, filters: Filters = Filters()) -> list[Entry]:
+    return list(session.scalars(_filtered(session, filters).order_by(Entry.kind, Entry.slug)))
+
+
+def search_entries(session: Session, query: str, *, limit: int = 50) -> list[tuple[Entry, float]]:
+    hits = search.search_ids(session, query, limit=limit)
+    if not hits:
+        return []
+    by_id = {
+        entry.id: entry for entry in session.scalars(select(Entry).where(Entry.id.in_([h.entry_id for h in hits])))
+    }
+    return [(by_id[hit.entry_id], hit.rank) for hit in hits if hit.entry_id in by_id]
+
+
+def history(session: Session, slug: str) -> list[Revision]:
+    entry = get_entry(session, slug)
+    return list(session.scalars(select(Revision).where(Revision.entry_id == entry.id).order_by(Revision.id)))
+
+
+# --------------------------------------------------------------------------- writes
+
+
+def plan(session: Session, updates: Mapping[str, Any]) -> Change:
+    """What `apply` would do with this record, without writing (raises InvalidEntry)."""
+    slug = F.normalize({"slug": updates.get("slug")}).get("slug") if "slug" in updates else None
+    if slug is None:
+        raise InvalidEntry(None, [F.FieldError("slug", "is required")])
+    entry = find_entry(session, slug)
+    current = to_record(entry) if entry is not None else None
+    record = merged_record(current, updates)
+    if current is None:
+        return Change(slug, "create", diff(blank_record(), record))
+    changes = diff(current, record)
+    return Change(slug, "update" if changes else "unchanged", changes)
+
+
+def apply(session: Session, updates: Mapping[str, Any], actor: Actor, *, reason: str | None = None) -> Change:
+    """Upsert by slug: create the entry or change the fields given; fields not given stay as they are."""
+    change = plan(session, updates)
+    if change.action == "create":
+        _create(session, change, actor, reason)
+    elif change.action == "update":
+        _update(session, get_entry(session, change.slug), change.changes, actor, reason)
+    return change
+
+
+def add_entry(session: Session, record: Mapping[str, Any], actor: Actor, *, reason: str | None = None) -> Entry:
+    """Create a new entry; refuses a slug that exists (use `edit_entry` to change one)."""
+    slug = record.get("slug")
+    if isinstance(slug, str) and find_entry(session, slug) is not None:
+        raise InvalidEntry(slug, [F.FieldError("slug", f"{slug!r} exists already")])
+    change = apply(session, record, actor, reason=reason)
+    return get_entry(session, change.slug)
+
+
+def edit_entry(
+    session: Session, slug: str, updates: Mapping[str, Any], actor: Actor, *, reason: str | None = None
+) -> Change:
+    """Change the given fields of an existing entry."""
+    if "slug" in updates and updates["slug"] != slug:
+        raise InvalidEntry(slug, [F.FieldError("slug", "cannot be changed: it is the entry's stable id")])
+    get_entry(session, slug)
+    return apply(session, {**updates, "slug": slug}, actor, reason=reason)
+
+
+def verify_entry(
+    session: Session, slug: str, actor: Actor, *, note: str | None = None, source: str | None = None
+) -> Change:
+    """Record that a person checked the entry now (and, optionally, where)."""
+    updates: dict[str, Any] = {"verified_at": utcnow(), "verified_by": actor.name}
+    if source:
+        updates["source"] = source
+    return edit_entry(session, slug, updates, actor, reason=note)
+
+
+def close_entry(session: Session, slug: str, actor: Actor, *, reason: str) -> Change:
+    """Mark an organization closed (it stays listed, with its history)."""
+    if not reason.strip():
+        raise InvalidEntry(slug, [F.FieldError("status", "closing an entry needs a reason")])
+    return edit_entry(session, slug, {"status": "closed"}, actor, reason=reason)
+
+
+def _create(session: Session, change: Change, actor: Actor, reason: str | None) -> Entry:
+    now = utcnow()
+    entry = Entry(created_at=now, updated_at=now)
+    record = {c.field: c.new for c in change.changes}
+    for f in F.FIELDS:
+        setattr(entry, f.column, F.column_value(f, record.get(f.key, F.empty_value(f))))
+    session.add(entry)
+    session.flush()
+    snapshot = F.nest({**blank_record(), **record})
+    session.add(_revision(entry, "created", None, snapshot, actor, reason, now))
+    search.index_entry(session, entry)
+    return entry
+
+
+def _update(session: Session, entry: Entry, changes: list[FieldChange], actor: Actor, reason: str | None) -> None:
+    now = utcnow()
+    for change in changes:
+        f = F.FIELD_BY_KEY[change.field]
+        setattr(entry, f.column, F.column_value(f, change.new))
+        session.add(_revision(entry, change.field, change.old, change.new, actor, reason, now))
+    entry.updated_at = now
+    session.flush()
+    search.index_entry(session, entry)
+
+
+def _revision(
+    entry: Entry, field_: str, old: Any, new: Any, actor: Actor, reason: str | None, now: dt.datetime
+) -> Revision:
+    return Revision(
+        entry_id=entry.id,
+        field=field_,
+        old=old,
+        new=new,
+        actor=actor.name,
+        reason=reason,
+        origin=actor.origin,
+        created_at=now,
+    )
+
+
+# --------------------------------------------------------------------------- stats
+
+
+def stats(session: Session, *, stale_days: int = 180) -> dict[str, Any]:
+    """Counts a maintainer looks at: by kind, status, program state, host country and topic."""
+    entries = list(session.scalars(select(Entry)))
+    cutoff = utcnow() - dt.timedelta(days=stale_days)
+    last_change = session.scalar(select(func.max(Revision.created_at)))
+    return {
+        "entries": len(entries),
+        "by_kind": dict(sorted(Counter(e.kind for e in entries).items())),
+        "by_status": dict(sorted(Counter(e.status for e in entries).items())),
+        "by_program_state": dict(sorted(Counter(e.program_state for e in entries if e.program_state).items())),
+        "by_host_country": dict(sorted(Counter(c for e in entries for c in e.host_countries).items())),
+        "by_topic": dict(sorted(Counter(t for e in entries for t in e.topics).items())),
+        "never_verified": sum(1 for e in entries if e.verified_at is None),
+        f"not_verified_in_{stale_days}_days": sum(1 for e in entries if e.verified_at and e.verified_at < cutoff),
+        "revisions": session.scalar(select(func.count(Revision.id))) or 0,
+        "last_change": last_change.isoformat() if last_change else None,
+    }

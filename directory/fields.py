@@ -1,0 +1,381 @@
+"""The fields of an entry record, and how each is checked and normalized.
+
+A *record* is the flat form of an entry that every import and export format shares: dotted keys
+(`name.en`, `contacts.email`, `program.state`) mapping to JSON-friendly values. YAML and JSON nest
+them (`nest`/`flatten`), CSV uses them as column names. Revisions name fields by the same keys, so
+one table here decides what an entry is, what a valid value looks like, and where it is stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from directory.taxonomy import KINDS, PROGRAM_STATES, STATUSES, TOPIC_BY_SLUG
+
+
+class FieldError(ValueError):
+    """A value refused for a field; `field` is the record key, the message says why."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field!r}: {message}")
+        self.field = field
+        self.message = message
+
+
+# --------------------------------------------------------------------------- value checks
+# Each check takes the raw value and returns the normalized one or raises ValueError(reason).
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"expected text, got {type(value).__name__}")
+    text = " ".join(str(value).split()) if "\n" not in str(value) else str(value).strip()
+    return text or None
+
+
+_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+
+
+def _slug(value: Any) -> str | None:
+    text = _text(value)
+    if text is None:
+        return None
+    if not _SLUG.match(text) or "--" in text:
+        raise ValueError(f"{text!r} is not a slug (a-z, 0-9 and single '-', 1-64 characters)")
+    return text
+
+
+_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def _hostname(host: str) -> str:
+    """Lower-case, IDNA-encoded host name; refuses anything that is not a dotted DNS name."""
+    try:
+        ascii_host = host.encode("idna").decode("ascii").lower()
+    except UnicodeError as exc:
+        raise ValueError(f"{host!r} is not a valid host name") from exc
+    labels = ascii_host.rstrip(".").split(".")
+    if len(labels) < 2 or not all(_HOST_LABEL.match(label) for label in labels) or labels[-1].isdigit():
+        raise ValueError(f"{host!r} is not a valid host name")
+    return host.lower().rstrip(".")
+
+
+def _url(value: Any) -> str | None:
+    text = _text(value)
+    if text is None:
+        return None
+    if any(ch.isspace() for ch in text):
+        raise ValueError(f"{text!r} is not a URL: it contains white space")
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"{text!r} is not an http(s) URL")
+    if parts.username or parts.password:
+        raise ValueError(f"{text!r}: URLs with credentials are not accepted")
+    if not parts.hostname:
+        raise ValueError(f"{text!r} is not a URL: it has no host")
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not a URL: bad port") from exc
+    _hostname(parts.hostname)
+    return text
+
+
+def _domain(value: Any) -> str | None:
+    text = _text(value)
+    if text is None:
+        return None
+    if "/" in text or ":" in text:
+        raise ValueError(f"{text!r} is not a bare domain name (write example.org, not a URL)")
+    return _hostname(text)
+
+
+def _country(value: Any) -> str | None:
+    import pycountry
+
+    text = _text(value)
+    if text is None:
+        return None
+    code = text.upper()
+    if len(code) != 2 or pycountry.countries.get(alpha_2=code) is None:
+        raise ValueError(f"{text!r} is not an ISO 3166-1 alpha-2 country code")
+    return code
+
+
+def _language(value: Any) -> str | None:
+    import pycountry
+
+    text = _text(value)
+    if text is None:
+        return None
+    code = text.lower()
+    if len(code) != 2 or pycountry.languages.get(alpha_2=code) is None:
+        raise ValueError(f"{text!r} is not an ISO 639-1 language code")
+    return code
+
+
+def _topic(value: Any) -> str | None:
+    text = _text(value)
+    if text is None:
+        return None
+    if text not in TOPIC_BY_SLUG:
+        raise ValueError(f"{text!r} is not a topic of the taxonomy (see docs/taxonomy.md)")
+    return text
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        text = _text(value)
+        if text is None:
+            return None
+        if text not in choices:
+            raise ValueError(f"{text!r} is not one of {', '.join(choices)}")
+        return text
+
+    return check
+
+
+def _email(value: Any) -> str | None:
+    from email_validator import EmailNotValidError, validate_email
+
+    text = _text(value)
+    if text is None:
+        return None
+    try:
+        return validate_email(text, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(f"{text!r} is not an email address: {exc}") from exc
+
+
+_TELEGRAM_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
+
+
+def _telegram(value: Any) -> str | None:
+    """A Telegram handle, normalized to its https://t.me/ link (the form readers can open)."""
+    text = _text(value)
+    if text is None:
+        return None
+    name = text
+    for prefix in ("https://t.me/", "http://t.me/", "https://telegram.me/", "t.me/", "@"):
+        if name.startswith(prefix):
+            name = name[len(prefix) :]
+            break
+    name = name.rstrip("/")
+    if not _TELEGRAM_NAME.match(name):
+        raise ValueError(f"{text!r} is not a Telegram handle or t.me link")
+    return f"https://t.me/{name}"
+
+
+def _datetime(value: Any) -> str | None:
+    """ISO 8601 UTC text; a bare date means midnight UTC. Stored as a datetime, carried as text."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        moment = value
+    elif isinstance(value, dt.date):
+        moment = dt.datetime.combine(value, dt.time(), dt.UTC)
+    elif isinstance(value, str):
+        try:
+            moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not an ISO 8601 date or time") from exc
+    else:
+        raise ValueError(f"{value!r} is not an ISO 8601 date or time")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC).isoformat()
+
+
+def _date(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip()).isoformat()
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not an ISO 8601 date (YYYY-MM-DD)") from exc
+    raise ValueError(f"{value!r} is not an ISO 8601 date (YYYY-MM-DD)")
+
+
+# --------------------------------------------------------------------------- the field table
+
+
+@dataclass(frozen=True)
+class Field:
+    key: str
+    column: str
+    check: Callable[[Any], Any]
+    many: bool = False
+    required: bool = False
+    program_only: bool = False
+    default: Any = None
+
+    def normalize(self, value: Any) -> Any:
+        """The canonical value, or ValueError with the reason."""
+        if not self.many:
+            return self.check(value)
+        if value is None or value == "":
+            return []
+        if isinstance(value, str):
+            value = [part for part in (p.strip() for p in re.split(r"\s*\|\s*", value)) if part]
+        if not isinstance(value, list | tuple):
+            raise ValueError(f"expected a list, got {type(value).__name__}")
+        items: list[Any] = []
+        for item in value:
+            normalized = self.check(item)
+            if normalized is not None and normalized not in items:
+                items.append(normalized)
+        return items
+
+
+FIELDS: tuple[Field, ...] = (
+    Field("slug", "slug", _slug, required=True),
+    Field("kind", "kind", _choice(KINDS), required=True),
+    Field("name.en", "name_en", _text, required=True),
+    Field("name.ru", "name_ru", _text, required=True),
+    Field("summary.en", "summary_en", _text, required=True),
+    Field("summary.ru", "summary_ru", _text, required=True),
+    Field("website", "website", _url),
+    Field("other_domains", "other_domains", _domain, many=True),
+    Field("feeds", "feeds", _url, many=True),
+    Field("host_countries", "host_countries", _country, many=True),
+    Field("countries_served", "countries_served", _country, many=True),
+    Field("languages", "languages", _language, many=True),
+    Field("topics", "topics", _topic, many=True),
+    Field("contacts.email", "contact_email", _email),
+    Field("contacts.telegram", "contact_telegram", _telegram),
+    Field("contacts.other", "contact_other", _url, many=True),
+    Field("status", "status", _choice(STATUSES), default="active"),
+    Field("status_note", "status_note", _text),
+    Field("verified_at", "verified_at", _datetime),
+    Field("verified_by", "verified_by", _text),
+    Field("source", "source", _text),
+    Field("program.state", "program_state", _choice(PROGRAM_STATES), program_only=True),
+    Field("program.state_since", "program_state_since", _date, program_only=True),
+    Field("program.eligibility.en", "eligibility_en", _text, program_only=True),
+    Field("program.eligibility.ru", "eligibility_ru", _text, program_only=True),
+    Field("program.official_url", "official_url", _url, program_only=True),
+    Field("program.application_route.en", "application_route_en", _text, program_only=True),
+    Field("program.application_route.ru", "application_route_ru", _text, program_only=True),
+)
+
+FIELD_BY_KEY: dict[str, Field] = {field.key: field for field in FIELDS}
+KEYS: tuple[str, ...] = tuple(field.key for field in FIELDS)
+# Keys a curator may not set by hand through `edit` (they change through their own commands).
+IDENTITY_KEYS = frozenset({"slug"})
+
+
+def empty_value(field: Field) -> Any:
+    return [] if field.many else field.default
+
+
+def normalize(record: Mapping[str, Any]) -> dict[str, Any]:
+    """Normalize the fields present in a flat record; raises the first FieldError in field order."""
+    errors = check_record(record)
+    if errors:
+        raise errors[0]
+    return {key: FIELD_BY_KEY[key].normalize(record[key]) for key in KEYS if key in record}
+
+
+def check_record(record: Mapping[str, Any]) -> list[FieldError]:
+    """Every problem with the fields present: unknown keys and refused values, in a stable order."""
+    errors = [FieldError(key, "unknown field") for key in record if key not in FIELD_BY_KEY]
+    for field in FIELDS:
+        if field.key in record:
+            try:
+                field.normalize(record[field.key])
+            except ValueError as exc:
+                errors.append(FieldError(field.key, str(exc)))
+    return errors
+
+
+def check_complete(record: Mapping[str, Any]) -> list[FieldError]:
+    """Rules about the whole entry, on a normalized record that has every key."""
+    errors = [
+        FieldError(field.key, "is required")
+        for field in FIELDS
+        if field.required and record.get(field.key) in (None, "", [])
+    ]
+    if record.get("kind") == "program":
+        if len(record.get("host_countries") or []) != 1:
+            errors.append(FieldError("host_countries", "a program has exactly one host country"))
+        if not record.get("program.state"):
+            errors.append(FieldError("program.state", "is required for a program (open, paused, closed or unknown)"))
+    else:
+        errors.extend(
+            FieldError(field.key, f"only a program has this field, and this entry is a {record.get('kind')}")
+            for field in FIELDS
+            if field.program_only and record.get(field.key) not in (None, "", [])
+        )
+    return errors
+
+
+# --------------------------------------------------------------------------- shapes
+
+
+def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested YAML/JSON mapping → flat record. Unknown nested keys survive, so they can be reported."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        full = f"{prefix}{key}"
+        if isinstance(value, Mapping) and full not in FIELD_BY_KEY:
+            flat.update(flatten(value, prefix=f"{full}."))
+        else:
+            flat[full] = value
+    return flat
+
+
+def nest(record: Mapping[str, Any], *, drop_empty: bool = True) -> dict[str, Any]:
+    """Flat record → nested mapping in field order; empty optional values are left out."""
+    nested: dict[str, Any] = {}
+    for key in KEYS:
+        if key not in record:
+            continue
+        value = record[key]
+        if drop_empty and value in (None, []) and not FIELD_BY_KEY[key].required:
+            continue
+        parts = key.split(".")
+        node = nested
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return nested
+
+
+def column_value(field: Field, value: Any) -> Any:
+    """Record value → the Python value its column stores."""
+    if value is None:
+        return None
+    if field.check is _datetime:
+        return dt.datetime.fromisoformat(value)
+    if field.check is _date:
+        return dt.date.fromisoformat(value)
+    return list(value) if field.many else value
+
+
+def record_value(field: Field, value: Any) -> Any:
+    """Column value → record value (JSON-friendly; lists copied so callers may not mutate state)."""
+    if value is None:
+        return [] if field.many else None
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return list(value) if field.many else value
+
+
+def keys_in(keys: Iterable[str]) -> list[str]:
+    """Known keys in field order (for stable output)."""
+    wanted = set(keys)
+    return [key for key in KEYS if key in wanted]

@@ -1,0 +1,209 @@
+"""Full-text search over names, summaries and tags in Russian and English, ranked.
+
+Readers type Russian in any case form («политзаключённым», «политзаключённых»), so search needs
+morphology. PostgreSQL has it built in (`russian` and `english` text search configurations); SQLite's
+FTS5 has no Russian stemmer, so on SQLite both the indexed text and the query are reduced to Snowball
+stems here in Python, and FTS5 ranks them with BM25. The index is kept in step by `index_entry`, which
+the curation service calls on every write, inside the same transaction.
+"""
+
+from __future__ import annotations
+
+import functools
+import gettext
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from directory.models import Entry
+from directory.taxonomy import TOPIC_BY_SLUG
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_CYRILLIC = re.compile(r"[а-яё]")
+# Words that carry no meaning in a query; FTS5 would otherwise require them to appear.
+STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "for",
+        "from",
+        "in",
+        "into",
+        "is",
+        "it",
+        "of",
+        "on",
+        "or",
+        "that",
+        "the",
+        "this",
+        "to",
+        "with",
+        "who",
+        "what",
+        "и",
+        "в",
+        "во",
+        "не",
+        "на",
+        "с",
+        "со",
+        "по",
+        "за",
+        "из",
+        "к",
+        "ко",
+        "о",
+        "об",
+        "от",
+        "до",
+        "для",
+        "что",
+        "как",
+        "а",
+        "но",
+        "или",
+        "у",
+        "же",
+        "ли",
+        "бы",
+        "это",
+        "то",
+    ]
+)
+
+
+@functools.cache
+def _stemmer(language: str):  # type: ignore[no-untyped-def]
+    import snowballstemmer
+
+    return snowballstemmer.stemmer(language)
+
+
+def stems(text_: str, *, keep_stopwords: bool = True) -> list[str]:
+    """Lower-cased Snowball stems: Russian for Cyrillic words, English for the rest."""
+    words = [word.replace("ё", "е") for word in _WORD.findall(text_.lower())]
+    result = []
+    for word in words:
+        if not keep_stopwords and word in STOPWORDS:
+            continue
+        language = "russian" if _CYRILLIC.search(word) else "english"
+        result.append(_stemmer(language).stemWord(word))
+    return result
+
+
+@functools.cache
+def _country_names(code: str) -> tuple[str, str]:
+    import pycountry
+
+    country = pycountry.countries.get(alpha_2=code)
+    if country is None:
+        return code, code
+    russian = gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=["ru"], fallback=True)
+    return country.name, russian.gettext(country.name)
+
+
+@dataclass(frozen=True)
+class Document:
+    """The searchable text of an entry in three weights: names, then summaries, then tags."""
+
+    names: str
+    summaries: str
+    tags: str
+
+
+def document(entry: Entry) -> Document:
+    tags: list[str] = []
+    for slug in entry.topics or []:
+        topic = TOPIC_BY_SLUG.get(slug)
+        if topic:
+            tags += [topic.en, topic.ru]
+    for code in entry.host_countries or []:
+        tags += list(_country_names(code))
+    summaries = [entry.summary_en, entry.summary_ru, entry.eligibility_en or "", entry.eligibility_ru or ""]
+    return Document(
+        names=f"{entry.name_en} {entry.name_ru} {entry.slug.replace('-', ' ')}",
+        summaries=" ".join(summaries),
+        tags=" ".join(tags),
+    )
+
+
+def index_entry(session: Session, entry: Entry) -> None:
+    """Write the entry's search document (replacing any older one)."""
+    doc = document(entry)
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text(
+                "INSERT INTO entry_search (entry_id, document) VALUES (:id, "
+                "setweight(to_tsvector('english', :names) || to_tsvector('russian', :names), 'A') || "
+                "setweight(to_tsvector('english', :summaries) || to_tsvector('russian', :summaries), 'B') || "
+                "setweight(to_tsvector('english', :tags) || to_tsvector('russian', :tags), 'C')) "
+                "ON CONFLICT (entry_id) DO UPDATE SET document = EXCLUDED.document"
+            ),
+            {"id": entry.id, **_folded(doc)},
+        )
+    else:
+        session.execute(text("DELETE FROM entry_fts WHERE rowid = :id"), {"id": entry.id})
+        session.execute(
+            text("INSERT INTO entry_fts (rowid, names, summaries, tags) VALUES (:id, :names, :summaries, :tags)"),
+            {
+                "id": entry.id,
+                "names": " ".join(stems(doc.names)),
+                "summaries": " ".join(stems(doc.summaries)),
+                "tags": " ".join(stems(doc.tags)),
+            },
+        )
+
+
+def _folded(doc: Document) -> dict[str, str]:
+    """ё → е before PostgreSQL sees the text, so «ё» and «е» spellings meet in one lexeme."""
+    return {name: value.replace("ё", "е").replace("Ё", "Е") for name, value in vars(doc).items()}
+
+
+@dataclass(frozen=True)
+class Hit:
+    entry_id: int
+    rank: float
+
+
+def search_ids(session: Session, query: str, *, limit: int = 50) -> list[Hit]:
+    """Entry ids matching every meaningful word of `query`, best first."""
+    if session.get_bind().dialect.name == "postgresql":
+        return _search_postgresql(session, query, limit)
+    return _search_sqlite(session, query, limit)
+
+
+def _search_sqlite(session: Session, query: str, limit: int) -> list[Hit]:
+    terms = stems(query, keep_stopwords=False) or stems(query)
+    if not terms:
+        return []
+    match = " ".join(f'"{term}"' for term in dict.fromkeys(terms))
+    rows = session.execute(
+        text(
+            "SELECT rowid, bm25(entry_fts, 10.0, 3.0, 1.0) AS score FROM entry_fts "
+            "WHERE entry_fts MATCH :match ORDER BY score, rowid LIMIT :limit"
+        ),
+        {"match": match, "limit": limit},
+    )
+    return [Hit(entry_id=row[0], rank=-row[1]) for row in rows]
+
+
+def _search_postgresql(session: Session, query: str, limit: int) -> list[Hit]:
+    folded = query.replace("ё", "е").replace("Ё", "Е")
+    rows = session.execute(
+        text(
+            "SELECT entry_id, ts_rank_cd(document, q) AS score FROM entry_search, "
+            "(SELECT websearch_to_tsquery('english', :q) || websearch_to_tsquery('russian', :q) AS q) AS query "
+            "WHERE document @@ q ORDER BY score DESC, entry_id LIMIT :limit"
+        ),
+        {"q": folded, "limit": limit},
+    )
+    return [Hit(entry_id=row[0], rank=float(row[1])) for row in rows]

@@ -1,0 +1,169 @@
+"""The fixed vocabularies of the directory.
+
+Kinds, statuses and topics are closed lists on purpose: feeds, site pages and newsletter segments are
+built per term, so a free-text tag would silently create a page nobody curates. Adding a term is a
+code change reviewed like any other (and `docs/taxonomy.md` is checked against this module by a test).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+KINDS: tuple[str, ...] = ("media", "ngo", "program")
+STATUSES: tuple[str, ...] = ("active", "inactive", "closed")
+PROGRAM_STATES: tuple[str, ...] = ("open", "paused", "closed", "unknown")
+
+
+@dataclass(frozen=True)
+class Topic:
+    slug: str
+    en: str
+    ru: str
+    scope: str
+
+
+TOPICS: tuple[Topic, ...] = (
+    Topic(
+        "legal-aid",
+        "Legal aid",
+        "Юридическая помощь",
+        "Lawyers, legal consultations and representation, incl. in criminal and administrative cases.",
+    ),
+    Topic(
+        "political-prisoners",
+        "Political prisoners",
+        "Политзаключённые",
+        "Support for people prosecuted or jailed for political reasons and their families; letters, parcels, lists.",
+    ),
+    Topic(
+        "conscientious-objectors",
+        "Conscientious objectors",
+        "Отказ от военной службы",
+        "Help to avoid mobilisation and conscription, alternative civilian service, desertion and its consequences.",
+    ),
+    Topic(
+        "relocation",
+        "Relocation and evacuation",
+        "Релокация и эвакуация",
+        "Help to leave a country safely, emergency evacuation, first steps after arrival.",
+    ),
+    Topic(
+        "visas-residence",
+        "Visas and residence",
+        "Визы и ВНЖ",
+        "Entry rules, visas, residence and work permits, humanitarian admission schemes.",
+    ),
+    Topic(
+        "asylum",
+        "Asylum and refugee status",
+        "Убежище и статус беженца",
+        "Asylum procedures, refugee and subsidiary protection, travel documents for stateless people.",
+    ),
+    Topic(
+        "documents",
+        "Documents and consular issues",
+        "Документы и консульские вопросы",
+        "Passports, expired documents, consular services, apostilles, powers of attorney.",
+    ),
+    Topic(
+        "psychological-support",
+        "Psychological support",
+        "Психологическая помощь",
+        "Counselling, crisis lines, peer support groups.",
+    ),
+    Topic(
+        "medical-aid",
+        "Medical aid",
+        "Медицинская помощь",
+        "Access to treatment, medicines, insurance, help for people with chronic illness.",
+    ),
+    Topic(
+        "humanitarian-aid",
+        "Humanitarian aid",
+        "Гуманитарная помощь",
+        "Money, food, clothing and other direct help to people in need, incl. victims of war.",
+    ),
+    Topic(
+        "housing",
+        "Housing and shelter",
+        "Жильё и шелтеры",
+        "Shelters, temporary accommodation, help to rent.",
+    ),
+    Topic(
+        "employment",
+        "Work and employment",
+        "Работа и трудоустройство",
+        "Job search, retraining, labour rights, work permits in practice.",
+    ),
+    Topic(
+        "education",
+        "Education",
+        "Образование",
+        "Schools, universities, courses and scholarships for students and children.",
+    ),
+    Topic(
+        "research",
+        "Research and academia",
+        "Наука и академическая среда",
+        "Positions, fellowships and networks for researchers at risk.",
+    ),
+    Topic(
+        "grants-fellowships",
+        "Grants and fellowships",
+        "Гранты и стипендии",
+        "Funding for individuals and initiatives: stipends, fellowships, emergency grants.",
+    ),
+    Topic(
+        "journalism",
+        "Journalism and news",
+        "Журналистика и новости",
+        "Independent news outlets and reporting.",
+    ),
+    Topic(
+        "investigations",
+        "Investigative reporting",
+        "Расследования",
+        "Investigative journalism and open-source research.",
+    ),
+    Topic(
+        "media-support",
+        "Support for media",
+        "Поддержка СМИ",
+        "Hubs, training, legal and financial help for journalists and outlets in exile.",
+    ),
+    Topic(
+        "human-rights",
+        "Human rights monitoring",
+        "Мониторинг прав человека",
+        "Documenting persecution, repression statistics, reports to international bodies.",
+    ),
+    Topic("anti-war", "Anti-war movement", "Антивоенное движение", "Anti-war activism, protest and campaigns."),
+    Topic(
+        "civic-participation",
+        "Civic participation",
+        "Гражданское участие",
+        "Elections, petitions, diaspora organising and political representation.",
+    ),
+    Topic("lgbt", "LGBT+", "ЛГБТ+", "Help for LGBT+ people, incl. evacuation and legal aid."),
+    Topic("women", "Women's rights", "Права женщин", "Help against domestic violence, feminist initiatives."),
+    Topic(
+        "digital-security",
+        "Digital security",
+        "Цифровая безопасность",
+        "Safe communication, circumvention of censorship, protection against surveillance.",
+    ),
+    Topic(
+        "culture",
+        "Culture and arts",
+        "Культура и искусство",
+        "Exiled artists, theatres, publishers, cultural events.",
+    ),
+    Topic(
+        "community",
+        "Community and integration",
+        "Сообщество и адаптация",
+        "Diaspora communities, meetups, language learning and everyday integration.",
+    ),
+)
+
+TOPIC_BY_SLUG: dict[str, Topic] = {topic.slug: topic for topic in TOPICS}

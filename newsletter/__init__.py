@@ -1,0 +1,1 @@
+"""Publishing: updates, feeds, the static site and newsletters."""

@@ -1,0 +1,1 @@
+"""The composition root: configuration, the `nansen` CLI and the scheduler."""

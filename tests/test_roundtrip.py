@@ -1,0 +1,106 @@
+"""Property: import → export → import creates no revision, in every export format, on both databases."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from directory import exports, imports
+from directory import fields as F
+from directory.models import Revision
+from directory.store import Store
+from directory.taxonomy import PROGRAM_STATES, STATUSES, TOPICS
+
+_counter = itertools.count()
+COUNTRIES = ["GE", "AM", "KZ", "RS", "LV", "LT", "DE", "PL", "RU", "BY", "TR", "IL", "ME"]
+LANGUAGES = ["ru", "en", "be", "uk", "ka", "hy", "kk", "de"]
+
+text = st.text(
+    alphabet=st.characters(categories=["L", "N", "P", "Zs"], exclude_characters="\x85"),
+    min_size=1,
+    max_size=40,
+).filter(lambda s: s.strip() != "")
+maybe_text = st.none() | text
+label = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=12)
+url = st.builds(lambda host, path: f"https://{host}.org/{path}", label, label)
+moment = st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2100, 1, 1), timezones=st.just(dt.UTC))
+
+
+@st.composite
+def records(draw: st.DrawFn) -> dict[str, Any]:
+    kind = draw(st.sampled_from(["media", "ngo", "program"]))
+    record: dict[str, Any] = {
+        "slug": f"e{next(_counter)}-{draw(label)}",
+        "kind": kind,
+        "name.en": draw(text),
+        "name.ru": draw(text),
+        "summary.en": draw(text),
+        "summary.ru": draw(text),
+        "website": draw(st.none() | url),
+        "other_domains": draw(st.lists(st.builds(lambda h: f"{h}.net", label), max_size=3)),
+        "feeds": draw(st.lists(url, max_size=3)),
+        "host_countries": draw(
+            st.lists(st.sampled_from(COUNTRIES), min_size=1, max_size=1 if kind == "program" else 3)
+        ),
+        "countries_served": draw(st.lists(st.sampled_from(COUNTRIES), max_size=3)),
+        "languages": draw(st.lists(st.sampled_from(LANGUAGES), max_size=3)),
+        "topics": draw(st.lists(st.sampled_from([t.slug for t in TOPICS]), max_size=4)),
+        "contacts.email": draw(st.none() | st.builds(lambda u, h: f"{u}@{h}.org", label, label)),
+        "contacts.telegram": draw(st.none() | st.builds(lambda u: f"@tg{u}_x", label)),
+        "contacts.other": draw(st.lists(url, max_size=2)),
+        "status": draw(st.sampled_from(STATUSES)),
+        "status_note": draw(maybe_text),
+        "verified_at": draw(st.none() | moment),
+        "verified_by": draw(maybe_text),
+        "source": draw(maybe_text),
+    }
+    if kind == "program":
+        record.update(
+            {
+                "program.state": draw(st.sampled_from(PROGRAM_STATES)),
+                "program.state_since": draw(st.none() | st.dates(dt.date(2000, 1, 1), dt.date(2100, 1, 1))),
+                "program.eligibility.en": draw(maybe_text),
+                "program.eligibility.ru": draw(maybe_text),
+                "program.official_url": draw(st.none() | url),
+                "program.application_route.en": draw(maybe_text),
+                "program.application_route.ru": draw(maybe_text),
+            }
+        )
+    return record
+
+
+def revision_count(store: Store) -> int:
+    with store.session() as session:
+        return session.scalar(select(func.count(Revision.id))) or 0
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batch=st.lists(records(), min_size=1, max_size=4), fmt=st.sampled_from(["yaml", "json", "csv"]))
+def test_export_then_import_is_a_no_op(
+    store: Store, tmp_path_factory: Any, batch: list[dict[str, Any]], fmt: str
+) -> None:
+    folder: Path = tmp_path_factory.mktemp("roundtrip")
+    source = folder / "source.json"
+    source.write_text(json.dumps([F.nest(r) for r in batch], default=lambda v: v.isoformat()), encoding="utf-8")
+    with store.session() as session:
+        assert imports.import_paths(session, [source], "prop").count("create") == len(batch)
+    slugs = {record["slug"] for record in batch}
+    with store.session() as session:
+        exported = [r for r in exports.export_records(session) if r["slug"] in slugs]
+    target = folder / f"export.{fmt}"
+    target.write_text(exports.render(exported, fmt), encoding="utf-8")
+    before = revision_count(store)
+    with store.session() as session:
+        plan = imports.import_paths(session, [target], "prop")
+    assert [c.changes for c in plan.changes if c.action != "unchanged"] == []
+    assert revision_count(store) == before
+    with store.session() as session:
+        again = [r for r in exports.export_records(session) if r["slug"] in slugs]
+    assert again == exported
