@@ -106,7 +106,9 @@ def _console() -> Any:
 
 
 def _json(data: Any) -> None:
-    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    """Indented for a person at a terminal; compact (and several times faster to encode) for a pipe."""
+    indent = 2 if sys.stdout.isatty() else None
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=indent))
 
 
 def _csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> None:
