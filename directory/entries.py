@@ -188,13 +188,18 @@ def plan(session: Session, updates: Mapping[str, Any]) -> Change:
     return Change(slug, "update" if changes else "unchanged", changes)
 
 
-def apply(session: Session, updates: Mapping[str, Any], actor: Actor, *, reason: str | None = None) -> Change:
-    """Upsert by slug: create the entry or change the fields given; fields not given stay as they are."""
+def apply(
+    session: Session, updates: Mapping[str, Any], actor: Actor, *, reason: str | None = None, minor: bool = False
+) -> Change:
+    """Upsert by slug: create the entry or change the fields given; fields not given stay as they are.
+
+    `minor` marks a cosmetic change (a typo): it stays in the history but is not published as news.
+    """
     change = plan(session, updates)
     if change.action == "create":
         _create(session, change, actor, reason)
     elif change.action == "update":
-        _update(session, get_entry(session, change.slug), change.changes, actor, reason)
+        _update(session, get_entry(session, change.slug), change.changes, actor, reason, minor)
     return change
 
 
@@ -208,13 +213,19 @@ def add_entry(session: Session, record: Mapping[str, Any], actor: Actor, *, reas
 
 
 def edit_entry(
-    session: Session, slug: str, updates: Mapping[str, Any], actor: Actor, *, reason: str | None = None
+    session: Session,
+    slug: str,
+    updates: Mapping[str, Any],
+    actor: Actor,
+    *,
+    reason: str | None = None,
+    minor: bool = False,
 ) -> Change:
     """Change the given fields of an existing entry."""
     if "slug" in updates and updates["slug"] != slug:
         raise InvalidEntry(slug, [F.FieldError("slug", "cannot be changed: it is the entry's stable id")])
     get_entry(session, slug)
-    return apply(session, {**updates, "slug": slug}, actor, reason=reason)
+    return apply(session, {**updates, "slug": slug}, actor, reason=reason, minor=minor)
 
 
 def verify_entry(
@@ -248,12 +259,16 @@ def _create(session: Session, change: Change, actor: Actor, reason: str | None) 
     return entry
 
 
-def _update(session: Session, entry: Entry, changes: list[FieldChange], actor: Actor, reason: str | None) -> None:
+def _update(
+    session: Session, entry: Entry, changes: list[FieldChange], actor: Actor, reason: str | None, minor: bool
+) -> None:
     now = utcnow()
     for change in changes:
         f = F.FIELD_BY_KEY[change.field]
         setattr(entry, f.column, F.column_value(f, change.new))
-        session.add(_revision(entry, change.field, change.old, change.new, actor, reason, now))
+        revision = _revision(entry, change.field, change.old, change.new, actor, reason, now)
+        revision.minor = minor
+        session.add(revision)
     entry.updated_at = now
     session.flush()
     search.index_entry(session, entry)

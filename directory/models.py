@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Date, DateTime, ForeignKey, Index, String, Text, TypeDecorator
+from sqlalchemy import JSON, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, String, Text, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -112,7 +112,8 @@ class Revision(Base):
     """One changed field of one entry: who, when, why, and from where.
 
     `field` is a record key (`name.en`, `program.state`…), or `created` for a new entry (then `new`
-    holds the whole record). `old`/`new` are JSON values as the record has them.
+    holds the whole record). `old`/`new` are JSON values as the record has them. Revisions written
+    by one change share `created_at`. A `minor` revision (a typo fix) is history, not news.
     """
 
     __tablename__ = "revisions"
@@ -129,6 +130,7 @@ class Revision(Base):
     actor: Mapped[str] = mapped_column(String(200))
     reason: Mapped[str | None] = mapped_column(Text)
     origin: Mapped[str] = mapped_column(String(300), default="cli")
+    minor: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     entry: Mapped[Entry] = relationship(back_populates="revisions")

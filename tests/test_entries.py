@@ -64,6 +64,16 @@ def test_edit_records_one_revision_per_changed_field_and_none_for_no_change(stor
     ]
 
 
+def test_a_minor_edit_is_history_marked_minor(store: Store) -> None:
+    with store.session() as session:
+        entries.add_entry(session, entry_record(), ME)
+    with store.session() as session:
+        entries.edit_entry(
+            session, "test-org", {"summary.en": "Lawyers who defend political prisoners."}, ME, minor=True
+        )
+    assert [(r.field, r.minor) for r in revisions(store)] == [("created", False), ("summary.en", True)]
+
+
 def test_updated_at_moves_and_stays_utc(store: Store) -> None:
     with store.session() as session:
         created = entries.add_entry(session, entry_record(), ME).updated_at
@@ -195,7 +205,7 @@ def test_stats(populated: Store) -> None:
 
 def test_migrations_upgrade_twice_and_downgrade(store: Store) -> None:
     upgrade(store.engine)
-    assert current_revision(store.engine) == "0001"
+    assert current_revision(store.engine) == "0002"
     with store.engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(Entry)).scalar() == 0
         dialect = connection.dialect.name
@@ -216,4 +226,4 @@ def test_migrations_upgrade_twice_and_downgrade(store: Store) -> None:
             )
         assert gone.scalar() == 0
     upgrade(store.engine)
-    assert current_revision(store.engine) == "0001"
+    assert current_revision(store.engine) == "0002"
