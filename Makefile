@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint format clean
+.PHONY: demo test bench lint format clean messages
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -32,3 +32,8 @@ format: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache demo-output
+
+# Refresh the message template and the Russian catalog after changing interface strings.
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg --no-location --omit-header --sort-output -o newsletter/locale/messages.pot .
+	$(BIN)/pybabel update -i newsletter/locale/messages.pot -d newsletter/locale --no-location --omit-header --ignore-obsolete

@@ -13,10 +13,9 @@ import json
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol, runtime_checkable
 
 import typer
 
@@ -24,9 +23,9 @@ from directory import fields as F
 from directory.taxonomy import KINDS, PROGRAM_STATES, STATUSES
 
 
-@dataclass(frozen=True)
-class CliContext:
-    """What the composition root hands to these commands (set as the Typer context object)."""
+@runtime_checkable
+class CliContext(Protocol):
+    """What these commands need from the composition root's settings (the Typer context object)."""
 
     database_url: str
     actor: str
@@ -322,10 +321,11 @@ def history_command(
                 "actor": r.actor,
                 "origin": r.origin,
                 "reason": r.reason,
+                "minor": r.minor,
             }
             for r in entries.history(session, slug)
         ]
-    columns = ["id", "time", "field", "old", "new", "actor", "origin", "reason"]
+    columns = ["id", "time", "field", "old", "new", "actor", "origin", "reason", "minor"]
     if fmt == TableFormat.json:
         _json(rows)
     elif fmt == TableFormat.csv:
@@ -444,6 +444,7 @@ def edit_command(
         help="Change a field (repeatable); without --set the entry opens in $EDITOR.",
     ),
     reason: str | None = typer.Option(None, help="Why (kept in the history)."),
+    minor: bool = typer.Option(False, "--minor", help="A cosmetic fix: kept in the history, not published."),
 ) -> None:
     """Change fields of an entry, by flags or as YAML in $EDITOR."""
     from directory import entries
@@ -451,7 +452,7 @@ def edit_command(
     cli = _context(ctx)
     with unit_of_work(ctx) as session:
         updates = _parse_sets(set_) if set_ else _edit_in_editor(entries.to_record(entries.get_entry(session, slug)))
-        change = entries.edit_entry(session, slug, updates, entries.Actor(cli.actor), reason=reason)
+        change = entries.edit_entry(session, slug, updates, entries.Actor(cli.actor), reason=reason, minor=minor)
     if change.action == "unchanged":
         typer.echo(f"{slug}: nothing changed")
     else:

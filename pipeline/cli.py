@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from directory import cli as directory_cli
+from newsletter import cli as newsletter_cli
 from pipeline import config
 
 app = typer.Typer(
@@ -36,10 +37,11 @@ def root(
         help="Who the history names for changes made [default: login name].",
     ),
 ) -> None:
-    ctx.obj = directory_cli.CliContext(database_url=database or config.database_url(), actor=actor or config.actor())
+    ctx.obj = config.load(database, actor)
 
 
 directory_cli.register(app)
+newsletter_cli.register(app)
 
 
 def main() -> None:

@@ -1,15 +1,30 @@
-"""Configuration of a Nansen installation.
+"""Settings of a Nansen installation, from the environment.
 
-For now the database URL and the acting maintainer, from the environment; the `nansen.toml`
-configuration file comes with the scheduler.
+The `nansen.toml` configuration file and `nansen config check` come with the scheduler; until then
+every setting has an environment variable and a default that works on a fresh machine.
 """
 
 from __future__ import annotations
 
 import getpass
+import ipaddress
 import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
 
 DEFAULT_DATABASE_URL = "sqlite:///nansen.db"
+DEFAULT_SITE_URL = "http://127.0.0.1:8000/"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    actor: str
+    site_url: str
+    public_dir: Path
+    id_authority: str
+    feed_item_limit: int
 
 
 def database_url() -> str:
@@ -26,3 +41,32 @@ def actor() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
+
+
+def id_authority(site_url: str) -> str:
+    """The tag-URI authority of feed ids: `NANSEN_ID_AUTHORITY`, else the site's host name.
+
+    Set it once for a real deployment and never change it: feed readers know items by these ids.
+    """
+    configured = os.environ.get("NANSEN_ID_AUTHORITY")
+    if configured:
+        return configured
+    host = urlsplit(site_url).hostname or ""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if "." in host:
+            return host
+    return "nansen.localhost"
+
+
+def load(database: str | None = None, who: str | None = None) -> Settings:
+    site_url = os.environ.get("NANSEN_SITE_URL") or DEFAULT_SITE_URL
+    return Settings(
+        database_url=database or database_url(),
+        actor=who or actor(),
+        site_url=site_url,
+        public_dir=Path(os.environ.get("NANSEN_PUBLIC_DIR") or "public"),
+        id_authority=id_authority(site_url),
+        feed_item_limit=int(os.environ.get("NANSEN_FEED_ITEM_LIMIT") or 50),
+    )

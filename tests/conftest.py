@@ -20,6 +20,8 @@ from typer.testing import CliRunner
 
 from directory.store import Store, upgrade
 
+pytest_plugins = ["tests.browser"]
+
 PG_URL = os.environ.get("NANSEN_TEST_DATABASE_URL")
 ON_CI = os.environ.get("CI") == "true"
 REPO = Path(__file__).resolve().parent.parent

@@ -1,0 +1,79 @@
+"""Publishing commands: `nansen publish` builds feeds and site, `nansen serve` previews them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import typer
+
+
+@runtime_checkable
+class PublishContext(Protocol):
+    database_url: str
+    site_url: str
+    public_dir: Path
+    id_authority: str
+    feed_item_limit: int
+
+
+def _context(ctx: typer.Context) -> PublishContext:
+    obj = ctx.find_root().obj
+    if not isinstance(obj, PublishContext):
+        raise RuntimeError("the `nansen` root command sets the publishing settings")
+    return obj
+
+
+def site_settings(settings: PublishContext, output: Path | None = None) -> object:
+    from newsletter.feeds import FeedSettings
+    from newsletter.site import SiteSettings
+
+    return SiteSettings(
+        output=output or settings.public_dir,
+        feeds=FeedSettings(settings.site_url, settings.id_authority, settings.feed_item_limit),
+    )
+
+
+def publish_command(
+    ctx: typer.Context,
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Where to build [default: NANSEN_PUBLIC_DIR or public/]."
+    ),
+) -> None:
+    """Build the feeds, OPML and the bilingual static site; only changed files are written."""
+    from directory.cli import unit_of_work
+    from newsletter import site
+
+    settings = site_settings(_context(ctx), output)
+    with unit_of_work(ctx) as session:
+        report = site.build(session, settings)  # type: ignore[arg-type]
+    target = settings.output  # type: ignore[attr-defined]
+    typer.echo(
+        f"published to {target}: {report.total_written} files written, "
+        f"{sum(report.unchanged.values())} unchanged, {len(report.removed)} removed"
+    )
+    for category in sorted(set(report.written) | set(report.unchanged)):
+        typer.echo(f"  {category:10} {report.written[category]:6} written {report.unchanged[category]:7} unchanged")
+
+
+def serve_command(
+    ctx: typer.Context,
+    port: int = typer.Option(8000, help="Port on 127.0.0.1."),
+    directory: Path | None = typer.Option(None, "--directory", help="What to serve [default: the public dir]."),
+) -> None:
+    """Serve the built site on 127.0.0.1 for preview."""
+    import uvicorn
+
+    from newsletter.web import static_app
+
+    root = directory or _context(ctx).public_dir
+    if not (root / "index.html").exists():
+        typer.echo(f"{root} has no index.html: run `nansen publish` first", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"serving {root} on http://127.0.0.1:{port}/ (Ctrl+C to stop)")
+    uvicorn.run(static_app(root), host="127.0.0.1", port=port, log_level="warning")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("publish")(publish_command)
+    app.command("serve")(serve_command)

@@ -1,0 +1,77 @@
+"""Translations for everything a subscriber reads, in Russian and English.
+
+Interface strings are English msgids translated through a gettext catalog
+(`newsletter/locale/ru/LC_MESSAGES/messages.po`, extracted with Babel from the templates and from
+Python). The catalog is compiled in memory when first used, so the repository holds only the
+reviewable `.po` text. Country and language names come from pycountry's own ISO catalogs.
+"""
+
+from __future__ import annotations
+
+import functools
+import gettext
+import io
+from pathlib import Path
+
+LANGUAGES: tuple[str, ...] = ("ru", "en")
+LOCALE_DIR = Path(__file__).parent / "locale"
+
+
+@functools.cache
+def translations(lang: str) -> gettext.NullTranslations:
+    """The catalog for `lang`; English (the msgid language) needs none."""
+    if lang not in LANGUAGES:
+        raise ValueError(f"no translations for {lang!r} (expected one of {', '.join(LANGUAGES)})")
+    if lang == "en":
+        return gettext.NullTranslations()
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+    from babel.support import Translations
+
+    with (LOCALE_DIR / lang / "LC_MESSAGES" / "messages.po").open("rb") as po:
+        catalog = read_po(po, locale=lang)
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog)
+    compiled.seek(0)
+    return Translations(fp=compiled)
+
+
+def gettext_for(lang: str, message: str) -> str:
+    return translations(lang).gettext(message)
+
+
+def ngettext_for(lang: str, singular: str, plural: str, n: int) -> str:
+    return translations(lang).ngettext(singular, plural, n)
+
+
+@functools.cache
+def _iso_catalog(domain: str, lang: str) -> gettext.NullTranslations:
+    import pycountry
+
+    if lang == "en":
+        return gettext.NullTranslations()
+    return gettext.translation(domain, pycountry.LOCALES_DIR, languages=[lang], fallback=True)
+
+
+@functools.cache
+def country_name(code: str, lang: str) -> str:
+    import pycountry
+
+    country = pycountry.countries.get(alpha_2=code)
+    if country is None:
+        return code
+    name = getattr(country, "common_name", None) or country.name
+    translated = _iso_catalog("iso3166-1", lang).gettext(name)
+    if translated == name and name != country.name:
+        translated = _iso_catalog("iso3166-1", lang).gettext(country.name)
+    return translated
+
+
+@functools.cache
+def language_name(code: str, lang: str) -> str:
+    import pycountry
+
+    language = pycountry.languages.get(alpha_2=code)
+    if language is None:
+        return code
+    return _iso_catalog("iso639-3", lang).gettext(language.name)

@@ -1,0 +1,354 @@
+"""The static bilingual site: home, a page per entry, country, kind, topic and language, and the feeds.
+
+Pages are plain HTML (no JavaScript needed), one template set for both languages with interface
+strings through gettext. A build is incremental: each page's inputs are hashed, a page whose inputs
+and templates are unchanged is not rendered again, and a file is written only when its bytes differ.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from directory.models import Entry
+from directory.taxonomy import KINDS, TOPIC_BY_SLUG, TOPICS
+from newsletter import feeds
+from newsletter.i18n import LANGUAGES, country_name, gettext_for, language_name, translations
+from newsletter.updates import Update, collect
+
+TEMPLATES = Path(__file__).parent / "templates" / "site"
+STATIC = Path(__file__).parent / "static"
+MANIFEST = ".nansen-build.json"
+LATEST = 20
+
+
+@dataclass(frozen=True)
+class SiteSettings:
+    output: Path
+    feeds: feeds.FeedSettings
+
+
+@dataclass
+class BuildReport:
+    """What a build did, by kind of file: written (new or changed), unchanged, removed."""
+
+    written: Counter[str] = field(default_factory=Counter)
+    unchanged: Counter[str] = field(default_factory=Counter)
+    removed: list[str] = field(default_factory=list)
+    changed_paths: list[str] = field(default_factory=list)
+
+    @property
+    def total_written(self) -> int:
+        return sum(self.written.values())
+
+
+# --------------------------------------------------------------------------- templates
+
+
+@functools.cache
+def environment(lang: str) -> Any:
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
+    env.filters["country"] = lambda code: country_name(code, lang)
+    env.filters["language"] = lambda code: language_name(code, lang)
+    env.filters["topic"] = lambda slug: getattr(TOPIC_BY_SLUG[slug], lang) if slug in TOPIC_BY_SLUG else slug
+    env.filters["paragraphs"] = _paragraphs
+    env.globals["lang"] = lang
+    env.globals["other_lang"] = "en" if lang == "ru" else "ru"
+    env.globals["kind_titles"] = feeds.KIND_TITLES
+    return env
+
+
+def _paragraphs(text: str | None) -> Any:
+    from markupsafe import Markup, escape
+
+    if not text:
+        return Markup("")
+    return Markup("".join(f"<p>{escape(part)}</p>" for part in text.split("\n") if part.strip()))
+
+
+@functools.cache
+def templates_digest() -> str:
+    digest = hashlib.sha256()
+    for path in sorted([*TEMPLATES.rglob("*"), *STATIC.rglob("*")]):
+        if path.is_file():
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    for lang in LANGUAGES:
+        po = Path(__file__).parent / "locale" / lang / "LC_MESSAGES" / "messages.po"
+        if po.exists():
+            digest.update(po.read_bytes())
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------- page contexts
+
+
+def _entry_context(entry: Entry) -> dict[str, Any]:
+    return {
+        "slug": entry.slug,
+        "kind": entry.kind,
+        "name": {"en": entry.name_en, "ru": entry.name_ru},
+        "summary": {"en": entry.summary_en, "ru": entry.summary_ru},
+        "website": entry.website,
+        "feeds": list(entry.feeds),
+        "host_countries": list(entry.host_countries),
+        "countries_served": list(entry.countries_served),
+        "languages": list(entry.languages),
+        "topics": list(entry.topics),
+        "email": entry.contact_email,
+        "telegram": entry.contact_telegram,
+        "other_links": list(entry.contact_other),
+        "status": entry.status,
+        "status_note": entry.status_note,
+        "verified_at": entry.verified_at.date().isoformat() if entry.verified_at else None,
+        "source": entry.source,
+        "program": None
+        if entry.kind != "program"
+        else {
+            "state": entry.program_state,
+            "since": entry.program_state_since.isoformat() if entry.program_state_since else None,
+            "eligibility": {"en": entry.eligibility_en, "ru": entry.eligibility_ru},
+            "official_url": entry.official_url,
+            "application_route": {"en": entry.application_route_en, "ru": entry.application_route_ru},
+        },
+    }
+
+
+def _update_context(update: Update, lang: str) -> dict[str, Any]:
+    return {
+        "id": update.id,
+        "time": update.time.date().isoformat(),
+        "kind": update.kind,
+        "title": feeds.item_title(update, lang),
+        "text": update.text[lang],
+        "slug": update.entry.slug,
+    }
+
+
+def _brief(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """What a listing shows of an entry (so a listing is rebuilt only when that changes)."""
+    keys = ("slug", "kind", "name", "summary", "host_countries", "languages", "topics", "status")
+    brief = {key: entry[key] for key in keys}
+    brief["program_state"] = entry["program"]["state"] if entry["program"] else None
+    return brief
+
+
+@dataclass(frozen=True)
+class Page:
+    path: str  # under the output directory, e.g. "ru/entries/meduza.html"
+    template: str
+    context: dict[str, Any]
+    lang: str
+
+
+def pages(
+    entries: Sequence[dict[str, Any]], updates: Sequence[Update], feed_names: Mapping[str, Mapping[str, str]]
+) -> Iterator[Page]:
+    """Every page of the site, in both languages; `feed_names` is {lang: {feed path: title}}."""
+    by_entry: dict[str, list[Update]] = defaultdict(list)
+    for update in updates:
+        if len(by_entry[update.entry.slug]) < LATEST:
+            by_entry[update.entry.slug].append(update)
+    briefs = [_brief(e) for e in entries]
+    codes = {c for e in entries for c in e["host_countries"]}
+    languages = sorted({c for e in entries for c in e["languages"]})
+    counts = dict(Counter(e["kind"] for e in entries))
+    yield Page("index.html", "choose.html", {}, LANGUAGES[0])
+    for lang in LANGUAGES:
+        countries = sorted(codes, key=lambda code, lang=lang: country_name(code, lang))
+        yield Page(
+            f"{lang}/index.html",
+            "home.html",
+            {
+                "counts": counts,
+                "countries": [(c, sum(1 for e in entries if c in e["host_countries"])) for c in countries],
+                "latest": [_update_context(u, lang) for u in updates[:LATEST]],
+                "feed": "all",
+            },
+            lang,
+        )
+        for entry in entries:
+            yield Page(
+                f"{lang}/entries/{entry['slug']}.html",
+                "entry.html",
+                {
+                    "entry": entry,
+                    "updates": [_update_context(u, lang) for u in by_entry.get(entry["slug"], [])],
+                    "feed": f"country/{entry['host_countries'][0].lower()}" if entry["host_countries"] else "all",
+                },
+                lang,
+            )
+        yield Page(
+            f"{lang}/countries/index.html",
+            "countries.html",
+            {"countries": [(c, sum(1 for e in entries if c in e["host_countries"])) for c in countries]},
+            lang,
+        )
+        for code in countries:
+            yield _listing(
+                lang,
+                f"countries/{code.lower()}.html",
+                country_name(code, lang),
+                [b for b in briefs if code in b["host_countries"]],
+                f"country/{code.lower()}",
+            )
+        for kind in KINDS:
+            yield _listing(
+                lang,
+                f"kinds/{kind}.html",
+                gettext_for(lang, feeds.KIND_TITLES[kind]),
+                [b for b in briefs if b["kind"] == kind],
+                f"kind/{kind}",
+            )
+        yield Page(
+            f"{lang}/topics/index.html",
+            "topics.html",
+            {"topics": [(t.slug, sum(1 for e in entries if t.slug in e["topics"])) for t in TOPICS]},
+            lang,
+        )
+        for topic in TOPICS:
+            yield _listing(
+                lang,
+                f"topics/{topic.slug}.html",
+                getattr(topic, lang),
+                [b for b in briefs if topic.slug in b["topics"]],
+                f"topic/{topic.slug}",
+            )
+        for code in languages:
+            yield _listing(
+                lang,
+                f"languages/{code}.html",
+                language_name(code, lang).capitalize(),
+                [b for b in briefs if code in b["languages"]],
+                f"language/{code}",
+            )
+        yield Page(f"{lang}/feeds.html", "feeds.html", {"feed_names": dict(feed_names[lang]), "feed": "all"}, lang)
+
+
+def _listing(lang: str, path: str, heading: str, members: list[dict[str, Any]], feed: str) -> Page:
+    groups = {kind: [m for m in members if m["kind"] == kind] for kind in KINDS}
+    context = {"heading": heading, "groups": groups, "feed": feed, "total": len(members)}
+    return Page(f"{lang}/{path}", "listing.html", context, lang)
+
+
+# --------------------------------------------------------------------------- building
+
+
+def load_entries(session: Session) -> list[dict[str, Any]]:
+    return [_entry_context(e) for e in session.scalars(select(Entry).order_by(Entry.slug))]
+
+
+def org_feeds(entries: Sequence[Mapping[str, Any]]) -> list[feeds.OrgFeed]:
+    return [
+        feeds.OrgFeed(e["slug"], e["kind"], e["name"], url, e["website"])
+        for e in entries
+        if e["status"] != "closed"
+        for url in e["feeds"]
+    ]
+
+
+def build(session: Session, settings: SiteSettings) -> BuildReport:
+    """Build feeds, OPML and pages into `settings.output`, touching only what changed."""
+    entries = load_entries(session)
+    updates = collect(session)
+    return build_from(entries, updates, settings)
+
+
+def build_from(entries: Sequence[dict[str, Any]], updates: Sequence[Update], settings: SiteSettings) -> BuildReport:
+    output = settings.output
+    output.mkdir(parents=True, exist_ok=True)
+    report = BuildReport()
+    previous = _read_manifest(output)
+    manifest: dict[str, str] = {}
+
+    files: dict[str, bytes] = feeds.build(updates, settings.feeds)
+    for lang in LANGUAGES:
+        files[f"{lang}/organizations.opml"] = feeds.opml(org_feeds(entries), lang)
+    for name in ("style.css",):
+        files[name] = (STATIC / name).read_bytes()
+    for path, content in files.items():
+        _write(output, path, content, _category(path), report)
+        manifest[path] = ""
+
+    specs = feeds.specs(updates)
+    feed_names = {lang: {spec.path: spec.title(lang) for spec in specs} for lang in LANGUAGES}
+    digest = templates_digest()
+    for page in pages(entries, updates, feed_names):
+        key = _key(page, digest)
+        manifest[page.path] = key
+        if previous.get(page.path) == key and (output / page.path).exists():
+            report.unchanged[_category(page.path)] += 1
+            continue
+        html = environment(page.lang).get_template(page.template).render(**page.context, **_links(page))
+        _write(output, page.path, html.encode("utf-8"), _category(page.path), report)
+
+    for stale in sorted(set(previous) - set(manifest)):
+        target = output / stale
+        if target.exists():
+            target.unlink()
+            report.removed.append(stale)
+    (output / MANIFEST).write_text(json.dumps(manifest, sort_keys=True, indent=0), encoding="utf-8")
+    return report
+
+
+def _links(page: Page) -> dict[str, str]:
+    """Relative links, so the site works under any base path and from the file system."""
+    other = "en" if page.lang == "ru" else "ru"
+    other_page = page.path.replace(f"{page.lang}/", f"{other}/", 1) if page.path.startswith(page.lang) else page.path
+    return {"root": "../" * page.path.count("/"), "other_page": other_page}
+
+
+def _key(page: Page, digest: str) -> str:
+    data = json.dumps([page.template, page.lang, page.context, digest], sort_keys=True, default=str)
+    return hashlib.sha256(data.encode("utf-8")).hexdigest()
+
+
+def _category(path: str) -> str:
+    if "/feeds/" in path:
+        return "feeds"
+    if path.endswith(".opml"):
+        return "opml"
+    parts = path.split("/")
+    return parts[1] if len(parts) > 2 else "pages"
+
+
+def _read_manifest(output: Path) -> dict[str, str]:
+    try:
+        return json.loads((output / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _write(output: Path, path: str, content: bytes, category: str, report: BuildReport) -> None:
+    target = output / path
+    try:
+        if target.read_bytes() == content:
+            report.unchanged[category] += 1
+            return
+    except OSError:
+        pass
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(target.name + ".tmp")
+    temporary.write_bytes(content)
+    temporary.replace(target)
+    report.written[category] += 1
+    report.changed_paths.append(path)

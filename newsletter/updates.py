@@ -1,0 +1,230 @@
+"""What subscribers are told: the one definition of an update, derived from the directory's revisions.
+
+An update is one change to one entry (the revisions one `apply` wrote share a timestamp): the entry
+was added, closed, reopened, a program's state changed, or a significant field changed. Minor
+revisions (typo fixes) and bookkeeping fields (who verified it, when, the source note) are history,
+not news. Updates are derived, not stored, so there is exactly one place that decides what is news,
+and an id is stable as long as the revisions are: `update-<first revision id>`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from directory.models import Entry, Revision
+from directory.taxonomy import TOPIC_BY_SLUG
+from newsletter.i18n import LANGUAGES, country_name, gettext_for, language_name
+
+KINDS = ("added", "closed", "reopened", "program-state", "changed")
+
+# Fields whose change is news, in the order they are told, with their label (an msgid).
+SIGNIFICANT: dict[str, str] = {
+    "name.en": "Name",
+    "name.ru": "Name",
+    "website": "Website",
+    "summary.en": "Description",
+    "summary.ru": "Description",
+    "host_countries": "Based in",
+    "countries_served": "Serves people from",
+    "languages": "Languages",
+    "topics": "Topics",
+    "status": "Status",
+    "program.state": "Program state",
+    "program.state_since": "Program state",
+    "program.eligibility.en": "Who qualifies",
+    "program.eligibility.ru": "Who qualifies",
+    "program.official_url": "Official page",
+    "program.application_route.en": "How to apply",
+    "program.application_route.ru": "How to apply",
+}
+
+
+def _(message: str) -> str:
+    """Marks an msgid for extraction; it is translated where it is used."""
+    return message
+
+
+# msgids used below, listed once so Babel's extractor finds them.
+_MESSAGES = (
+    _("Name"), _("Website"), _("Description"), _("Based in"), _("Serves people from"), _("Languages"),
+    _("Topics"), _("Status"), _("Program state"), _("Who qualifies"), _("Official page"), _("How to apply"),
+    _("New in the directory: {name}"), _("{name} has closed"), _("{name} is active again"),
+    _("{name}: program is now {state}"), _("{name}: updated"), _("since {date}"), _("none"),
+    _("open"), _("paused"), _("closed"), _("unknown"), _("active"), _("inactive"),
+    _("media"), _("ngo"), _("program"),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class EntryView:
+    """The entry as it is now: what feeds filter on and what an update links to."""
+
+    slug: str
+    kind: str
+    name: dict[str, str]
+    host_countries: tuple[str, ...]
+    countries_served: tuple[str, ...]
+    languages: tuple[str, ...]
+    topics: tuple[str, ...]
+    status: str
+    program_state: str | None
+    program_state_since: dt.date | None
+
+
+@dataclass(frozen=True)
+class Update:
+    id: str
+    time: dt.datetime
+    kind: str
+    entry: EntryView
+    title: dict[str, str]
+    text: dict[str, str]
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Change:
+    field: str
+    old: Any
+    new: Any
+
+
+def collect(session: Session, *, since: dt.datetime | None = None) -> list[Update]:
+    """Every update, newest first (optionally only those after `since`)."""
+    views = {row.id: _view(row) for row in session.scalars(select(Entry))}
+    query = select(
+        Revision.id, Revision.entry_id, Revision.field, Revision.old, Revision.new, Revision.created_at
+    ).where(Revision.minor.is_(False))
+    if since is not None:
+        query = query.where(Revision.created_at > since)
+    rows = session.execute(query.order_by(Revision.entry_id, Revision.created_at, Revision.id))
+    updates = [
+        update
+        for (entry_id, moment), group in _groups(rows)
+        if (update := _update(views[entry_id], moment, group)) is not None
+    ]
+    updates.sort(key=lambda u: (u.time, u.id), reverse=True)
+    return updates
+
+
+def _groups(rows: Iterable[Any]) -> Iterator[tuple[tuple[int, dt.datetime], list[Any]]]:
+    key: tuple[int, dt.datetime] | None = None
+    group: list[Any] = []
+    for row in rows:
+        row_key = (row.entry_id, row.created_at)
+        if row_key != key and group:
+            yield key, group  # type: ignore[misc]
+            group = []
+        key = row_key
+        group.append(row)
+    if group:
+        yield key, group  # type: ignore[misc]
+
+
+def _view(entry: Entry) -> EntryView:
+    return EntryView(
+        slug=entry.slug,
+        kind=entry.kind,
+        name={"en": entry.name_en, "ru": entry.name_ru},
+        host_countries=tuple(entry.host_countries),
+        countries_served=tuple(entry.countries_served),
+        languages=tuple(entry.languages),
+        topics=tuple(entry.topics),
+        status=entry.status,
+        program_state=entry.program_state,
+        program_state_since=entry.program_state_since,
+    )
+
+
+def _update(entry: EntryView, moment: dt.datetime, rows: Sequence[Any]) -> Update | None:
+    changes = [
+        _Change(row.field, row.old, row.new) for row in rows if row.field in SIGNIFICANT or row.field == "created"
+    ]
+    if not changes:
+        return None
+    kind = _kind(changes)
+    return Update(
+        id=f"update-{rows[0].id}",
+        time=moment,
+        kind=kind,
+        entry=entry,
+        title={lang: _title(kind, entry, changes, lang) for lang in LANGUAGES},
+        text={lang: _text(kind, entry, changes, lang) for lang in LANGUAGES},
+        fields=tuple(dict.fromkeys(c.field for c in changes)),
+    )
+
+
+def _kind(changes: Sequence[_Change]) -> str:
+    by_field = {c.field: c for c in changes}
+    if "created" in by_field:
+        return "added"
+    status = by_field.get("status")
+    if status and status.new == "closed":
+        return "closed"
+    if status and status.new == "active" and status.old in ("closed", "inactive"):
+        return "reopened"
+    if "program.state" in by_field:
+        return "program-state"
+    return "changed"
+
+
+def _title(kind: str, entry: EntryView, changes: Sequence[_Change], lang: str) -> str:
+    t = lambda message: gettext_for(lang, message)  # noqa: E731
+    name = entry.name[lang]
+    if kind == "added":
+        return t("New in the directory: {name}").format(name=name)
+    if kind == "closed":
+        return t("{name} has closed").format(name=name)
+    if kind == "reopened":
+        return t("{name} is active again").format(name=name)
+    if kind == "program-state":
+        state = next(c.new for c in changes if c.field == "program.state")
+        return t("{name}: program is now {state}").format(name=name, state=t(state))
+    return t("{name}: updated").format(name=name)
+
+
+def _text(kind: str, entry: EntryView, changes: Sequence[_Change], lang: str) -> str:
+    """Plain text: what changed, in the reader's language (other-language fields are left out)."""
+    if kind == "added":
+        created = next(c.new for c in changes if c.field == "created")
+        return created.get("summary", {}).get(lang, "")
+    lines: list[str] = []
+    seen_labels: set[str] = set()
+    for change in changes:
+        if change.field == "created" or _other_language(change.field, lang):
+            continue
+        label = gettext_for(lang, SIGNIFICANT[change.field])
+        if label in seen_labels:
+            continue
+        seen_labels.add(label)
+        lines.append(f"{label}: {_value(change.field, change.new, entry, lang)}")
+    return "\n".join(lines)
+
+
+def _other_language(field: str, lang: str) -> bool:
+    suffix = field.rsplit(".", 1)[-1]
+    return suffix in LANGUAGES and suffix != lang
+
+
+def _value(field: str, value: Any, entry: EntryView, lang: str) -> str:
+    t = lambda message: gettext_for(lang, message)  # noqa: E731
+    if value in (None, [], ""):
+        return t("none")
+    if field in ("host_countries", "countries_served"):
+        return ", ".join(country_name(code, lang) for code in value)
+    if field == "languages":
+        return ", ".join(language_name(code, lang) for code in value)
+    if field == "topics":
+        return ", ".join(getattr(TOPIC_BY_SLUG[slug], lang) for slug in value if slug in TOPIC_BY_SLUG)
+    if field in ("status", "program.state"):
+        text = t(value)
+        if field == "program.state" and entry.program_state_since:
+            text += " (" + t("since {date}").format(date=entry.program_state_since.isoformat()) + ")"
+        return text
+    return str(value)

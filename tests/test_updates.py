@@ -1,0 +1,91 @@
+"""Updates: the one definition of what subscribers are told, derived from revisions."""
+
+from __future__ import annotations
+
+import pytest
+
+from directory import entries
+from directory.store import Store
+from newsletter import updates
+from tests.conftest import entry_record, program_record
+
+ME = entries.Actor("maintainer")
+
+
+def collect(store: Store) -> list[updates.Update]:
+    with store.session() as session:
+        return updates.collect(session)
+
+
+@pytest.fixture
+def two(store: Store) -> Store:
+    with store.session() as session:
+        entries.add_entry(session, entry_record(), ME)
+        entries.add_entry(session, program_record(**{"program.state": "open", "program.state_since": None}), ME)
+    return store
+
+
+def test_added_entries_are_updates_in_both_languages(two: Store) -> None:
+    found = collect(two)
+    assert [u.kind for u in found] == ["added", "added"]
+    org = next(u for u in found if u.entry.slug == "test-org")
+    assert org.title == {
+        "en": "New in the directory: Test Legal Aid",
+        "ru": "Новое в каталоге: Тестовая юридическая помощь",
+    }
+    assert org.text["ru"].startswith("Юристы, которые защищают политзаключённых")
+    assert org.id.startswith("update-")
+
+
+def test_kinds_of_change_and_what_is_not_news(two: Store) -> None:
+    with two.session() as session:
+        entries.edit_entry(session, "test-org", {"summary.en": "Typo fixed."}, ME, minor=True)
+        entries.verify_entry(session, "test-org", ME, note="checked")
+        entries.edit_entry(session, "test-org", {"source": "https://example.org/about"}, ME)
+    assert [u.kind for u in collect(two)] == ["added", "added"]
+    with two.session() as session:
+        entries.edit_entry(
+            session, "test-program", {"program.state": "paused", "program.state_since": "2025-08-01"}, ME
+        )
+    with two.session() as session:
+        entries.close_entry(session, "test-org", ME, reason="closed")
+    with two.session() as session:
+        entries.edit_entry(session, "test-org", {"status": "active"}, ME)
+    with two.session() as session:
+        entries.edit_entry(
+            session, "test-org", {"countries_served": ["RU", "BY"], "website": "https://new.example.org"}, ME
+        )
+    found = collect(two)
+    assert [u.kind for u in found[:4]] == ["changed", "reopened", "closed", "program-state"]
+    changed, _, _, state = found[:4]
+    assert changed.text["en"] == "Website: https://new.example.org\nServes people from: Russian Federation, Belarus"
+    assert changed.text["ru"] == "Сайт: https://new.example.org\nДля людей из: Российская Федерация, Беларусь"
+    assert state.title["ru"] == "Тестовая гуманитарная виза: программа теперь приостановлена"
+    assert "since 2025-08-01" in state.text["en"]
+
+
+def test_a_change_in_one_language_is_told_only_in_that_language(two: Store) -> None:
+    with two.session() as session:
+        entries.edit_entry(session, "test-org", {"summary.ru": "Новое описание."}, ME)
+    latest = collect(two)[0]
+    assert latest.text == {"en": "", "ru": "Описание: Новое описание."}
+
+
+def test_ids_are_stable_and_order_is_newest_first(two: Store) -> None:
+    with two.session() as session:
+        entries.edit_entry(session, "test-org", {"website": "https://a.example.org"}, ME)
+    first = collect(two)
+    with two.session() as session:
+        entries.edit_entry(session, "test-org", {"website": "https://b.example.org"}, ME)
+    second = collect(two)
+    assert [u.id for u in second[1:]] == [u.id for u in first]
+    assert second[0].time >= second[1].time
+
+
+def test_since_limits_to_later_updates(two: Store) -> None:
+    cutoff = collect(two)[0].time
+    with two.session() as session:
+        entries.edit_entry(session, "test-org", {"website": "https://a.example.org"}, ME)
+    with two.session() as session:
+        later = updates.collect(session, since=cutoff)
+    assert [u.kind for u in later] == ["changed"]
