@@ -11,7 +11,7 @@ import functools
 import hashlib
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -154,10 +154,17 @@ def _brief(entry: Mapping[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Page:
+    """A page to build. `key` is what the page depends on (JSON-able; the context itself when None);
+    a callable `context` is only evaluated when the page has to be rendered."""
+
     path: str  # under the output directory, e.g. "ru/entries/meduza.html"
     template: str
-    context: dict[str, Any]
+    context: dict[str, Any] | Callable[[], dict[str, Any]]
     lang: str
+    key: Any = None
+
+    def render_context(self) -> dict[str, Any]:
+        return self.context() if callable(self.context) else self.context
 
 
 def pages(
@@ -169,6 +176,9 @@ def pages(
         if len(by_entry[update.entry.slug]) < LATEST:
             by_entry[update.entry.slug].append(update)
     briefs = [_brief(e) for e in entries]
+    # Digests computed once per entry, so a page's key is cheap even when it lists thousands.
+    entry_digest = {e["slug"]: _digest(e) for e in entries}
+    brief_digest = {b["slug"]: _digest(b) for b in briefs}
     codes = {c for e in entries for c in e["host_countries"]}
     languages = sorted({c for e in entries for c in e["languages"]})
     counts = dict(Counter(e["kind"] for e in entries))
@@ -187,15 +197,14 @@ def pages(
             lang,
         )
         for entry in entries:
+            own = by_entry.get(entry["slug"], [])
+            # An update's wording follows from its id (its revisions never change) and the entry itself.
             yield Page(
                 f"{lang}/entries/{entry['slug']}.html",
                 "entry.html",
-                {
-                    "entry": entry,
-                    "updates": [_update_context(u, lang) for u in by_entry.get(entry["slug"], [])],
-                    "feed": f"country/{entry['host_countries'][0].lower()}" if entry["host_countries"] else "all",
-                },
+                functools.partial(_entry_page, entry, own, lang),
                 lang,
+                key=[entry_digest[entry["slug"]], [u.id for u in own]],
             )
         yield Page(
             f"{lang}/countries/index.html",
@@ -210,6 +219,7 @@ def pages(
                 country_name(code, lang),
                 [b for b in briefs if code in b["host_countries"]],
                 f"country/{code.lower()}",
+                brief_digest,
             )
         for kind in KINDS:
             yield _listing(
@@ -218,6 +228,7 @@ def pages(
                 gettext_for(lang, feeds.KIND_TITLES[kind]),
                 [b for b in briefs if b["kind"] == kind],
                 f"kind/{kind}",
+                brief_digest,
             )
         yield Page(
             f"{lang}/topics/index.html",
@@ -232,6 +243,7 @@ def pages(
                 getattr(topic, lang),
                 [b for b in briefs if topic.slug in b["topics"]],
                 f"topic/{topic.slug}",
+                brief_digest,
             )
         for code in languages:
             yield _listing(
@@ -240,14 +252,30 @@ def pages(
                 language_name(code, lang).capitalize(),
                 [b for b in briefs if code in b["languages"]],
                 f"language/{code}",
+                brief_digest,
             )
         yield Page(f"{lang}/feeds.html", "feeds.html", {"feed_names": dict(feed_names[lang]), "feed": "all"}, lang)
 
 
-def _listing(lang: str, path: str, heading: str, members: list[dict[str, Any]], feed: str) -> Page:
+def _entry_page(entry: dict[str, Any], own: Sequence[Update], lang: str) -> dict[str, Any]:
+    return {
+        "entry": entry,
+        "updates": [_update_context(u, lang) for u in own],
+        "feed": f"country/{entry['host_countries'][0].lower()}" if entry["host_countries"] else "all",
+    }
+
+
+def _listing(
+    lang: str, path: str, heading: str, members: list[dict[str, Any]], feed: str, digests: Mapping[str, str]
+) -> Page:
     groups = {kind: [m for m in members if m["kind"] == kind] for kind in KINDS}
     context = {"heading": heading, "groups": groups, "feed": feed, "total": len(members)}
-    return Page(f"{lang}/{path}", "listing.html", context, lang)
+    key = [heading, feed, [digests[m["slug"]] for m in members]]
+    return Page(f"{lang}/{path}", "listing.html", context, lang, key=key)
+
+
+def _digest(data: Any) -> str:
+    return hashlib.sha1(json.dumps(data, sort_keys=True, default=str).encode("utf-8")).hexdigest()
 
 
 # --------------------------------------------------------------------------- building
@@ -298,7 +326,7 @@ def build_from(entries: Sequence[dict[str, Any]], updates: Sequence[Update], set
         if previous.get(page.path) == key and (output / page.path).exists():
             report.unchanged[_category(page.path)] += 1
             continue
-        html = environment(page.lang).get_template(page.template).render(**page.context, **_links(page))
+        html = environment(page.lang).get_template(page.template).render(**page.render_context(), **_links(page))
         _write(output, page.path, html.encode("utf-8"), _category(page.path), report)
 
     for stale in sorted(set(previous) - set(manifest)):
@@ -318,8 +346,8 @@ def _links(page: Page) -> dict[str, str]:
 
 
 def _key(page: Page, digest: str) -> str:
-    data = json.dumps([page.template, page.lang, page.context, digest], sort_keys=True, default=str)
-    return hashlib.sha256(data.encode("utf-8")).hexdigest()
+    inputs = page.context if page.key is None else page.key
+    return _digest([page.template, page.lang, inputs, digest])
 
 
 def _category(path: str) -> str:

@@ -10,11 +10,13 @@ and an id is stable as long as the revisions are: `update-<first revision id>`.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
 from directory.models import Entry, Revision
@@ -78,28 +80,56 @@ class EntryView:
 
 
 @dataclass(frozen=True)
+class _Change:
+    """One changed field; values stay JSON text until read (most are never read in a build)."""
+
+    field: str
+    old_json: str | None
+    new_json: str | None
+
+    @functools.cached_property
+    def old(self) -> Any:
+        return None if self.old_json is None else json.loads(self.old_json)
+
+    @functools.cached_property
+    def new(self) -> Any:
+        return None if self.new_json is None else json.loads(self.new_json)
+
+
+@dataclass(frozen=True)
 class Update:
+    """One piece of news. Title and text (both languages) are worded when first asked for: a build
+    reads every update but words only the few that feeds and changed pages show."""
+
     id: str
     time: dt.datetime
     kind: str
     entry: EntryView
-    title: dict[str, str]
-    text: dict[str, str]
-    fields: tuple[str, ...]
+    changes: tuple[_Change, ...]
 
+    @functools.cached_property
+    def title(self) -> dict[str, str]:
+        return {lang: _title(self.kind, self.entry, self.changes, lang) for lang in LANGUAGES}
 
-@dataclass(frozen=True)
-class _Change:
-    field: str
-    old: Any
-    new: Any
+    @functools.cached_property
+    def text(self) -> dict[str, str]:
+        return {lang: _text(self.kind, self.entry, self.changes, lang) for lang in LANGUAGES}
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(c.field for c in self.changes))
 
 
 def collect(session: Session, *, since: dt.datetime | None = None) -> list[Update]:
     """Every update, newest first (optionally only those after `since`)."""
-    views = {row.id: _view(row) for row in session.scalars(select(Entry))}
+    views = {row.id: _view(row) for row in session.execute(select(*_VIEW_COLUMNS))}
     query = select(
-        Revision.id, Revision.entry_id, Revision.field, Revision.old, Revision.new, Revision.created_at
+        Revision.id,
+        Revision.entry_id,
+        Revision.field,
+        cast(Revision.old, Text).label("old"),
+        cast(Revision.new, Text).label("new"),
+        Revision.created_at,
     ).where(Revision.minor.is_(False))
     if since is not None:
         query = query.where(Revision.created_at > since)
@@ -127,7 +157,13 @@ def _groups(rows: Iterable[Any]) -> Iterator[tuple[tuple[int, dt.datetime], list
         yield key, group  # type: ignore[misc]
 
 
-def _view(entry: Entry) -> EntryView:
+_VIEW_COLUMNS = (
+    Entry.id, Entry.slug, Entry.kind, Entry.name_en, Entry.name_ru, Entry.host_countries, Entry.countries_served,
+    Entry.languages, Entry.topics, Entry.status, Entry.program_state, Entry.program_state_since,
+)  # fmt: skip
+
+
+def _view(entry: Any) -> EntryView:
     return EntryView(
         slug=entry.slug,
         kind=entry.kind,
@@ -148,16 +184,12 @@ def _update(entry: EntryView, moment: dt.datetime, rows: Sequence[Any]) -> Updat
     ]
     if not changes:
         return None
-    kind = _kind(changes)
-    return Update(
-        id=f"update-{rows[0].id}",
-        time=moment,
-        kind=kind,
-        entry=entry,
-        title={lang: _title(kind, entry, changes, lang) for lang in LANGUAGES},
-        text={lang: _text(kind, entry, changes, lang) for lang in LANGUAGES},
-        fields=tuple(dict.fromkeys(c.field for c in changes)),
-    )
+    return Update(id=f"update-{rows[0].id}", time=moment, kind=_kind(changes), entry=entry, changes=tuple(changes))
+
+
+def _json_text(value: str | None) -> str | None:
+    """SQL NULL and JSON null both mean "no value"."""
+    return None if value is None or value == "null" else value
 
 
 def _kind(changes: Sequence[_Change]) -> str:
