@@ -644,3 +644,6 @@ def register(app: typer.Typer) -> None:
     app.command("export")(export_command)
     app.command("stats")(stats_command)
     app.add_typer(entries_app, name="entries")
+    from directory.review_cli import review_app
+
+    app.add_typer(review_app, name="review")

@@ -245,6 +245,17 @@ def close_entry(session: Session, slug: str, actor: Actor, *, reason: str) -> Ch
     return edit_entry(session, slug, {"status": "closed"}, actor, reason=reason)
 
 
+def record_event(
+    session: Session, entry: Entry, field_: str, old: Any, new: Any, actor: Actor, reason: str | None
+) -> Revision:
+    """A revision that is not a field change (an accepted page change): history and news, no edit."""
+    revision = _revision(entry, field_, old, new, actor, reason, utcnow())
+    session.add(revision)
+    entry.updated_at = revision.created_at
+    session.flush()
+    return revision
+
+
 def _create(session: Session, change: Change, actor: Actor, reason: str | None) -> Entry:
     now = utcnow()
     entry = Entry(created_at=now, updated_at=now)

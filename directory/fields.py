@@ -84,8 +84,19 @@ def _url(value: Any) -> str | None:
         parts.port  # noqa: B018 - raises on a malformed port
     except ValueError as exc:
         raise ValueError(f"{text!r} is not a URL: bad port") from exc
-    _hostname(parts.hostname)
+    if not _is_ip(parts.hostname):
+        _hostname(parts.hostname)
     return text
+
+
+def _is_ip(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _domain(value: Any) -> str | None:
@@ -171,6 +182,18 @@ def _telegram(value: Any) -> str | None:
     if not _TELEGRAM_NAME.match(name):
         raise ValueError(f"{text!r} is not a Telegram handle or t.me link")
     return f"https://t.me/{name}"
+
+
+def _pattern(value: Any) -> str | None:
+    """A regular expression (checked to compile): text matching it is ignored by the page watch."""
+    text = _text(value)
+    if text is None:
+        return None
+    try:
+        re.compile(text)
+    except re.error as exc:
+        raise ValueError(f"{text!r} is not a regular expression: {exc}") from exc
+    return text
 
 
 def _datetime(value: Any) -> str | None:
@@ -268,6 +291,9 @@ FIELDS: tuple[Field, ...] = (
     Field("program.official_url", "official_url", _url, program_only=True),
     Field("program.application_route.en", "application_route_en", _text, program_only=True),
     Field("program.application_route.ru", "application_route_ru", _text, program_only=True),
+    Field("watch.url", "watch_url", _url),
+    Field("watch.selector", "watch_selector", _text),
+    Field("watch.ignore", "watch_ignore", _pattern),
 )
 
 FIELD_BY_KEY: dict[str, Field] = {field.key: field for field in FIELDS}

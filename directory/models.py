@@ -10,7 +10,20 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, String, Text, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -100,6 +113,9 @@ class Entry(Base):
     official_url: Mapped[str | None] = mapped_column(String(2000))
     application_route_en: Mapped[str | None] = mapped_column(Text)
     application_route_ru: Mapped[str | None] = mapped_column(Text)
+    watch_url: Mapped[str | None] = mapped_column(String(2000))
+    watch_selector: Mapped[str | None] = mapped_column(String(500))
+    watch_ignore: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -134,3 +150,100 @@ class Revision(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     entry: Mapped[Entry] = relationship(back_populates="revisions")
+
+
+class LinkCheck(Base):
+    """One health check of an entry's website: what was seen, never applied by itself."""
+
+    __tablename__ = "link_checks"
+    __table_args__ = (Index("ix_link_checks_entry", "entry_id", "checked_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(String(2000))
+    final_url: Mapped[str | None] = mapped_column(String(2000))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(16))  # ok | dead | unknown
+    error: Mapped[str | None] = mapped_column(String(300))
+    latency_ms: Mapped[int | None] = mapped_column(Integer)
+    details: Mapped[Any] = mapped_column(JSON, nullable=True)
+    checked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Proposal(Base):
+    """A change a crawler suggests; it waits for a maintainer and is applied only when accepted."""
+
+    __tablename__ = "proposals"
+    __table_args__ = (
+        Index("ix_proposals_lookup", "entry_id", "field", "value_key", "status"),
+        Index("ix_proposals_status", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    field: Mapped[str] = mapped_column(String(64))
+    operation: Mapped[str] = mapped_column(String(8))  # set | add
+    value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    value_key: Mapped[str] = mapped_column(String(64))
+    current: Mapped[Any] = mapped_column(JSON, nullable=True)
+    evidence: Mapped[Any] = mapped_column(JSON, nullable=True)
+    origin: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+
+    entry: Mapped[Entry] = relationship()
+
+
+class Post(Base):
+    """An item from an organization's own feed, sanitized; deduplicated per entry by `guid`."""
+
+    __tablename__ = "posts"
+    __table_args__ = (
+        UniqueConstraint("entry_id", "guid", name="uq_posts_entry_guid"),
+        Index("ix_posts_time", "fetched_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id", ondelete="CASCADE"))
+    feed_url: Mapped[str] = mapped_column(String(2000))
+    guid: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(2000))
+    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    summary: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(8))
+    fetched_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FeedState(Base):
+    """Validators of the last fetch of a feed, so the next one can be conditional (304)."""
+
+    __tablename__ = "feed_states"
+    __table_args__ = (UniqueConstraint("entry_id", "url", name="uq_feed_states_entry_url"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(String(2000))
+    etag: Mapped[str | None] = mapped_column(String(300))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    fetched_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class PageSnapshot(Base):
+    """The normalized main text of a watched page at one time."""
+
+    __tablename__ = "page_snapshots"
+    __table_args__ = (Index("ix_page_snapshots_entry_url", "entry_id", "url", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(String(2000))
+    hash: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    fetched_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -23,7 +23,7 @@ from directory.models import Entry, Revision
 from directory.taxonomy import TOPIC_BY_SLUG
 from newsletter.i18n import LANGUAGES, country_name, gettext_for, language_name
 
-KINDS = ("added", "closed", "reopened", "program-state", "changed")
+KINDS = ("added", "closed", "reopened", "program-state", "page-change", "changed")
 
 # Fields whose change is news, in the order they are told, with their label (an msgid).
 SIGNIFICANT: dict[str, str] = {
@@ -44,6 +44,7 @@ SIGNIFICANT: dict[str, str] = {
     "program.official_url": "Official page",
     "program.application_route.en": "How to apply",
     "program.application_route.ru": "How to apply",
+    "page": "Page",
 }
 
 
@@ -57,7 +58,8 @@ _MESSAGES = (
     _("Name"), _("Website"), _("Description"), _("Based in"), _("Serves people from"), _("Languages"),
     _("Topics"), _("Status"), _("Program state"), _("Who qualifies"), _("Official page"), _("How to apply"),
     _("New in the directory: {name}"), _("{name} has closed"), _("{name} is active again"),
-    _("{name}: program is now {state}"), _("{name}: updated"), _("since {date}"), _("none"),
+    _("{name}: program is now {state}"), _("{name}: updated"),
+    _("{name}: the official page changed"), _("Page"), _("since {date}"), _("none"),
     _("open"), _("paused"), _("closed"), _("unknown"), _("active"), _("inactive"),
     _("media"), _("ngo"), _("program"),
 )  # fmt: skip
@@ -203,6 +205,8 @@ def _kind(changes: Sequence[_Change]) -> str:
         return "reopened"
     if "program.state" in by_field:
         return "program-state"
+    if "page" in by_field:
+        return "page-change"
     return "changed"
 
 
@@ -218,6 +222,8 @@ def _title(kind: str, entry: EntryView, changes: Sequence[_Change], lang: str) -
     if kind == "program-state":
         state = next(c.new for c in changes if c.field == "program.state")
         return t("{name}: program is now {state}").format(name=name, state=t(state))
+    if kind == "page-change":
+        return t("{name}: the official page changed").format(name=name)
     return t("{name}: updated").format(name=name)
 
 
@@ -226,6 +232,9 @@ def _text(kind: str, entry: EntryView, changes: Sequence[_Change], lang: str) ->
     if kind == "added":
         created = next(c.new for c in changes if c.field == "created")
         return created.get("summary", {}).get(lang, "")
+    if kind == "page-change":
+        page = next(c.new for c in changes if c.field == "page")
+        return f"{page['url']}\n{diff_summary(page.get('diff', ''))}"
     lines: list[str] = []
     seen_labels: set[str] = set()
     for change in changes:
@@ -237,6 +246,15 @@ def _text(kind: str, entry: EntryView, changes: Sequence[_Change], lang: str) ->
         seen_labels.add(label)
         lines.append(f"{label}: {_value(change.field, change.new, entry, lang)}")
     return "\n".join(lines)
+
+
+def diff_summary(diff: str, limit: int = 12) -> str:
+    """The added and removed lines of a unified diff, for reading (not for patching)."""
+    lines = [line for line in diff.splitlines() if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+    shown = [f"{line[0]} {line[1:].strip()}" for line in lines[:limit]]
+    if len(lines) > limit:
+        shown.append("…")
+    return "\n".join(shown)
 
 
 def _other_language(field: str, lang: str) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typer
 
+from crawlers import cli as crawlers_cli
 from directory import cli as directory_cli
 from newsletter import cli as newsletter_cli
 from pipeline import config
@@ -42,6 +43,7 @@ def root(
 
 directory_cli.register(app)
 newsletter_cli.register(app)
+crawlers_cli.register(app)
 
 
 def main() -> None:

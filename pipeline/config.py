@@ -25,6 +25,9 @@ class Settings:
     public_dir: Path
     id_authority: str
     feed_item_limit: int
+    contact_url: str
+    crawl_allow_networks: tuple[str, ...]
+    crawl_polite: bool
 
 
 def database_url() -> str:
@@ -69,4 +72,9 @@ def load(database: str | None = None, who: str | None = None) -> Settings:
         public_dir=Path(os.environ.get("NANSEN_PUBLIC_DIR") or "public"),
         id_authority=id_authority(site_url),
         feed_item_limit=int(os.environ.get("NANSEN_FEED_ITEM_LIMIT") or 50),
+        contact_url=os.environ.get("NANSEN_CONTACT_URL") or site_url,
+        crawl_allow_networks=tuple(
+            n.strip() for n in (os.environ.get("NANSEN_CRAWL_ALLOW_NETWORKS") or "").split(",") if n.strip()
+        ),
+        crawl_polite=os.environ.get("NANSEN_CRAWL_POLITE", "1") != "0",
     )

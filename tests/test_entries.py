@@ -205,7 +205,7 @@ def test_stats(populated: Store) -> None:
 
 def test_migrations_upgrade_twice_and_downgrade(store: Store) -> None:
     upgrade(store.engine)
-    assert current_revision(store.engine) == "0002"
+    assert current_revision(store.engine) == "0003"
     with store.engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(Entry)).scalar() == 0
         dialect = connection.dialect.name
@@ -226,4 +226,4 @@ def test_migrations_upgrade_twice_and_downgrade(store: Store) -> None:
             )
         assert gone.scalar() == 0
     upgrade(store.engine)
-    assert current_revision(store.engine) == "0002"
+    assert current_revision(store.engine) == "0003"

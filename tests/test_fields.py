@@ -20,6 +20,7 @@ def norm(key: str, value: object) -> object:
         ("https://user:pw@example.org", "credentials"),
         ("https://exa mple.org", "white space"),
         ("https://example", "not a valid host name"),
+        ("https://1.2.3", "not a valid host name"),
         ("https://-bad-.org", "not a valid host name"),
         ("https://example.org:99999", "bad port"),
     ],
@@ -32,6 +33,8 @@ def test_bad_urls_are_refused_with_the_reason(value: str, reason: str) -> None:
 def test_good_urls_pass_unchanged_including_idn() -> None:
     assert norm("website", " https://meduza.io/rss/all ") == "https://meduza.io/rss/all"
     assert norm("website", "https://пример.рф/путь") == "https://пример.рф/путь"
+    assert norm("website", "http://127.0.0.2:8080/") == "http://127.0.0.2:8080/"
+    assert norm("website", "http://[::1]/") == "http://[::1]/"
 
 
 @pytest.mark.parametrize("code", ["XX", "GEO", "Georgia", "1"])

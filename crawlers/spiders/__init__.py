@@ -1,0 +1,1 @@
+"""The three spiders: `site` (health and metadata), `feeds` (the organizations' posts), `watch` (pages)."""

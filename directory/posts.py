@@ -1,0 +1,94 @@
+"""Posts from the organizations' own feeds, and the state that makes the next fetch conditional.
+
+Each feed's items are written in one short transaction per feed: a crawl killed half-way keeps what
+it stored, and the next run stores only what is missing (posts are unique per entry and guid).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from directory import entries
+from directory.models import FeedState, Post, utcnow
+
+TITLE_LIMIT = 500
+SUMMARY_LIMIT = 5000
+
+
+@dataclass(frozen=True)
+class NewPost:
+    """A feed item as the crawler cleaned it: plain-text title, sanitized summary HTML."""
+
+    guid: str
+    title: str
+    link: str | None
+    published_at: dt.datetime | None
+    summary: str | None
+    language: str | None
+
+
+def store_posts(session: Session, slug: str, feed_url: str, items: Sequence[NewPost]) -> int:
+    """Insert the posts not stored yet; returns how many were new."""
+    entry = entries.get_entry(session, slug)
+    known = set(
+        session.scalars(select(Post.guid).where(Post.entry_id == entry.id, Post.guid.in_([i.guid for i in items])))
+    )
+    now = utcnow()
+    new = 0
+    for item in items:
+        if item.guid in known:
+            continue
+        known.add(item.guid)
+        session.add(
+            Post(
+                entry_id=entry.id,
+                feed_url=feed_url,
+                guid=item.guid,
+                title=item.title[:TITLE_LIMIT],
+                link=item.link,
+                published_at=item.published_at,
+                summary=(item.summary or "")[:SUMMARY_LIMIT] or None,
+                language=item.language,
+                fetched_at=now,
+            )
+        )
+        new += 1
+    session.flush()
+    return new
+
+
+def feed_state(session: Session, slug: str, url: str) -> FeedState | None:
+    entry = entries.get_entry(session, slug)
+    return session.scalar(select(FeedState).where(FeedState.entry_id == entry.id, FeedState.url == url))
+
+
+def save_feed_state(
+    session: Session,
+    slug: str,
+    url: str,
+    *,
+    status: int | None,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    error: str | None = None,
+) -> FeedState:
+    """Remember the validators of a successful fetch (a 304 keeps the previous ones)."""
+    entry = entries.get_entry(session, slug)
+    state = feed_state(session, slug, url)
+    if state is None:
+        state = FeedState(entry_id=entry.id, url=url)
+        session.add(state)
+    if status == 200:
+        state.etag, state.last_modified = etag, last_modified
+    state.last_status, state.last_error, state.fetched_at = status, error, utcnow()
+    session.flush()
+    return state
+
+
+def recent_posts(session: Session, *, limit: int = 200) -> list[Post]:
+    return list(session.scalars(select(Post).order_by(Post.fetched_at.desc(), Post.id.desc()).limit(limit)))

@@ -1,0 +1,161 @@
+"""The review queue: what crawlers propose, and a maintainer's decision on it.
+
+Crawled content is untrusted and this audience is targeted: a moved donation page is exactly how a
+phishing takeover looks. So nothing a crawler sees changes an entry by itself; it becomes a
+proposal, and only `accept` turns it into a revision, in the maintainer's name, with the crawler
+named as the origin. A rejected value is never proposed again for the same field of the same entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from directory import entries
+from directory import fields as F
+from directory.models import Entry, Proposal, utcnow
+
+STATUSES = ("pending", "accepted", "rejected")
+# A page change is not a field of the entry: accepting it records a revision of this pseudo-field,
+# which publishing announces as a change of the program's page.
+PAGE_FIELD = "page"
+
+
+class ReviewError(ValueError):
+    pass
+
+
+def value_key(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """What a crawler would like to change: `set` a field to a value, or `add` an item to a list field."""
+
+    kind: str
+    field: str
+    value: Any
+    evidence: dict[str, Any]
+    operation: str = "set"
+
+
+def propose(session: Session, entry: Entry, suggestion: Suggestion, origin: str) -> Proposal | None:
+    """Queue a suggestion, unless it changes nothing, is already pending, or was rejected before."""
+    if suggestion.field != PAGE_FIELD:
+        field = F.FIELD_BY_KEY[suggestion.field]
+        normalized = (
+            field.check(suggestion.value) if suggestion.operation == "add" else field.normalize(suggestion.value)
+        )
+        current = entries.to_record(entry)[suggestion.field]
+        if (suggestion.operation == "add" and normalized in current) or (
+            suggestion.operation == "set" and normalized == current
+        ):
+            return None
+    else:
+        normalized, current = suggestion.value, None
+    key = value_key([suggestion.operation, normalized])
+    seen = session.scalar(
+        select(Proposal.id).where(
+            Proposal.entry_id == entry.id,
+            Proposal.field == suggestion.field,
+            Proposal.value_key == key,
+            Proposal.status.in_(("pending", "rejected")),
+        )
+    )
+    if seen is not None:
+        return None
+    proposal = Proposal(
+        entry_id=entry.id,
+        kind=suggestion.kind,
+        field=suggestion.field,
+        operation=suggestion.operation,
+        value=normalized,
+        value_key=key,
+        current=current,
+        evidence=suggestion.evidence,
+        origin=origin,
+        status="pending",
+        created_at=utcnow(),
+    )
+    session.add(proposal)
+    session.flush()
+    return proposal
+
+
+def list_proposals(
+    session: Session, *, status: str | None = "pending", slug: str | None = None, field: str | None = None
+) -> list[Proposal]:
+    query = select(Proposal).join(Entry)
+    if status:
+        query = query.where(Proposal.status == status)
+    if slug:
+        query = query.where(Entry.slug == slug)
+    if field:
+        query = query.where(Proposal.field == field)
+    return list(session.scalars(query.order_by(Proposal.id)))
+
+
+def _pending(session: Session, ids: Sequence[int]) -> list[Proposal]:
+    found = {p.id: p for p in session.scalars(select(Proposal).where(Proposal.id.in_(ids)))}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise ReviewError(f"no proposal with id {', '.join(map(str, missing))}")
+    decided = [f"{i} ({found[i].status})" for i in ids if found[i].status != "pending"]
+    if decided:
+        raise ReviewError(f"already decided: {', '.join(decided)}")
+    return [found[i] for i in ids]
+
+
+def accept(session: Session, ids: Sequence[int], maintainer: str, *, reason: str | None = None) -> list[Proposal]:
+    """Apply proposals as revisions in the maintainer's name; all of them or none."""
+    proposals = _pending(session, ids)
+    for proposal in proposals:
+        _apply(session, proposal, maintainer, reason)
+        proposal.status, proposal.decided_at, proposal.decided_by = "accepted", utcnow(), maintainer
+        proposal.decision_reason = reason
+    session.flush()
+    return proposals
+
+
+def accept_for(
+    session: Session, slug: str, field: str, maintainer: str, *, reason: str | None = None
+) -> list[Proposal]:
+    """Accept every pending proposal for one field of one entry (oldest first)."""
+    proposals = list_proposals(session, slug=slug, field=field)
+    if not proposals:
+        raise ReviewError(f"no pending proposal for {slug} {field}")
+    return accept(session, [p.id for p in proposals], maintainer, reason=reason)
+
+
+def reject(session: Session, ids: Sequence[int], maintainer: str, *, reason: str) -> list[Proposal]:
+    if not reason.strip():
+        raise ReviewError("rejecting needs a reason (it is kept, and the value is not proposed again)")
+    proposals = _pending(session, ids)
+    for proposal in proposals:
+        proposal.status, proposal.decided_at, proposal.decided_by = "rejected", utcnow(), maintainer
+        proposal.decision_reason = reason
+    session.flush()
+    return proposals
+
+
+def _apply(session: Session, proposal: Proposal, maintainer: str, reason: str | None) -> None:
+    entry = session.get(Entry, proposal.entry_id)
+    assert entry is not None
+    actor = entries.Actor(maintainer, f"review:{proposal.origin}#{proposal.id}")
+    why = reason or f"accepted proposal {proposal.id} ({proposal.kind})"
+    if proposal.field == PAGE_FIELD:
+        old = {"url": proposal.value["url"], "hash": proposal.value.get("old_hash")}
+        entries.record_event(session, entry, PAGE_FIELD, old, proposal.value, actor, why)
+        return
+    value = proposal.value
+    if proposal.operation == "add":
+        current = entries.to_record(entry)[proposal.field]
+        value = current if value in current else [*current, value]
+    entries.edit_entry(session, entry.slug, {proposal.field: value}, actor, reason=why)

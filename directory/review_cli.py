@@ -1,0 +1,157 @@
+"""`nansen review`: the queue of what crawlers propose, with evidence, and the maintainer's decision."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import typer
+
+from directory.cli import TableFormat, _context, _csv, _json, fail, unit_of_work
+
+review_app = typer.Typer(help="Review what the crawlers propose; nothing they see is applied without you.")
+
+
+def _row(proposal: Any) -> dict[str, Any]:
+    evidence = proposal.evidence or {}
+    return {
+        "id": proposal.id,
+        "entry": proposal.entry.slug,
+        "kind": proposal.kind,
+        "field": proposal.field,
+        "operation": proposal.operation,
+        "current": proposal.current,
+        "proposed": proposal.value,
+        "status": proposal.status,
+        "origin": proposal.origin,
+        "created_at": proposal.created_at.isoformat(),
+        "evidence_url": evidence.get("url"),
+        "evidence_seen": evidence.get("seen"),
+        "evidence_time": evidence.get("time"),
+        "diff": evidence.get("diff"),
+        "decided_by": proposal.decided_by,
+        "decision_reason": proposal.decision_reason,
+    }
+
+
+def _show(rows: Sequence[dict[str, Any]]) -> None:
+    """Each proposal as a block: what, evidence, and the change as a coloured diff."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = Console()
+    if not rows:
+        console.print("Nothing to review.")
+        return
+    for row in rows:
+        console.print(
+            f"[bold]#{row['id']}[/bold] {escape(row['entry'])} · {escape(row['kind'])} · "
+            f"{escape(row['field'])} [dim]({escape(row['origin'])}, {row['status']})[/dim]"
+        )
+        console.print(
+            f"  evidence: {escape(str(row['evidence_seen']))} at {escape(str(row['evidence_url']))}, "
+            f"{escape(str(row['evidence_time']))}"
+        )
+        if row["diff"]:
+            for line in str(row["diff"]).splitlines()[2:40]:
+                style = "green" if line.startswith("+") else "red" if line.startswith("-") else "dim"
+                console.print(f"  [{style}]{escape(line)}[/{style}]")
+        else:
+            sign = "+ add" if row["operation"] == "add" else "+"
+            console.print(f"  [red]- {escape(_text(row['current']))}[/red]")
+            console.print(f"  [green]{sign} {escape(_text(row['proposed']))}[/green]")
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else str(value)
+
+
+@review_app.callback(invoke_without_command=True)
+def review_command(
+    ctx: typer.Context,
+    status: str = typer.Option("pending", help="pending, accepted, rejected or all."),
+    entry: str | None = typer.Option(None, "--entry", help="Only this entry."),
+    fmt: TableFormat = typer.Option(TableFormat.table, "--format"),
+) -> None:
+    """List proposals (pending by default) with their evidence."""
+    from directory import proposals
+
+    if ctx.invoked_subcommand is not None:
+        return
+    if status not in (*proposals.STATUSES, "all"):
+        fail(f"--status: {status!r} is not one of pending, accepted, rejected, all", code=2)
+    with unit_of_work(ctx) as session:
+        rows = [
+            _row(p) for p in proposals.list_proposals(session, status=None if status == "all" else status, slug=entry)
+        ]
+    if fmt == TableFormat.json:
+        _json(rows)
+    elif fmt == TableFormat.csv:
+        _csv([{**r, "current": _text(r["current"]), "proposed": _text(r["proposed"])} for r in rows], list(_COLUMNS))
+    else:
+        _show(rows)
+
+
+_COLUMNS = (
+    "id",
+    "entry",
+    "kind",
+    "field",
+    "operation",
+    "current",
+    "proposed",
+    "status",
+    "origin",
+    "created_at",
+    "evidence_url",
+    "evidence_seen",
+    "evidence_time",
+    "diff",
+    "decided_by",
+    "decision_reason",
+)
+
+
+@review_app.command("accept")
+def accept_command(
+    ctx: typer.Context,
+    ids: list[int] = typer.Argument(None, help="Proposal ids."),
+    entry: str | None = typer.Option(None, "--entry", help="With --field: every pending proposal for it."),
+    field: str | None = typer.Option(None, "--field"),
+    reason: str | None = typer.Option(None, help="Kept in the entry's history."),
+) -> None:
+    """Apply proposals: each becomes a revision in your name, with the crawler as its origin."""
+    from directory import entries, proposals
+
+    maintainer = _context(ctx).actor
+    if bool(ids) == bool(entry and field) or (entry is None) != (field is None):
+        fail("give proposal ids, or --entry SLUG --field FIELD", code=2)
+    try:
+        with unit_of_work(ctx) as session:
+            if ids:
+                done = proposals.accept(session, ids, maintainer, reason=reason)
+            else:
+                done = proposals.accept_for(session, entry or "", field or "", maintainer, reason=reason)
+    except (proposals.ReviewError, entries.InvalidEntry) as exc:
+        fail(f"nothing accepted: {exc}")
+    typer.echo(f"accepted {', '.join(f'#{p.id}' for p in done)}")
+
+
+@review_app.command("reject")
+def reject_command(
+    ctx: typer.Context,
+    ids: list[int] = typer.Argument(..., help="Proposal ids."),
+    reason: str = typer.Option(..., help="Why (kept; the same value is not proposed again)."),
+) -> None:
+    """Reject proposals; the same value will not be proposed again."""
+    from directory import proposals
+
+    try:
+        with unit_of_work(ctx) as session:
+            done = proposals.reject(session, ids, _context(ctx).actor, reason=reason)
+    except proposals.ReviewError as exc:
+        fail(f"nothing rejected: {exc}")
+    typer.echo(f"rejected {', '.join(f'#{p.id}' for p in done)}")

@@ -1,0 +1,80 @@
+"""Crawler parts that need no network: the address guard, sanitizing, feed parsing."""
+
+from __future__ import annotations
+
+import pytest
+
+from crawlers import clean, safety
+from crawlers.spiders.feeds import parse_feed
+
+LOOPBACK = safety.parse_networks("127.0.0.0/8")
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://169.254.169.254/latest/meta-data/", "cloud metadata"),
+        ("http://10.0.0.1/", "private"),
+        ("http://192.168.1.1/", "private"),
+        ("http://127.0.0.1:8000/", "loopback"),
+        ("http://localhost/", "loopback"),
+        ("http://[::1]/", "loopback"),
+        ("http://[fe80::1]/", "link-local"),
+        ("http://0.0.0.0/", "private"),
+        ("http://100.64.0.1/", "non-public"),
+        ("ftp://example.org/", "not an http"),
+    ],
+)
+def test_non_public_addresses_are_refused(url: str, reason: str) -> None:
+    with pytest.raises(safety.BlockedAddress, match=reason):
+        safety.check_url(url)
+
+
+def test_allowed_networks_open_only_themselves() -> None:
+    safety.check_url("http://127.0.0.5:8080/", LOOPBACK)
+    with pytest.raises(safety.BlockedAddress, match="cloud metadata"):
+        safety.check_url("http://169.254.169.254/", LOOPBACK)
+    safety.check_url("http://93.184.215.14/")  # a public address needs no allowance
+
+
+def test_bad_networks_are_refused_with_the_reason() -> None:
+    with pytest.raises(ValueError, match="'127.0.0.0/33' is not a network"):
+        safety.parse_networks("127.0.0.0/8, 127.0.0.0/33")
+
+
+def test_clean_makes_plain_text_and_safe_summaries() -> None:
+    assert clean.plain("Пост <script>alert(1)</script> &amp; <b>жирный</b>") == "Пост & жирный"
+    summary = clean.summary_html('<p onclick="x()">Hi <a href="javascript:alert(1)">x</a> <a href="https://a.org">a</a>'
+                                 "<img src=x onerror=alert(1)><script>bad()</script></p>")
+    assert summary == '<p>Hi <a rel="noopener noreferrer nofollow">x</a> <a href="https://a.org" ' \
+                      'rel="noopener noreferrer nofollow">a</a></p>'
+    assert clean.http_url("javascript:alert(1)") is None
+    assert clean.http_url("/p/1", "https://a.org/feed") == "https://a.org/p/1"
+
+
+RSS = b"""<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T</title><language>ru</language>
+<item><title>\xd0\x9f\xd0\xbe\xd1\x81\xd1\x82 &lt;script&gt;x&lt;/script&gt;</title><link>https://a.org/1</link>
+<guid>1</guid><pubDate>not a date</pubDate></item>
+<item><title>Second</title><link>javascript:alert(1)</link><guid>2</guid>
+<pubDate>Mon, 23 Nov 2026 10:00:00 GMT</pubDate><description>&lt;b&gt;ok&lt;/b&gt;</description></item>
+<item><description>no title, no link</description></item>
+</channel></rss>"""
+
+
+def test_feed_items_are_sanitized_and_bad_ones_skipped() -> None:
+    posts = parse_feed(RSS, "application/rss+xml", "https://a.org/feed", None)
+    assert [p.title for p in posts] == ["Пост", "Second"]
+    assert posts[0].published_at is None and posts[0].language == "ru"
+    assert posts[1].link is None and posts[1].summary == "<b>ok</b>"
+    assert posts[1].published_at.isoformat() == "2026-11-23T10:00:00+00:00"
+    assert len({p.guid for p in posts}) == 2
+    assert parse_feed(RSS, None, "https://a.org/feed", None)[0].guid == posts[0].guid  # stable ids
+
+
+def test_json_feed_and_garbage() -> None:
+    body = b'{"version": "https://jsonfeed.org/version/1.1", "title": "J", "items": [{"id": "a", ' \
+           b'"url": "https://j.org/a", "title": "A", "content_text": "x", "date_published": "2026-11-01T10:00:00Z"}]}'
+    [post] = parse_feed(body, "application/feed+json", "https://j.org/feed.json", "en")
+    assert (post.title, post.link, post.language) == ("A", "https://j.org/a", "en")
+    assert parse_feed(b"{not json", None, "https://j.org/f", None) == []
+    assert parse_feed(b"<html>not a feed</html>", "text/html", "https://j.org/f", None) == []
