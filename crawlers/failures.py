@@ -9,7 +9,13 @@ from crawlers.safety import BlockedAddress
 
 def classify(failure: Any) -> tuple[str, str]:
     """(kind, message) of a Twisted failure from a Scrapy errback."""
-    from scrapy.exceptions import IgnoreRequest
+    from scrapy.exceptions import (
+        CannotResolveHostError,
+        DownloadCancelledError,
+        DownloadConnectionRefusedError,
+        DownloadTimeoutError,
+        IgnoreRequest,
+    )
     from scrapy.spidermiddlewares.httperror import HttpError
     from twisted.internet.error import (
         ConnectError,
@@ -29,12 +35,14 @@ def classify(failure: Any) -> tuple[str, str]:
         return "ignored", message
     if failure.check(HttpError):
         return f"http-{error.response.status}", f"HTTP {error.response.status}"
-    if failure.check(DNSLookupError):
+    if failure.check(DNSLookupError, CannotResolveHostError):
         return "dns", message
-    if failure.check(TimeoutError, TCPTimedOutError):
+    if failure.check(TimeoutError, TCPTimedOutError, DownloadTimeoutError):
         return "timeout", message
-    if failure.check(ConnectionRefusedError):
+    if failure.check(ConnectionRefusedError, DownloadConnectionRefusedError):
         return "refused", message
+    if failure.check(DownloadCancelledError):
+        return "too-large", message
     if failure.check(ConnectError):
         return "connect", message
     if "maxsize" in message.lower() or "exceeds" in message.lower() or "cancel" in message.lower():

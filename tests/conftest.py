@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from directory.store import Store, upgrade
 
-pytest_plugins = ["tests.browser"]
+pytest_plugins = ["tests.browser", "tests.fixtureweb"]
 
 PG_URL = os.environ.get("NANSEN_TEST_DATABASE_URL")
 ON_CI = os.environ.get("CI") == "true"

@@ -32,11 +32,17 @@ def website(store: Store) -> str | None:
 
 
 def test_a_permanent_move_is_proposed_never_applied_until_accepted(org: Store, cli: Cli) -> None:
-    [proposal] = check(org, url="https://old.example.org/", final_url="https://new.example.net/",
-                       status_code=200, permanent_redirect="https://new.example.net/")
+    [proposal] = check(
+        org,
+        url="https://old.example.org/",
+        final_url="https://new.example.net/",
+        status_code=200,
+        permanent_redirect="https://new.example.net/",
+    )
     assert website(org) == "https://old.example.org/"
-    assert check(org, url="https://old.example.org/", status_code=200,
-                 permanent_redirect="https://new.example.net/") == []  # already pending: not twice
+    assert (
+        check(org, url="https://old.example.org/", status_code=200, permanent_redirect="https://new.example.net/") == []
+    )  # already pending: not twice
     result = cli("review", "accept", str(proposal))
     assert result.exit_code == 0, result.output
     assert website(org) == "https://new.example.net/"
@@ -47,8 +53,12 @@ def test_a_permanent_move_is_proposed_never_applied_until_accepted(org: Store, c
 
 
 def test_same_host_redirects_and_known_values_are_not_proposed(org: Store) -> None:
-    assert check(org, url="https://old.example.org/", status_code=200,
-                 permanent_redirect="https://www.old.example.org/home") == []
+    assert (
+        check(
+            org, url="https://old.example.org/", status_code=200, permanent_redirect="https://www.old.example.org/home"
+        )
+        == []
+    )
     assert check(org, url="https://old.example.org/", status_code=200, feeds=("javascript:alert(1)",)) == []
 
 
@@ -63,8 +73,16 @@ def test_rejected_values_are_not_proposed_again(org: Store, cli: Cli) -> None:
 
 def test_inactive_needs_n_failures_over_m_days_and_429_is_unknown(org: Store) -> None:
     start = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
-    failures = [check(org, url="https://old.example.org/", error="refused", error_kind="refused",
-                      checked_at=start + dt.timedelta(days=day)) for day in (0, 1, 2)]
+    failures = [
+        check(
+            org,
+            url="https://old.example.org/",
+            error="refused",
+            error_kind="refused",
+            checked_at=start + dt.timedelta(days=day),
+        )
+        for day in (0, 1, 2)
+    ]
     assert failures == [[], [], []]  # three failures, but within two days
     assert check(org, url="https://old.example.org/", status_code=429, checked_at=start + dt.timedelta(days=6)) == []
     assert check(org, url="https://old.example.org/", status_code=403, checked_at=start + dt.timedelta(days=7)) == []
@@ -78,18 +96,27 @@ def test_inactive_needs_n_failures_over_m_days_and_429_is_unknown(org: Store) ->
 def test_a_success_breaks_the_failure_streak(org: Store) -> None:
     start = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
     for day, code in ((0, 500), (3, 500), (5, 200), (8, 500), (10, 500)):
-        assert check(org, url="https://old.example.org/", status_code=code,
-                     checked_at=start + dt.timedelta(days=day)) == []
+        assert (
+            check(org, url="https://old.example.org/", status_code=code, checked_at=start + dt.timedelta(days=day))
+            == []
+        )
 
 
 def test_accept_by_entry_and_field_and_page_changes_become_news(org: Store, cli: Cli) -> None:
     url = "https://gov.example.org/visa"
     with org.session() as session:
-        assert watch.record_page(session, "test-program", url, "Rules: apply at the embassy.", confirmed=False) == "baseline"
+        assert (
+            watch.record_page(session, "test-program", url, "Rules: apply at the embassy.", confirmed=False)
+            == "baseline"
+        )
         assert watch.record_page(session, "test-program", url, "Rules: apply online.", confirmed=False) == "unconfirmed"
-        assert watch.record_page(session, "test-program", url, "Rules: apply at the embassy.", confirmed=False) == "same"
+        assert (
+            watch.record_page(session, "test-program", url, "Rules: apply at the embassy.", confirmed=False) == "same"
+        )
         assert watch.record_page(session, "test-program", url, "Rules: apply online.", confirmed=True) == "proposed"
-        assert watch.record_page(session, "test-program", url, "Rules: apply at the embassy.", confirmed=False) == "known"
+        assert (
+            watch.record_page(session, "test-program", url, "Rules: apply at the embassy.", confirmed=False) == "known"
+        )
     listing = cli("review").output
     assert "page-change" in listing and "+Rules: apply online." in listing
     assert cli("review", "accept", "--entry", "test-program", "--field", "page").exit_code == 0
