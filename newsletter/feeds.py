@@ -122,86 +122,168 @@ def entry_page(lang: str, slug: str) -> str:
     return f"{lang}/entries/{slug}.html"
 
 
-def _generator(spec: FeedSpec, items: Sequence[Update], lang: str, settings: FeedSettings, fmt: str):  # type: ignore[no-untyped-def]
+@dataclass(frozen=True)
+class Item:
+    """One feed item, whatever it announces (an update, an organization's post)."""
+
+    id: str
+    title: str
+    link: str
+    time: dt.datetime
+    text: str = ""
+    html: str | None = None  # already sanitized markup (crawled summaries); else `text` is plain
+    category: str | None = None
+    author: str | None = None
+
+
+@dataclass(frozen=True)
+class FeedHead:
+    path: str  # e.g. "kind/media": the file is <lang>/feeds/<path>.<fmt>
+    title: str
+    page: str  # the site page it belongs to, relative to /<lang>/
+    subtitle: str
+
+
+def update_items(updates: Sequence[Update], lang: str, settings: FeedSettings) -> list[Item]:
+    return [
+        Item(
+            id=settings.tag(u.id),
+            title=item_title(u, lang),
+            link=settings.url(entry_page(lang, u.entry.slug)),
+            time=u.time,
+            text=item_text(u, lang) or item_title(u, lang),
+            category=u.kind,
+        )
+        for u in updates
+    ]
+
+
+def _generator(head: FeedHead, items: Sequence[Item], lang: str, settings: FeedSettings, fmt: str):  # type: ignore[no-untyped-def]
     from feedgen.feed import FeedGenerator
 
     updated = items[0].time if items else EPOCH
     feed = FeedGenerator()
-    feed.id(settings.tag(f"feed/{lang}/{spec.path}"))
-    feed.title(f"Nansen — {spec.title(lang)}")
-    feed.subtitle(
-        gettext_for(
-            lang, "Changes in the Nansen directory of organizations serving people who left Russia and Belarus."
-        )
-    )
+    feed.id(settings.tag(f"feed/{lang}/{head.path}"))
+    feed.title(f"Nansen — {head.title}")
+    feed.subtitle(head.subtitle)
     feed.author({"name": "Nansen"})
     # feedgen puts the last link into RSS <link>, which must be the page, not the feed itself.
-    feed.link(href=settings.url(f"{lang}/feeds/{spec.path}.{fmt}"), rel="self")
-    feed.link(href=settings.url(f"{lang}/{spec.page}"), rel="alternate")
+    feed.link(href=settings.url(f"{lang}/feeds/{head.path}.{fmt}"), rel="self")
+    feed.link(href=settings.url(f"{lang}/{head.page}"), rel="alternate")
     feed.language(lang)
     feed.updated(updated)
     feed.lastBuildDate(updated)
     feed.generator("Nansen")
-    for update in items:
+    for item in items:
         entry = feed.add_entry(order="append")
-        entry.id(settings.tag(update.id))
-        entry.guid(settings.tag(update.id), permalink=False)
-        entry.title(item_title(update, lang))
-        entry.link(href=settings.url(entry_page(lang, update.entry.slug)), rel="alternate")
-        entry.updated(update.time)
-        entry.published(update.time)
-        text = item_text(update, lang) or item_title(update, lang)
-        # RSS readers take <description> as HTML: escape the plain text so it stays text.
-        entry.description(html.escape(text).replace("\n", "<br>") if fmt == "rss" else text)
-        entry.category(term=update.kind)
+        entry.id(item.id)
+        entry.guid(item.id, permalink=False)
+        entry.title(item.title)
+        entry.link(href=item.link, rel="alternate")
+        entry.updated(item.time)
+        entry.published(item.time)
+        if item.author:
+            entry.author({"name": item.author})
+        if item.html:
+            entry.summary(item.html, type="html")
+        elif fmt == "rss":
+            # RSS readers take <description> as HTML: escape the plain text so it stays text.
+            entry.summary(html.escape(item.text).replace("\n", "<br>"))
+        else:
+            entry.summary(item.text)
+        if item.category:
+            entry.category(term=item.category)
     return feed
 
 
-def atom(spec: FeedSpec, items: Sequence[Update], lang: str, settings: FeedSettings) -> bytes:
-    return _generator(spec, items, lang, settings, "atom").atom_str(pretty=True)
+def atom(head: FeedHead, items: Sequence[Item], lang: str, settings: FeedSettings) -> bytes:
+    return _generator(head, items, lang, settings, "atom").atom_str(pretty=True)
 
 
-def rss(spec: FeedSpec, items: Sequence[Update], lang: str, settings: FeedSettings) -> bytes:
-    return _generator(spec, items, lang, settings, "rss").rss_str(pretty=True)
+def rss(head: FeedHead, items: Sequence[Item], lang: str, settings: FeedSettings) -> bytes:
+    return _generator(head, items, lang, settings, "rss").rss_str(pretty=True)
 
 
-def json_feed(spec: FeedSpec, items: Sequence[Update], lang: str, settings: FeedSettings) -> bytes:
+def json_feed(head: FeedHead, items: Sequence[Item], lang: str, settings: FeedSettings) -> bytes:
     document = {
         "version": "https://jsonfeed.org/version/1.1",
-        "title": f"Nansen — {spec.title(lang)}",
-        "home_page_url": settings.url(f"{lang}/{spec.page}"),
-        "feed_url": settings.url(f"{lang}/feeds/{spec.path}.json"),
+        "title": f"Nansen — {head.title}",
+        "home_page_url": settings.url(f"{lang}/{head.page}"),
+        "feed_url": settings.url(f"{lang}/feeds/{head.path}.json"),
+        "description": head.subtitle,
         "language": lang,
         "items": [
             {
-                "id": settings.tag(update.id),
-                "url": settings.url(entry_page(lang, update.entry.slug)),
-                "title": item_title(update, lang),
-                "content_text": item_text(update, lang) or item_title(update, lang),
-                "date_published": update.time.isoformat(),
-                "tags": [update.kind],
+                "id": item.id,
+                "url": item.link,
+                "title": item.title,
+                **({"content_html": item.html} if item.html else {"content_text": item.text}),
+                "date_published": item.time.isoformat(),
+                **({"tags": [item.category]} if item.category else {}),
+                **({"authors": [{"name": item.author}]} if item.author else {}),
             }
-            for update in items
+            for item in items
         ],
     }
     return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
-FORMATS: dict[str, Callable[[FeedSpec, Sequence[Update], str, FeedSettings], bytes]] = {
+FORMATS: dict[str, Callable[[FeedHead, Sequence[Item], str, FeedSettings], bytes]] = {
     "atom": atom,
     "rss": rss,
     "json": json_feed,
 }
 
 
-def build(updates: Sequence[Update], settings: FeedSettings) -> dict[str, bytes]:
+SUBTITLE = "Changes in the Nansen directory of organizations serving people who left Russia and Belarus."
+POSTS_SUBTITLE = "Recent posts from the organizations' own feeds, as they published them."
+POSTS_PATH = "organizations"
+
+
+@dataclass(frozen=True)
+class PostView:
+    id: int
+    slug: str
+    name: dict[str, str]
+    title: str
+    link: str | None
+    time: dt.datetime
+    summary: str | None
+
+
+def post_items(posts: Sequence[PostView], lang: str, settings: FeedSettings) -> list[Item]:
+    return [
+        Item(
+            id=settings.tag(f"post-{p.id}"),
+            title=p.title,
+            link=p.link or settings.url(entry_page(lang, p.slug)),
+            time=p.time,
+            text=p.title,
+            html=p.summary or None,
+            author=p.name[lang],
+        )
+        for p in posts
+    ]
+
+
+def build(updates: Sequence[Update], settings: FeedSettings, posts: Sequence[PostView] = ()) -> dict[str, bytes]:
     """Every feed file, keyed by its path under the site root (`ru/feeds/kind/media.atom`)."""
     files: dict[str, bytes] = {}
     for spec in specs(updates):
-        items = list(itertools.islice((u for u in updates if spec.matches(u)), settings.item_limit))
+        chosen = list(itertools.islice((u for u in updates if spec.matches(u)), settings.item_limit))
         for lang in LANGUAGES:
+            head = FeedHead(spec.path, spec.title(lang), spec.page, gettext_for(lang, SUBTITLE))
+            items = update_items(chosen, lang, settings)
             for fmt, render in FORMATS.items():
-                files[f"{lang}/feeds/{spec.path}.{fmt}"] = render(spec, items, lang, settings)
+                files[f"{lang}/feeds/{spec.path}.{fmt}"] = render(head, items, lang, settings)
+    recent = list(posts[: settings.item_limit])
+    for lang in LANGUAGES:
+        head = FeedHead(
+            POSTS_PATH, gettext_for(lang, "From the organizations"), "feeds.html", gettext_for(lang, POSTS_SUBTITLE)
+        )
+        items = post_items(recent, lang, settings)
+        for fmt, render in FORMATS.items():
+            files[f"{lang}/feeds/{POSTS_PATH}.{fmt}"] = render(head, items, lang, settings)
     return files
 
 
@@ -234,4 +316,8 @@ def opml(feeds: Sequence[OrgFeed], lang: str) -> bytes:
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
 
 
-_OPML_MESSAGES = (_("Feeds of the organizations"),)
+_OPML_MESSAGES = (
+    _("Feeds of the organizations"),
+    _("From the organizations"),
+    _("Recent posts from the organizations' own feeds, as they published them."),
+)

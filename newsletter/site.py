@@ -168,9 +168,18 @@ class Page:
 
 
 def pages(
-    entries: Sequence[dict[str, Any]], updates: Sequence[Update], feed_names: Mapping[str, Mapping[str, str]]
+    entries: Sequence[dict[str, Any]],
+    updates: Sequence[Update],
+    feed_names: Mapping[str, Mapping[str, str]],
+    posts: Sequence[feeds.PostView] = (),
 ) -> Iterator[Page]:
     """Every page of the site, in both languages; `feed_names` is {lang: {feed path: title}}."""
+    posts_of: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for post in posts:
+        if len(posts_of[post.slug]) < 5:
+            posts_of[post.slug].append(
+                {"id": post.id, "title": post.title, "link": post.link, "time": post.time.date().isoformat()}
+            )
     by_entry: dict[str, list[Update]] = defaultdict(list)
     for update in updates:
         if len(by_entry[update.entry.slug]) < LATEST:
@@ -202,9 +211,9 @@ def pages(
             yield Page(
                 f"{lang}/entries/{entry['slug']}.html",
                 "entry.html",
-                functools.partial(_entry_page, entry, own, lang),
+                functools.partial(_entry_page, entry, own, lang, posts_of.get(entry["slug"], [])),
                 lang,
-                key=[entry_digest[entry["slug"]], [u.id for u in own]],
+                key=[entry_digest[entry["slug"]], [u.id for u in own], posts_of.get(entry["slug"], [])],
             )
         yield Page(
             f"{lang}/countries/index.html",
@@ -257,9 +266,12 @@ def pages(
         yield Page(f"{lang}/feeds.html", "feeds.html", {"feed_names": dict(feed_names[lang]), "feed": "all"}, lang)
 
 
-def _entry_page(entry: dict[str, Any], own: Sequence[Update], lang: str) -> dict[str, Any]:
+def _entry_page(
+    entry: dict[str, Any], own: Sequence[Update], lang: str, recent_posts: Sequence[dict[str, Any]]
+) -> dict[str, Any]:
     return {
         "entry": entry,
+        "posts": list(recent_posts),
         "updates": [_update_context(u, lang) for u in own],
         "feed": f"country/{entry['host_countries'][0].lower()}" if entry["host_countries"] else "all",
     }
@@ -294,21 +306,54 @@ def org_feeds(entries: Sequence[Mapping[str, Any]]) -> list[feeds.OrgFeed]:
     ]
 
 
+def load_posts(session: Session, limit: int = 1000) -> list[feeds.PostView]:
+    """The organizations' most recent posts (crawled, sanitized when stored), newest first."""
+    from sqlalchemy import func
+
+    from directory.models import Post
+
+    moment = func.coalesce(Post.published_at, Post.fetched_at)
+    rows = session.execute(
+        select(Post, Entry.slug, Entry.name_en, Entry.name_ru)
+        .join(Entry, Entry.id == Post.entry_id)
+        .where(Entry.status != "closed")
+        .order_by(moment.desc(), Post.id.desc())
+        .limit(limit)
+    )
+    return [
+        feeds.PostView(
+            post.id,
+            slug,
+            {"en": name_en, "ru": name_ru},
+            post.title,
+            post.link,
+            post.published_at or post.fetched_at,
+            post.summary,
+        )
+        for post, slug, name_en, name_ru in rows
+    ]
+
+
 def build(session: Session, settings: SiteSettings) -> BuildReport:
     """Build feeds, OPML and pages into `settings.output`, touching only what changed."""
     entries = load_entries(session)
     updates = collect(session)
-    return build_from(entries, updates, settings)
+    return build_from(entries, updates, settings, load_posts(session))
 
 
-def build_from(entries: Sequence[dict[str, Any]], updates: Sequence[Update], settings: SiteSettings) -> BuildReport:
+def build_from(
+    entries: Sequence[dict[str, Any]],
+    updates: Sequence[Update],
+    settings: SiteSettings,
+    posts: Sequence[feeds.PostView] = (),
+) -> BuildReport:
     output = settings.output
     output.mkdir(parents=True, exist_ok=True)
     report = BuildReport()
     previous = _read_manifest(output)
     manifest: dict[str, str] = {}
 
-    files: dict[str, bytes] = feeds.build(updates, settings.feeds)
+    files: dict[str, bytes] = feeds.build(updates, settings.feeds, posts)
     for lang in LANGUAGES:
         files[f"{lang}/organizations.opml"] = feeds.opml(org_feeds(entries), lang)
     for name in ("style.css",):
@@ -318,9 +363,13 @@ def build_from(entries: Sequence[dict[str, Any]], updates: Sequence[Update], set
         manifest[path] = ""
 
     specs = feeds.specs(updates)
-    feed_names = {lang: {spec.path: spec.title(lang) for spec in specs} for lang in LANGUAGES}
+    feed_names = {
+        lang: {spec.path: spec.title(lang) for spec in specs}
+        | {feeds.POSTS_PATH: gettext_for(lang, "From the organizations")}
+        for lang in LANGUAGES
+    }
     digest = templates_digest()
-    for page in pages(entries, updates, feed_names):
+    for page in pages(entries, updates, feed_names, posts):
         key = _key(page, digest)
         manifest[page.path] = key
         if previous.get(page.path) == key and (output / page.path).exists():

@@ -182,3 +182,26 @@ def test_every_interface_string_is_translated() -> None:
         if m.id and m.string and all(m.string if isinstance(m.string, tuple) else [m.string])
     }
     assert sorted(found - translated) == []
+
+
+def test_the_organizations_posts_feed_escapes_crawled_text(store: Store, tmp_path: Path) -> None:
+    import datetime as dt
+
+    from directory import posts
+
+    with store.session() as session:
+        entries.add_entry(session, entry_record("poster"), ME)
+        posts.store_posts(session, "poster", "https://example.org/feed", [
+            posts.NewPost("g1", 'Title <script>alert("t")</script>', "https://example.org/p/1",
+                          dt.datetime(2026, 11, 20, tzinfo=dt.UTC), "<p>Clean <b>summary</b></p>", "ru"),
+        ])
+    build(store, tmp_path)
+    atom = (tmp_path / "ru/feeds/organizations.atom").read_text(encoding="utf-8")
+    assert "<script>" not in atom and "&lt;script&gt;" in atom
+    [item] = feedparser.parse(atom.encode()).entries
+    assert item.title == 'Title <script>alert("t")</script>' and item.link == "https://example.org/p/1"
+    assert item.author == "Тестовая юридическая помощь"
+    assert_valid_feed(tmp_path / "ru/feeds/organizations.atom")
+    assert_valid_feed(tmp_path / "en/feeds/organizations.rss")
+    page = (tmp_path / "en/entries/poster.html").read_text(encoding="utf-8")
+    assert "Title &lt;script&gt;alert(&#34;t&#34;)&lt;/script&gt;" in page and "<script>" not in page
