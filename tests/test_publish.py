@@ -191,10 +191,21 @@ def test_the_organizations_posts_feed_escapes_crawled_text(store: Store, tmp_pat
 
     with store.session() as session:
         entries.add_entry(session, entry_record("poster"), ME)
-        posts.store_posts(session, "poster", "https://example.org/feed", [
-            posts.NewPost("g1", 'Title <script>alert("t")</script>', "https://example.org/p/1",
-                          dt.datetime(2026, 11, 20, tzinfo=dt.UTC), "<p>Clean <b>summary</b></p>", "ru"),
-        ])
+        posts.store_posts(
+            session,
+            "poster",
+            "https://example.org/feed",
+            [
+                posts.NewPost(
+                    "g1",
+                    'Title <script>alert("t")</script>',
+                    "https://example.org/p/1",
+                    dt.datetime(2026, 11, 20, tzinfo=dt.UTC),
+                    "<p>Clean <b>summary</b></p>",
+                    "ru",
+                ),
+            ],
+        )
     build(store, tmp_path)
     atom = (tmp_path / "ru/feeds/organizations.atom").read_text(encoding="utf-8")
     assert "<script>" not in atom and "&lt;script&gt;" in atom
