@@ -262,3 +262,14 @@ def test_without_an_allowance_loopback_is_refused(store: Store, fixture_web: Fix
     summary = run_crawl("site", CrawlOptions(store.url, "https://nansen.example.org/", polite=False, overrides=FAST))
     assert summary.errors["blocked"] == 1
     assert fixture_web.hits("good-org", "/") == 0 and fixture_web.hits("good-org", "/robots.txt") == 0
+
+
+def test_retry_after_is_honoured_before_asking_again(store: Store, fixture_web: FixtureWeb) -> None:
+    add(store, "busy", website=fixture_web.url("rate-limited"))
+    add(store, "fine", website=fixture_web.url("minimal"))
+    first = run_crawl("site", options(store))
+    assert (first.targets, fixture_web.hits("rate-limited", "/")) == (2, 1)
+    second = run_crawl("site", options(store))
+    assert second.targets == 1  # Retry-After: 120 has not passed yet
+    assert fixture_web.hits("rate-limited", "/") == 1 and fixture_web.hits("minimal", "/") == 2
+    assert latest_checks(store)["busy"].outcome == "unknown"
