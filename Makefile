@@ -36,4 +36,4 @@ clean:
 # Refresh the message template and the Russian catalog after changing interface strings.
 messages: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg --no-location --omit-header --sort-output -o newsletter/locale/messages.pot .
-	$(BIN)/pybabel update -i newsletter/locale/messages.pot -d newsletter/locale --ignore-obsolete --ignore-pot-creation-date
+	$(BIN)/pybabel update -i newsletter/locale/messages.pot -d newsletter/locale --ignore-obsolete --ignore-pot-creation-date -w 100 --no-fuzzy-matching

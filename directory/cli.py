@@ -29,6 +29,7 @@ class CliContext(Protocol):
 
     database_url: str
     actor: str
+    migration_locations: tuple[Path, ...]
 
 
 class TableFormat(StrEnum):
@@ -539,7 +540,7 @@ def init_command(ctx: typer.Context) -> None:
     cli = _context(ctx)
     db = store.Store(cli.database_url)
     try:
-        store.upgrade(db.engine)
+        store.upgrade(db.engine, locations=cli.migration_locations)
         typer.echo(f"database ready at {_masked(cli.database_url)} (schema {store.current_revision(db.engine)})")
     finally:
         db.close()

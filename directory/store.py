@@ -7,7 +7,8 @@ database made by `nansen init` today upgrades cleanly tomorrow.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -35,28 +36,34 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _alembic_config(connection: Any) -> Any:
+def _alembic_config(connection: Any, locations: Sequence[Path] = ()) -> Any:
+    """The directory's migrations, plus other packages' branches (the composition root names them:
+    the directory knows nothing of the packages built on it)."""
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("path_separator", "os")
+    config.set_main_option("version_locations", os.pathsep.join(str(p) for p in [MIGRATIONS / "versions", *locations]))
     config.attributes["connection"] = connection
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Create or upgrade the schema to `revision`."""
+def upgrade(engine: Engine, revision: str = "heads", locations: Sequence[Path] = ()) -> None:
+    """Create or upgrade the schema to `revision` (every branch's head by default)."""
     from alembic import command
 
     with engine.begin() as connection:
-        command.upgrade(_alembic_config(connection), revision)
+        command.upgrade(_alembic_config(connection, locations), revision)
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The applied heads, e.g. `0003` or `0003, n0001` (several branches)."""
     from alembic.runtime.migration import MigrationContext
 
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        heads = MigrationContext.configure(connection).get_current_heads()
+    return ", ".join(sorted(heads)) or None
 
 
 def is_initialized(engine: Engine) -> bool:

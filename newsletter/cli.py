@@ -61,19 +61,36 @@ def serve_command(
     port: int = typer.Option(8000, help="Port on 127.0.0.1."),
     directory: Path | None = typer.Option(None, "--directory", help="What to serve [default: the public dir]."),
 ) -> None:
-    """Serve the built site on 127.0.0.1 for preview."""
+    """Serve the built site on 127.0.0.1, with the subscription endpoints when NANSEN_SECRET is set."""
     import uvicorn
 
-    from newsletter.web import static_app
+    from newsletter.web import Endpoints, create_app
 
-    root = directory or _context(ctx).public_dir
+    settings = ctx.find_root().obj
+    root = directory or settings.public_dir
     if not (root / "index.html").exists():
         typer.echo(f"{root} has no index.html: run `nansen publish` first", err=True)
         raise typer.Exit(1)
+    endpoints = None
+    if settings.secret and settings.smtp_url:
+        from directory.store import Store
+        from newsletter.mail_cli import mail_sender, newsletter_settings
+
+        def send_mail(message: object) -> None:
+            with mail_sender(settings) as sender:
+                sender.send(message)
+
+        endpoints = Endpoints(newsletter_settings(settings), Store(settings.database_url).session, send_mail)
+        typer.echo("subscription endpoints: /subscribe /confirm /preferences /unsubscribe")
+    else:
+        typer.echo("static site only (set NANSEN_SECRET and NANSEN_SMTP_URL for the subscription endpoints)")
     typer.echo(f"serving {root} on http://127.0.0.1:{port}/ (Ctrl+C to stop)")
-    uvicorn.run(static_app(root), host="127.0.0.1", port=port, log_level="warning")
+    uvicorn.run(create_app(root, endpoints), host="127.0.0.1", port=port, log_level="warning")
 
 
 def register(app: typer.Typer) -> None:
+    from newsletter import mail_cli
+
     app.command("publish")(publish_command)
     app.command("serve")(serve_command)
+    mail_cli.register(app)

@@ -281,7 +281,8 @@ def _listing(
     lang: str, path: str, heading: str, members: list[dict[str, Any]], feed: str, digests: Mapping[str, str]
 ) -> Page:
     groups = {kind: [m for m in members if m["kind"] == kind] for kind in KINDS}
-    context = {"heading": heading, "groups": groups, "feed": feed, "total": len(members)}
+    country = feed.split("/", 1)[1].upper() if feed.startswith("country/") else ""
+    context = {"heading": heading, "groups": groups, "feed": feed, "total": len(members), "subscribe_country": country}
     key = [heading, feed, [digests[m["slug"]] for m in members]]
     return Page(f"{lang}/{path}", "listing.html", context, lang, key=key)
 

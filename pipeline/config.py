@@ -13,8 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import newsletter
+
 DEFAULT_DATABASE_URL = "sqlite:///nansen.db"
 DEFAULT_SITE_URL = "http://127.0.0.1:8000/"
+# Schema branches of the packages built on the directory, migrated together by `nansen init`.
+MIGRATION_LOCATIONS: tuple[Path, ...] = (newsletter.MIGRATIONS,)
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,12 @@ class Settings:
     contact_url: str
     crawl_allow_networks: tuple[str, ...]
     crawl_polite: bool
+    migration_locations: tuple[Path, ...] = ()
+    secret: str | None = None
+    smtp_url: str | None = None
+    sender: str = "Nansen <newsletter@nansen.localhost>"
+    unsubscribe_mailto: str | None = None
+    require_approval: bool = False
 
 
 def database_url() -> str:
@@ -77,4 +87,10 @@ def load(database: str | None = None, who: str | None = None) -> Settings:
             n.strip() for n in (os.environ.get("NANSEN_CRAWL_ALLOW_NETWORKS") or "").split(",") if n.strip()
         ),
         crawl_polite=os.environ.get("NANSEN_CRAWL_POLITE", "1") != "0",
+        migration_locations=MIGRATION_LOCATIONS,
+        secret=os.environ.get("NANSEN_SECRET") or None,
+        smtp_url=os.environ.get("NANSEN_SMTP_URL") or None,
+        sender=os.environ.get("NANSEN_SENDER") or "Nansen <newsletter@nansen.localhost>",
+        unsubscribe_mailto=os.environ.get("NANSEN_UNSUBSCRIBE_MAILTO") or None,
+        require_approval=os.environ.get("NANSEN_NEWSLETTER_REQUIRE_APPROVAL", "0") in ("1", "true", "yes"),
     )

@@ -19,8 +19,9 @@ from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from directory.store import Store, upgrade
+from pipeline.config import MIGRATION_LOCATIONS
 
-pytest_plugins = ["tests.browser", "tests.fixtureweb"]
+pytest_plugins = ["tests.browser", "tests.fixtureweb", "tests.mailsink"]
 
 PG_URL = os.environ.get("NANSEN_TEST_DATABASE_URL")
 ON_CI = os.environ.get("CI") == "true"
@@ -56,7 +57,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 @pytest.fixture
 def store(database_url: str) -> Iterator[Store]:
     db = Store(database_url)
-    upgrade(db.engine)
+    upgrade(db.engine, locations=MIGRATION_LOCATIONS)
     yield db
     db.close()
 

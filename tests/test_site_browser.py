@@ -17,6 +17,7 @@ from directory import imports
 from directory.store import Store, upgrade
 from newsletter import site
 from newsletter.feeds import FeedSettings
+from pipeline.config import MIGRATION_LOCATIONS
 from tests.browser import screenshot_is_blank
 from tests.conftest import REPO
 
@@ -32,7 +33,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The seed data published and served by `nansen serve` in its own process."""
     root = tmp_path_factory.mktemp("site")
     store = Store(f"sqlite:///{root / 'nansen.db'}")
-    upgrade(store.engine)
+    upgrade(store.engine, locations=MIGRATION_LOCATIONS)
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     with store.session() as session:

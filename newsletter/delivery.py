@@ -1,0 +1,658 @@
+"""The SMTP side of the digest: build one message per reader, hand it to a server, say what happened.
+
+Sending is made exactly-once by the ledger, which records each message's fate; this module's job is to
+report that fate precisely, as a `Result`:
+
+- `SENT`: the server answered 250 to the end of the message; it has taken responsibility for it.
+- `BOUNCED`: the server permanently refused this recipient or this message (5xx at RCPT or DATA).
+- `RETRY`: temporary refusals (4xx) or connection problems lasted through every retry; try later.
+  `maybe_delivered` is set when the connection broke after the whole message had been transmitted but
+  before the server answered: the server may have accepted it (RFC 1047). That case is never retried
+  here, so this module never sends a duplicate on its own; the ledger decides.
+
+Problems that concern us rather than the reader — credentials refused, TLS not offered or its
+certificate not trusted, our sender address refused — raise `DeliveryError`: every later message would
+fail the same way, so the run should stop, and no reader is ever recorded as bounced because of them.
+
+Mail must not leak the subscriber list or say anything about its reader: each transaction has exactly one
+recipient (a message with several To addresses, or with Cc or Bcc, is refused before anything is sent),
+nothing is added beyond the headers `build_message` writes, and recipient addresses are never logged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import logging
+import mailbox
+import math
+import os
+import re
+import smtplib
+import ssl
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from email.errors import NonASCIILocalPartDefect
+from email.headerregistry import Address
+from email.message import EmailMessage, Message
+from email.policy import EmailPolicy
+from email.policy import default as _default_policy
+from pathlib import Path
+from typing import Protocol, Self
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+__all__ = [
+    "DeliveryError",
+    "MaildirSender",
+    "Outcome",
+    "Result",
+    "Sender",
+    "SmtpSender",
+    "SmtpSettings",
+    "build_message",
+    "parse_smtp_url",
+]
+
+log = logging.getLogger(__name__)
+
+SECURITIES = ("none", "starttls", "tls")
+_DEFAULT_PORTS = {"none": 25, "starttls": 587, "tls": 465}
+_URL_PARAMETERS = ("rate", "starttls", "timeout")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+_MAX_URI = 900  # List-Unsubscribe is written unfolded inside one line, which SMTP caps at 998 octets
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where and how to submit mail. The password is left out of `repr` so it never reaches a log."""
+
+    host: str
+    port: int
+    username: str | None
+    password: str | None = field(repr=False)
+    security: str  # "none" | "starttls" | "tls" (implicit TLS, smtps://)
+    timeout: float = 30.0
+    rate_per_second: float | None = None  # at most this many messages per second; None: unlimited
+
+    def __post_init__(self) -> None:
+        if self.security not in SECURITIES:
+            raise ValueError(f"security must be one of {', '.join(SECURITIES)}, not {self.security!r}")
+        if not self.host:
+            raise ValueError("the SMTP host is empty")
+        if not 1 <= self.port <= 65535:
+            raise ValueError(f"the SMTP port must be from 1 to 65535, not {self.port}")
+        if (self.username is None) != (self.password is None):
+            raise ValueError("give both a user name and a password, or neither")
+        if not (math.isfinite(self.timeout) and self.timeout > 0):
+            raise ValueError("the timeout must be a positive number of seconds")
+        if self.rate_per_second is not None and not (math.isfinite(self.rate_per_second) and self.rate_per_second > 0):
+            raise ValueError("the rate must be a positive number of messages per second")
+
+
+def parse_smtp_url(url: str) -> SmtpSettings:
+    """Settings from `smtp://user:pass@host:port?starttls=1&rate=10&timeout=20` or `smtps://host`.
+
+    Ports default to 25 (smtp), 587 (smtp with starttls=1) and 465 (smtps); user name and password are
+    percent-decoded. Anything else is a ValueError saying why — and no message ever repeats the part of
+    the URL where the password is, even when the URL is malformed and the password spilled elsewhere.
+    """
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        raise ValueError("the SMTP URL is malformed") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("smtp", "smtps"):
+        raise ValueError(f"the SMTP URL must start with smtp:// or smtps://, not {scheme + ':' if scheme else '…'}")
+    if "@" in parts.path + parts.query + parts.fragment:
+        raise ValueError("the SMTP URL has an '@' after the host: percent-encode '/', '?', '#' and '@' in credentials")
+    if parts.fragment or url.rstrip().endswith("#"):
+        raise ValueError("the SMTP URL must not have a '#' fragment (percent-encode '#' in credentials as %23)")
+    if parts.path not in ("", "/"):
+        raise ValueError("the SMTP URL must not have a path")
+    host = parts.hostname
+    if not host:
+        raise ValueError("the SMTP URL has no host")
+    try:
+        port = parts.port
+    except ValueError:
+        raw_port = parts.netloc.rpartition("@")[2].rpartition(":")[2]
+        raise ValueError(f"the SMTP URL port must be a number from 1 to 65535, not {raw_port!r}") from None
+    if port == 0:
+        raise ValueError("the SMTP URL port must be a number from 1 to 65535, not '0'")
+
+    try:
+        pairs = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
+    except ValueError:
+        raise ValueError("the SMTP URL query is malformed; expected name=value pairs joined by '&'") from None
+    params: dict[str, str] = {}
+    for name, value in pairs:
+        if name not in _URL_PARAMETERS:
+            raise ValueError(f"unknown SMTP URL parameter {name!r} (known: {', '.join(_URL_PARAMETERS)})")
+        if name in params:
+            raise ValueError(f"the SMTP URL parameter {name!r} is given twice")
+        params[name] = value
+
+    starttls = False
+    if "starttls" in params:
+        flag = params["starttls"].lower()
+        if flag not in _TRUE + _FALSE:
+            raise ValueError(f"starttls must be 1 or 0, not {params['starttls']!r}")
+        starttls = flag in _TRUE
+    if scheme == "smtps" and starttls:
+        raise ValueError("smtps:// is TLS from the first byte; starttls=1 applies to smtp:// only")
+    security = "tls" if scheme == "smtps" else "starttls" if starttls else "none"
+
+    username = unquote(parts.username) if parts.username else None
+    password = unquote(parts.password) if parts.password else None
+    if password is not None and username is None:
+        raise ValueError("the SMTP URL has a password but no user name")
+    if username is not None and password is None:
+        raise ValueError("the SMTP URL has a user name but no password")
+
+    return SmtpSettings(
+        host=host,
+        port=port or _DEFAULT_PORTS[security],
+        username=username,
+        password=password,
+        security=security,
+        timeout=_positive(params, "timeout", "seconds") or 30.0,
+        rate_per_second=_positive(params, "rate", "messages per second"),
+    )
+
+
+def _positive(params: dict[str, str], name: str, unit: str) -> float | None:
+    if name not in params:
+        return None
+    try:
+        value = float(params[name])
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive number of {unit}, not {params[name]!r}")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------- messages
+
+
+class _Policy(EmailPolicy):
+    """The default policy, except that List-Unsubscribe is never RFC 2047-encoded.
+
+    The stock policy turns an unfolded token longer than a line — any unsubscribe URL with a token in it —
+    into encoded-words, which mail providers do not decode in that header, so one-click unsubscribe
+    would silently stop working. The angle-bracketed URIs are written as they are, one per line.
+    """
+
+    def fold(self, name: str, value: str) -> str:
+        return _fold_uri_list(name, value, self.linesep) or super().fold(name, value)
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        folded = _fold_uri_list(name, value, self.linesep)
+        return folded.encode("ascii") if folded else super().fold_binary(name, value)
+
+
+_URI_LIST = re.compile(r"\s*<[^<>\s]+>(?:\s*,\s*<[^<>\s]+>)*\s*")
+
+
+def _fold_uri_list(name: str, value: str, linesep: str) -> str | None:
+    text = str(value)
+    if name.lower() != "list-unsubscribe" or not text.isascii() or not _URI_LIST.fullmatch(text):
+        return None
+    return f"{name}: " + f",{linesep} ".join(re.findall(r"<[^<>\s]+>", text)) + linesep
+
+
+# cte_type 7bit: bodies are base64 or quoted-printable, whichever is shorter, so no server needs 8BITMIME.
+_MESSAGE_POLICY = _Policy(cte_type="7bit")
+_WIRE_POLICY = _MESSAGE_POLICY.clone(linesep="\r\n")
+_WIRE_POLICY_UTF8 = _WIRE_POLICY.clone(utf8=True, cte_type="8bit")
+
+_MSG_ID = re.compile(r"[^<>\s@]+@[^<>\s@]+")
+_LIST_ID = re.compile(r"(?P<phrase>[^<>]*?)\s*<(?P<id>[^<>\s]+)>|(?P<bare>[^<>\s]+)")
+_LIST_ID_NAMESPACE = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)+")
+
+
+def build_message(
+    *,
+    sender: str,
+    to: str,
+    subject: str,
+    text: str,
+    html: str,
+    message_id: str,
+    list_id: str,
+    unsubscribe_url: str,
+    unsubscribe_mailto: str | None,
+    date: dt.datetime,
+    reply_to: str | None = None,
+) -> EmailMessage:
+    """One reader's digest: multipart/alternative, text/plain then text/html, both UTF-8.
+
+    Headers are the minimum a mailing list needs and nothing about the reader beyond their address:
+    Message-ID, Date (in UTC, so the sending machine's time zone is not disclosed), From, To, Subject,
+    Reply-To if given, List-Id (RFC 2919), List-Unsubscribe (RFC 2369) and, for an https URL,
+    List-Unsubscribe-Post (RFC 8058 one-click; the RFC forbids it for plain http, which is accepted only
+    so local previews work), and `Precedence: bulk`, which stops out-of-office robots answering.
+    Internationalized domains are written in IDNA form so any server can route them.
+
+    Every value is checked: a newline in any of them (header injection) is a ValueError, as is a naive
+    `date`, a malformed Message-ID or List-Id, or an unsubscribe URI that is not http(s) or mailto.
+    """
+    for name, value in (
+        ("sender", sender),
+        ("to", to),
+        ("subject", subject),
+        ("message_id", message_id),
+        ("list_id", list_id),
+        ("unsubscribe_url", unsubscribe_url),
+        ("unsubscribe_mailto", unsubscribe_mailto),
+        ("reply_to", reply_to),
+    ):
+        if value is not None and any(c in value for c in "\r\n\0"):
+            raise ValueError(f"{name} must be one line")
+    if date.tzinfo is None or date.utcoffset() is None:
+        raise ValueError("date must be timezone-aware")
+
+    msg_id = message_id.strip().removeprefix("<").removesuffix(">")
+    if not _MSG_ID.fullmatch(msg_id):
+        raise ValueError(f"message_id must look like <left@right>, not {message_id!r}")
+
+    match = _LIST_ID.fullmatch(list_id.strip())
+    namespace = match and (match["id"] or match["bare"])
+    if not namespace or not _LIST_ID_NAMESPACE.fullmatch(namespace):
+        raise ValueError(f"list_id must be a dotted name, optionally 'Phrase <name.example.org>', not {list_id!r}")
+    phrase = (match["phrase"] or "").strip()
+
+    one_click, uris = _unsubscribe_uris(unsubscribe_url, unsubscribe_mailto)
+
+    msg = EmailMessage(policy=_MESSAGE_POLICY)
+    msg["Message-ID"] = f"<{msg_id}>"
+    msg["Date"] = date.astimezone(dt.UTC)
+    msg["From"] = _one_address(sender, "sender")
+    msg["To"] = _one_address(to, "to")
+    msg["Subject"] = subject
+    if reply_to is not None:
+        msg["Reply-To"] = _one_address(reply_to, "reply_to")
+    msg["List-Id"] = f"{phrase} <{namespace}>" if phrase else f"<{namespace}>"
+    msg["List-Unsubscribe"] = ", ".join(f"<{uri}>" for uri in uris)
+    if one_click:
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    msg["Precedence"] = "bulk"
+    msg.set_content(text, subtype="plain", charset="utf-8")
+    msg.add_alternative(html, subtype="html", charset="utf-8")
+    for part in msg.iter_parts():
+        del part["MIME-Version"]  # add_alternative leaves a stray copy on the moved part
+    return msg
+
+
+def _unsubscribe_uris(url: str, mailto: str | None) -> tuple[bool, list[str]]:
+    uris = []
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        raise ValueError(f"unsubscribe_url must be an https URL, not {url!r}")
+    uris.append(url)
+    if mailto is not None:
+        uri = mailto if mailto.lower().startswith("mailto:") else f"mailto:{mailto}"
+        if "@" not in uri:
+            raise ValueError(f"unsubscribe_mailto must be an address or a mailto: URI, not {mailto!r}")
+        uris.append(uri)
+    for uri in uris:
+        if not uri.isascii() or re.search(r"[\s<>]", uri) or len(uri) > _MAX_URI:
+            raise ValueError(f"unsubscribe URIs must be ASCII, without spaces or <>, under {_MAX_URI} characters")
+    return parts.scheme == "https", uris
+
+
+def _one_address(value: str, what: str) -> Address:
+    """The single address in `value`, with an internationalized domain in IDNA form."""
+    header = _default_policy.header_factory("To", value)
+    addresses = getattr(header, "addresses", ())
+    defects = [d for d in header.defects if not isinstance(d, NonASCIILocalPartDefect)]  # fine with SMTPUTF8
+    if defects or len(addresses) != 1 or not addresses[0].username or not addresses[0].domain:
+        raise ValueError(f"{what} must be exactly one email address")
+    address = addresses[0]
+    return Address(address.display_name, address.username, _idna(address.domain))
+
+
+def _idna(domain: str) -> str:
+    if domain.isascii():
+        return domain
+    try:
+        return domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise ValueError("an email domain is not a valid internationalized domain name") from None
+
+
+# ---------------------------------------------------------------------------------------------- results
+
+
+class Outcome(enum.Enum):
+    SENT = "sent"
+    RETRY = "retry"
+    BOUNCED = "bounced"
+
+
+@dataclass(frozen=True)
+class Result:
+    """What happened to one message. `detail` may quote the server, which may quote the address."""
+
+    outcome: Outcome
+    code: int | None  # the server's reply code; None when there was none (connection lost, dry run)
+    detail: str
+    attempts: int
+    maybe_delivered: bool = False  # RETRY only: the connection broke after the message was transmitted
+
+
+class DeliveryError(Exception):
+    """The server refused *us* (credentials, TLS, sender address): stop the run; nothing is recorded."""
+
+    def __init__(self, detail: str, code: int | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.code = code
+
+
+class Sender(Protocol):
+    """What the digest run needs: `SmtpSender` for real, `MaildirSender` for --dry-run."""
+
+    def send(self, message: EmailMessage) -> Result: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class _Envelope:
+    sender: str
+    recipient: str
+    data: bytes  # the message as transmitted after DATA: CRLF lines, dot-stuffed, with the final "."
+    smtputf8: bool
+
+
+def _envelope(message: Message, sign: Callable[[bytes], bytes] | None) -> tuple[_Envelope, bytes]:
+    """Check the message has one recipient and serialize it; returns the envelope and the signed bytes."""
+    for name in ("Cc", "Bcc", "Resent-To", "Resent-Cc", "Resent-Bcc"):
+        if message.get(name) is not None:
+            raise ValueError(f"a digest goes to one reader only; the message has a {name} header")
+    to_headers = message.get_all("To") or []
+    from_headers = message.get_all("From") or []
+    if len(to_headers) != 1 or len(from_headers) != 1:
+        raise ValueError("the message must have exactly one From and one To header")
+    recipient = _one_address(str(to_headers[0]), "To").addr_spec
+    sender = _one_address(str(from_headers[0]), "From").addr_spec
+    smtputf8 = not (recipient + sender).isascii()
+    data = message.as_bytes(policy=_WIRE_POLICY_UTF8 if smtputf8 else _WIRE_POLICY)
+    if sign is not None:
+        data = sign(data)
+    data = re.sub(rb"\r?\n", b"\r\n", data)
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    wire = re.sub(rb"(?m)^\.", b"..", data) + b".\r\n"
+    return _Envelope(sender, recipient, wire, smtputf8), data
+
+
+# ---------------------------------------------------------------------------------------------- SMTP
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    outcome: Outcome
+    code: int | None
+    detail: str
+    stale: bool = False  # a reused connection was found closed before the transaction began
+    maybe_delivered: bool = False
+
+
+class SmtpSender:
+    """Submits messages one recipient at a time over one reused connection.
+
+    The connection opens on the first `send` and is kept until `close` (or the end of the `with` block),
+    since a TCP and TLS handshake per message would dominate a run. A connection found closed when a
+    transaction starts (idle timeout, `421` at MAIL) is replaced at once, without counting an attempt.
+    Other 4xx replies and connection errors are retried after `backoff[i]` seconds (the last value is
+    reused when there are more retries than values), `1 + retries` attempts in all. With
+    `rate_per_second`, transactions start at least `1 / rate` seconds apart.
+
+    `ssl_context` defaults to the system's trusted certificates with host name checking; `sign`, if given,
+    receives the serialized message (CRLF line endings) and returns it signed, e.g. with dkimpy:
+    `lambda data: dkim.sign(data, selector, domain, key) + data`. Not thread-safe.
+    """
+
+    def __init__(
+        self,
+        settings: SmtpSettings,
+        *,
+        retries: int = 3,
+        backoff: Sequence[float] = (1, 4, 16),
+        sleep: Callable[[float], None] = time.sleep,
+        ssl_context: ssl.SSLContext | None = None,
+        sign: Callable[[bytes], bytes] | None = None,
+        local_hostname: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if retries < 0:
+            raise ValueError("retries must be 0 or more")
+        self.settings = settings
+        self.retries = retries
+        self.backoff = tuple(backoff)
+        self.connections_opened = 0
+        self._sleep = sleep
+        self._clock = clock
+        self._ssl_context = ssl_context
+        self._sign = sign
+        self._local_hostname = local_hostname
+        self._conn: smtplib.SMTP | None = None
+        self._next_start = -math.inf
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Say QUIT politely; a connection that is already gone is simply dropped."""
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            conn.quit()
+        except OSError:
+            conn.close()
+
+    def send(self, message: EmailMessage) -> Result:
+        """Submit `message` to its one To address; see the module docstring for what the result means.
+
+        Raises ValueError (before anything is sent) for a message with other than one recipient, and
+        DeliveryError when the server refuses us rather than the reader.
+        """
+        envelope, _ = _envelope(message, self._sign)
+        attempts = 0
+        reconnected = False  # the one free reconnection for a connection found closed
+        free_retry = False
+        while True:
+            if not free_retry:
+                self._throttle()
+            free_retry = False
+            attempts += 1
+            attempt = self._attempt(envelope)
+            if attempt.stale and not reconnected:
+                log.info("the SMTP connection had been closed by the server; reconnecting")
+                reconnected = free_retry = True
+                attempts -= 1
+                continue
+            if attempt.outcome is not Outcome.RETRY or attempt.maybe_delivered or attempts > self.retries:
+                if attempt.outcome is Outcome.RETRY:
+                    log.warning("a message was not delivered after %d attempt(s); left for later", attempts)
+                log.debug("%s: %s after %d attempt(s): %s", message.get("Message-ID"), attempt.outcome.name,
+                          attempts, attempt.detail)  # fmt: skip
+                return Result(attempt.outcome, attempt.code, attempt.detail, attempts, attempt.maybe_delivered)
+            delay = self.backoff[min(attempts - 1, len(self.backoff) - 1)] if self.backoff else 0.0
+            log.warning("delivery attempt %d of %d failed (%s); retrying in %g s", attempts, self.retries + 1,
+                        attempt.code or "connection", delay)  # fmt: skip
+            log.debug("attempt %d failed: %s", attempts, attempt.detail)
+            self._sleep(delay)
+
+    def _throttle(self) -> None:
+        rate = self.settings.rate_per_second
+        if rate is None:
+            return
+        now = self._clock()
+        if self._next_start > now:
+            self._sleep(self._next_start - now)
+            now = self._next_start
+        self._next_start = now + 1 / rate
+
+    def _attempt(self, envelope: _Envelope) -> _Attempt:
+        reused = self._conn is not None
+        try:
+            conn = self._connection()
+        except OSError as exc:  # every smtplib error is one; DeliveryError is not, and stops the run
+            return _Attempt(Outcome.RETRY, getattr(exc, "smtp_code", None), f"connecting: {_describe(exc)}")
+
+        if envelope.smtputf8 and not conn.has_extn("smtputf8"):
+            return _Attempt(Outcome.BOUNCED, None, "the address needs SMTPUTF8, which this server does not offer")
+        options = ["SMTPUTF8", *(["BODY=8BITMIME"] if conn.has_extn("8bitmime") else [])] if envelope.smtputf8 else []
+        phase = "MAIL"
+        try:
+            code, reply = conn.mail(envelope.sender, options)
+            if code != 250:
+                return self._refused(phase, code, reply, stale=reused)
+            phase = "RCPT"
+            code, reply = conn.rcpt(envelope.recipient)
+            if code not in (250, 251):
+                return self._refused(phase, code, reply)
+            phase = "DATA"
+            code, reply = conn.docmd("DATA")
+            if code != 354:
+                return self._refused(phase, code, reply)
+            conn.send(envelope.data)
+            phase = "end of data"
+            code, reply = conn.getreply()
+        except OSError as exc:
+            self._discard()
+            if phase == "end of data":
+                log.warning("the connection broke after a message was transmitted; it may have been delivered")
+                return _Attempt(Outcome.RETRY, None, f"no reply after the message: {_describe(exc)}",
+                                maybe_delivered=True)  # fmt: skip
+            return _Attempt(Outcome.RETRY, None, f"{phase}: {_describe(exc)}", stale=reused and phase == "MAIL")
+        if code == 250:
+            return _Attempt(Outcome.SENT, code, _reply_text(code, reply))
+        return self._refused(phase, code, reply)
+
+    def _refused(self, phase: str, code: int, reply: bytes, *, stale: bool = False) -> _Attempt:
+        detail = f"{phase}: {_reply_text(code, reply)}"
+        if code == 421:  # the server is closing the connection
+            self._discard()
+            return _Attempt(Outcome.RETRY, code, detail, stale=stale)
+        if 400 <= code < 500:
+            self._reset()
+            return _Attempt(Outcome.RETRY, code, detail)
+        if 500 <= code < 600:
+            self._reset()
+            if phase == "MAIL":
+                raise DeliveryError(f"the server refused our sender address: {detail}", code)
+            return _Attempt(Outcome.BOUNCED, code, detail)
+        self._discard()  # no reply code we understand (smtplib says -1): start afresh
+        return _Attempt(Outcome.RETRY, code if code > 0 else None, detail)
+
+    def _reset(self) -> None:
+        if self._conn is None:
+            return
+        try:
+            self._conn.rset()
+        except OSError:
+            self._discard()
+
+    def _discard(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+    def _connection(self) -> smtplib.SMTP:
+        """The open connection, or a new one: greeted, encrypted and logged in as the settings say."""
+        if self._conn is not None:
+            return self._conn
+        s = self.settings
+        context = self._ssl_context or ssl.create_default_context()
+        try:
+            if s.security == "tls":
+                conn: smtplib.SMTP = smtplib.SMTP_SSL(
+                    s.host, s.port, self._local_hostname, timeout=s.timeout, context=context
+                )
+            else:
+                conn = smtplib.SMTP(s.host, s.port, self._local_hostname, timeout=s.timeout)
+        except (smtplib.SMTPConnectError, ssl.SSLError) as exc:
+            _raise_if_fatal(exc)
+            raise
+        self.connections_opened += 1
+        try:
+            conn.ehlo_or_helo_if_needed()
+            if s.security == "starttls":
+                conn.starttls(context=context)
+                conn.ehlo_or_helo_if_needed()
+            if s.username is not None and s.password is not None:
+                if s.security == "none":
+                    log.warning("sending SMTP credentials without TLS to %s", s.host)
+                conn.login(s.username, s.password)
+        except OSError as exc:
+            conn.close()
+            _raise_if_fatal(exc)
+            raise
+        log.info("connected to %s:%d (%s)", s.host, s.port, s.security)
+        self._conn = conn
+        return conn
+
+
+def _raise_if_fatal(exc: OSError) -> None:
+    """Turn errors that retrying cannot fix, and that are not about the reader, into DeliveryError."""
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        raise DeliveryError(f"the server does not offer what the settings require: {exc}") from exc
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        raise DeliveryError(f"the server's TLS certificate is not trusted: {exc.verify_message}") from exc
+    if isinstance(exc, ssl.SSLError) and not isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError):
+        raise DeliveryError(f"TLS could not be established: {exc.reason or exc}") from exc
+    if isinstance(exc, smtplib.SMTPResponseException) and 500 <= exc.smtp_code < 600:
+        what = "credentials" if isinstance(exc, smtplib.SMTPAuthenticationError) else "connection"
+        raise DeliveryError(f"the server refused our {what}: {_describe(exc)}", exc.smtp_code) from exc
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return _reply_text(exc.smtp_code, exc.smtp_error)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _reply_text(code: int, reply: bytes | str) -> str:
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+    return f"{code} {' '.join(text.split())}"
+
+
+# ---------------------------------------------------------------------------------------------- dry run
+
+
+class MaildirSender:
+    """--dry-run: each message goes into a Maildir (`new/*.eml`) exactly as it would have been sent.
+
+    The same checks as `SmtpSender` apply, so a dry run catches a message that would be refused.
+    """
+
+    def __init__(self, path: Path, *, sign: Callable[[bytes], bytes] | None = None) -> None:
+        self.path = Path(path)
+        self._maildir = mailbox.Maildir(self.path, create=True)
+        self._sign = sign
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._maildir.close()
+
+    def send(self, message: EmailMessage) -> Result:
+        _, data = _envelope(message, self._sign)
+        key = self._maildir.add(data.replace(b"\r\n", b"\n"))
+        written = self.path / "new" / f"{key}.eml"
+        os.rename(self.path / "new" / key, written)  # a valid Maildir name still, and opens in a mail client
+        return Result(Outcome.SENT, None, f"written to {written}", 1)

@@ -1,0 +1,86 @@
+"""A real SMTP server for the tests (aiosmtpd on 127.0.0.1) that keeps what it accepted, and can be
+told to answer with an error or to kill the sending process at a chosen point."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import signal
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+
+
+@dataclass
+class Sink:
+    """Accepted messages, plus hooks: `on_mail(n)` / `on_data(n)` run before the server answers the n-th
+    MAIL FROM / DATA of the session-independent count and may return an SMTP reply to send instead."""
+
+    messages: list[EmailMessage] = field(default_factory=list)
+    on_mail: Callable[[int], str | None] | None = None
+    on_data: Callable[[int], str | None] | None = None
+    mail_count: int = 0
+    data_count: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        with self.lock:
+            self.mail_count += 1
+            n = self.mail_count
+        if self.on_mail and (reply := self.on_mail(n)):
+            return reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self.lock:
+            self.data_count += 1
+            n = self.data_count
+        if self.on_data and (reply := self.on_data(n)):
+            return reply
+        message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
+        with self.lock:
+            self.messages.append(message)  # type: ignore[arg-type]
+        return "250 Message accepted for delivery"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if m["To"] == address]
+
+    def killer(self, pid_of: Callable[[], int | None], at: set[int], reply: str) -> Callable[[int], str | None]:
+        """A hook that SIGKILLs the sender when the count reaches one of `at`, then answers `reply`."""
+
+        def hook(n: int) -> str | None:
+            if n in at and (pid := pid_of()):
+                os.kill(pid, signal.SIGKILL)
+                return reply
+            return None
+
+        return hook
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def mail_sink() -> Iterator[tuple[Sink, str]]:
+    """(sink, smtp URL) of a running aiosmtpd server on 127.0.0.1."""
+    from aiosmtpd.controller import Controller
+
+    sink = Sink()
+    port = _free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield sink, f"smtp://127.0.0.1:{port}"
+    finally:
+        controller.stop()
