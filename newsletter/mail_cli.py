@@ -329,6 +329,21 @@ def approve_command(ctx: typer.Context) -> None:
         typer.echo(f"edition {edition.number} approved by {edition.approved_by}")
 
 
+@newsletter_app.command("archive")
+def archive_command(
+    ctx: typer.Context,
+    output: Path | None = typer.Option(None, "--output", "-o", help="The site [default: the public dir]."),
+) -> None:
+    """Put every sent edition on the static site (<lang>/newsletter/), without personal links."""
+    from newsletter.archive import write_archive
+
+    settings = _settings(ctx)
+    nl = newsletter_settings(settings)
+    with unit_of_work(ctx) as session:
+        written = write_archive(session, nl, output or settings.public_dir)
+    typer.echo(f"archive: {len(written)} files written")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(subscribers_app, name="subscribers")
     app.add_typer(newsletter_app, name="newsletter")

@@ -277,6 +277,13 @@ def _entry_page(
     }
 
 
+def _archive_pages(editions: Sequence[Mapping[str, Any]]) -> list[Page]:
+    """The newsletter archive index; the editions themselves are written by `nansen newsletter archive`."""
+    return [
+        Page(f"{lang}/newsletter/index.html", "archive.html", {"editions": list(editions)}, lang) for lang in LANGUAGES
+    ]
+
+
 def _listing(
     lang: str, path: str, heading: str, members: list[dict[str, Any]], feed: str, digests: Mapping[str, str]
 ) -> Page:
@@ -337,9 +344,11 @@ def load_posts(session: Session, limit: int = 1000) -> list[feeds.PostView]:
 
 def build(session: Session, settings: SiteSettings) -> BuildReport:
     """Build feeds, OPML and pages into `settings.output`, touching only what changed."""
+    from newsletter.archive import sent_editions
+
     entries = load_entries(session)
     updates = collect(session)
-    return build_from(entries, updates, settings, load_posts(session))
+    return build_from(entries, updates, settings, load_posts(session), sent_editions(session))
 
 
 def build_from(
@@ -347,6 +356,7 @@ def build_from(
     updates: Sequence[Update],
     settings: SiteSettings,
     posts: Sequence[feeds.PostView] = (),
+    editions: Sequence[Mapping[str, Any]] = (),
 ) -> BuildReport:
     output = settings.output
     output.mkdir(parents=True, exist_ok=True)
@@ -370,7 +380,7 @@ def build_from(
         for lang in LANGUAGES
     }
     digest = templates_digest()
-    for page in pages(entries, updates, feed_names, posts):
+    for page in [*pages(entries, updates, feed_names, posts), *_archive_pages(editions)]:
         key = _key(page, digest)
         manifest[page.path] = key
         if previous.get(page.path) == key and (output / page.path).exists():

@@ -297,3 +297,25 @@ def test_an_unreachable_server_stops_the_run_and_it_resumes_later(store: Store, 
     report = editions.send(store.session, settings(), SmtpSender(parse_smtp_url(smtp)))
     assert (report.status, report.sent) == ("sent", 6)
     assert sorted(m["To"] for m in sink.messages) == [f"r{i}@example.org" for i in range(6)]
+
+
+def test_sent_editions_are_archived_on_the_site_without_personal_links(store: Store, tmp_path: Path) -> None:
+    from newsletter import site
+    from newsletter.archive import write_archive
+    from newsletter.delivery import MaildirSender
+    from newsletter.feeds import FeedSettings
+
+    with store.session() as session:
+        subs.add_confirmed(session, "a@example.org", "ru", subs.Preferences(), note="test")
+        entries.add_entry(session, program_record("ge-visa", host_countries=["GE"]), ME)
+    assert editions.send(store.session, settings(), MaildirSender(tmp_path / "mail")).status == "sent"
+    public = tmp_path / "public"
+    with store.session() as session:
+        written = write_archive(session, settings(), public)
+        site.build(session, site.SiteSettings(public, FeedSettings(SITE, "nansen.test")))
+    assert {p.relative_to(public).as_posix() for p in written} == {"ru/newsletter/1.html", "en/newsletter/1.html"}
+    edition = (public / "ru/newsletter/1.html").read_text(encoding="utf-8")
+    assert "token=" not in edition and "nansen.invalid" not in edition and f"{SITE}subscribe?lang=ru" in edition
+    index = (public / "ru/newsletter/index.html").read_text(encoding="utf-8")
+    assert 'href="1.html"' in index and "Рассылка «Нансена» №1" in index
+    assert 'newsletter/index.html">Рассылка<' in (public / "ru/index.html").read_text(encoding="utf-8")
