@@ -34,7 +34,12 @@ def crawl_command(
         typer.echo(f"unknown crawl {', '.join(unknown)} (expected {', '.join(KINDS)})", err=True)
         raise typer.Exit(2)
     options = CrawlOptions(
-        settings.database_url, settings.contact_url, settings.crawl_allow_networks, settings.crawl_polite
+        settings.database_url,
+        settings.contact_url,
+        settings.crawl_allow_networks,
+        settings.crawl_polite,
+        settings.dead_after_failures,
+        settings.dead_after_days,
     )
     console = Console()
     failed = False

@@ -11,7 +11,7 @@ import typer
 from crawlers import cli as crawlers_cli
 from directory import cli as directory_cli
 from newsletter import cli as newsletter_cli
-from pipeline import config
+from pipeline import config, ops_cli
 
 app = typer.Typer(
     name="nansen",
@@ -44,6 +44,7 @@ def root(
 directory_cli.register(app)
 newsletter_cli.register(app)
 crawlers_cli.register(app)
+ops_cli.register(app)
 
 
 def main() -> None:
