@@ -1,68 +1,221 @@
-"""`make demo`: the directory end to end on the embedded default, in a scratch folder.
+"""`make demo`: Nansen's main job end to end on a fresh machine, in `demo-output/`.
 
-It initializes a SQLite database in `demo-output/`, imports the curated data in `data/`, shows what
-a maintainer sees (statistics, paused programs, a search in each language, an HSDS export), and
-publishes the feeds and the bilingual site. Crawling and newsletters join this run as they land.
+A SQLite database, the curated data from `data/`, a local stand-in web for the entries' sites
+(pipeline.demoweb, on 127.0.0.1 — there is no internet here) and a local SMTP sink that writes a
+maildir. Four readers subscribe through the real endpoints and confirm from the mail they get; then
+one cycle runs — crawl (site, feeds, watch), publish, newsletter — exactly as the scheduler would.
+Everything started here is stopped before it ends.
 """
 
 from __future__ import annotations
 
+import mailbox
+import os
+import re
 import shutil
+import socket
+import time
+from email import message_from_bytes, policy
 from pathlib import Path
+from typing import Any
 
 from typer.testing import CliRunner
 
-from pipeline.cli import app
-
 REPO = Path(__file__).resolve().parent.parent
-OUTPUT = REPO / "demo-output"
+OUTPUT = Path(os.environ.get("NANSEN_DEMO_OUTPUT") or REPO / "demo-output").resolve()
+READERS = (
+    ("anna@example.org", "ru", ["GE"]),
+    ("boris@example.org", "ru", []),
+    ("clara@example.org", "en", []),
+    ("dan@example.org", "en", ["DE", "PL"]),
+)
+
+
+class MaildirSink:
+    """aiosmtpd handler: every accepted message goes into a maildir, as a mail client would see it."""
+
+    def __init__(self, path: Path) -> None:
+        self.box = mailbox.Maildir(path, create=True)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.box.add(envelope.original_content)
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _cli(args: list[str], *, show: bool = True) -> str:
+    from pipeline.cli import app
+
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "120"})
+    if show:
+        print(f"\n$ nansen {' '.join(repr(a) if ' ' in a else a for a in args)}")
+        print(result.output, end="")
+    if result.exit_code != 0:
+        raise SystemExit(f"demo step failed: nansen {' '.join(args)}\n{result.output}")
+    return result.output
+
+
+def _write_config(smtp_port: int) -> Path:
+    path = OUTPUT / "nansen.toml"
+    path.write_text(
+        "# The demo's configuration: the same file a real installation uses (secrets stay in the environment).\n"
+        f'[database]\nurl = "sqlite:///{OUTPUT / "nansen.db"}"\n'
+        f'[site]\nurl = "http://127.0.0.1:8000/"\npublic_dir = "{OUTPUT / "public"}"\n'
+        '[crawl]\ncontact_url = "https://nansen.example.org/contact"\nallow_networks = "127.0.0.0/8"\npolite = false\n'
+        f'[newsletter]\nsender = "Nansen <newsletter@nansen.example.org>"\nsmtp_url = "smtp://127.0.0.1:{smtp_port}"\n'
+        '[schedule]\nnewsletter = "* * * * *"\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def _point_at_demo_web(web: Any) -> int:
+    """Minor edits (history, not news): the demo database's entries use the local stand-in sites."""
+    from directory import entries
+    from directory.store import Store
+    from pipeline import config
+
+    store = Store(config.load().database_url)
+    actor = entries.Actor("demo", "demo")
+    changed = 0
+    try:
+        with store.session() as session:
+            for entry in entries.list_entries(session):
+                updates: dict[str, Any] = {"website": web.url(entry.slug)}
+                if entry.feeds:
+                    updates["feeds"] = [web.url(entry.slug, "feed.xml")]
+                if entry.kind == "program":
+                    updates["program.official_url"] = web.url(entry.slug, "rules")
+                    updates["watch.selector"] = "main"
+                entries.edit_entry(
+                    session,
+                    entry.slug,
+                    updates,
+                    actor,
+                    minor=True,
+                    reason="demo: the entries' sites are simulated on 127.0.0.1",
+                )
+                changed += 1
+    finally:
+        store.close()
+    return changed
+
+
+def _subscribe_readers(box_path: Path) -> None:
+    """Through the real endpoints: subscribe, then open the confirmation link from the mail."""
+    from starlette.testclient import TestClient
+
+    from directory.store import Store
+    from newsletter.delivery import SmtpSender, parse_smtp_url
+    from newsletter.mail_cli import newsletter_settings
+    from newsletter.web import Endpoints, create_app
+    from pipeline import config
+
+    settings = config.load()
+    store = Store(settings.database_url)
+
+    def send_mail(message: Any) -> None:
+        with SmtpSender(parse_smtp_url(settings.smtp_url or "")) as sender:
+            sender.send(message)
+
+    try:
+        web = TestClient(create_app(None, Endpoints(newsletter_settings(settings), store.session, send_mail)))
+        for address, lang, countries in READERS:
+            web.post("/subscribe", data={"email": address, "lang": lang, "country": countries})
+        box = mailbox.Maildir(box_path, create=False)
+        for _, raw in box.items():
+            message = message_from_bytes(raw.as_bytes(), policy=policy.default)
+            text = message.get_body(("plain",)).get_content()
+            link = re.search(r"http://127\.0\.0\.1:8000(/confirm\?token=\S+)", text)
+            if link:
+                web.get(link.group(1))
+    finally:
+        store.close()
 
 
 def main() -> None:
+    from aiosmtpd.controller import Controller
+
+    from pipeline import config, jobs
+    from pipeline.demoweb import DemoWeb
+
+    started = time.monotonic()
     if OUTPUT.exists():
         shutil.rmtree(OUTPUT)
     OUTPUT.mkdir()
-    env = {
-        "NANSEN_DATABASE_URL": f"sqlite:///{OUTPUT / 'nansen.db'}",
-        "NANSEN_ACTOR": "demo",
-        "COLUMNS": "120",
-    }
-    runner = CliRunner()
-    steps = [
-        ["init"],
-        ["import", str(REPO / "data")],
-        ["stats"],
-        ["entries", "list", "--kind", "program", "--state", "paused"],
-        ["entries", "search", "political prisoners", "--limit", "5"],
-        ["entries", "search", "политзаключённым", "--limit", "5", "--lang", "ru"],
-        ["export", "--format", "hsds", "--output", str(OUTPUT / "hsds")],
-        ["export", "--format", "csv", "--output", str(OUTPUT / "entries.csv")],
-        [
-            "entries",
-            "edit",
-            "de-humanitarian-admission",
-            "--set",
-            "status_note=Demo: checked again, still paused.",
-            "--reason",
-            "demo",
-        ],
-        ["publish", "--output", str(OUTPUT / "public")],
-    ]
-    for args in steps:
-        print(f"\n$ nansen {' '.join(repr(a) if ' ' in a else a for a in args)}")
-        result = runner.invoke(app, args, env=env)
-        print(result.output, end="")
-        if result.exit_code != 0:
-            raise SystemExit(f"demo step failed: nansen {' '.join(args)}")
+    smtp_port = _free_port()
+    os.environ["NANSEN_CONFIG"] = str(_write_config(smtp_port))
+    os.environ.setdefault("NANSEN_SECRET", "demo-secret-not-for-production-use")
+    os.environ["NANSEN_ACTOR"] = "demo"
+    for name in ("NANSEN_DATABASE_URL", "NANSEN_SMTP_URL", "NANSEN_PUBLIC_DIR", "NANSEN_SITE_URL"):
+        os.environ.pop(name, None)
+
+    sink = Controller(MaildirSink(OUTPUT / "mail"), hostname="127.0.0.1", port=smtp_port)
+    sink.start()
+    web = None
+    try:
+        _cli(["init"])
+        _cli(["import", str(REPO / "data")])
+        from directory import exports
+        from directory.store import Store
+
+        store = Store(config.load().database_url)
+        with store.session() as session:
+            from directory import fields
+
+            records = [fields.nest(r) for r in exports.export_records(session)]
+        store.close()
+        web = DemoWeb(records, moved="bumaga", gone="the-new-times").start()
+        print(
+            f"\ndemo web: {len(records)} stand-in sites on http://127.0.0.1:{web.port}/ "
+            f"({_point_at_demo_web(web)} entries pointed at it); SMTP sink on 127.0.0.1:{smtp_port}"
+        )
+        _subscribe_readers(OUTPUT / "mail")
+        confirmations = len(mailbox.Maildir(OUTPUT / "mail", create=False))
+        print(f"{len(READERS)} readers subscribed and confirmed ({confirmations} confirmation mails)")
+        print("\none cycle (what the scheduler runs):")
+        outcomes = jobs.cycle(config.load(), on_step=lambda job, outcome: print(f"  {job}: {outcome}"))
+        if "failed" in outcomes.values():
+            _cli(["runs", "--limit", "5"])
+            raise SystemExit("a job of the cycle failed")
+        _cli(["runs", "--limit", "4"])
+        _cli(["review"])
+        _cli(["stats"])
+        _cli(["subscribers", "stats"])
+    finally:
+        if web is not None:
+            web.stop()
+        sink.stop()
+
     public = OUTPUT / "public"
-    database = f"NANSEN_DATABASE_URL=sqlite:///{OUTPUT / 'nansen.db'}"
-    print("\nDone. Look at:")
-    print(f"  the site          {public / 'ru' / 'index.html'} and {public / 'en' / 'index.html'}")
-    print(f"  the feeds         {public / 'ru' / 'feeds' / 'all.atom'} (and per kind, country, topic, language)")
-    print(f"  the OPML          {public / 'ru' / 'organizations.opml'}")
-    print(f"  HSDS tables       {OUTPUT / 'hsds'}/")
-    print(f"  the database      {database} .venv/bin/nansen entries history de-humanitarian-admission")
-    print(f"  a preview server  {database} .venv/bin/nansen serve --directory {public}")
+    box = mailbox.Maildir(OUTPUT / "mail", create=False)
+    editions = [
+        m
+        for _, m in box.items()
+        if "unsubscribe" in (m.get("List-Unsubscribe") or "")
+        and "Confirm" not in (m.get("Subject") or "")
+        and "Подтвердите" not in (m.get("Subject") or "")
+    ]
+    database = f"NANSEN_CONFIG={OUTPUT / 'nansen.toml'}"
+    print(f"\nDone in {time.monotonic() - started:.0f} s; nothing is left running. Look at:")
+    print(f"  the site            {public / 'ru' / 'index.html'}  ({public / 'en' / 'index.html'})")
+    print(
+        f"  the feeds           {public / 'ru' / 'feeds' / 'all.atom'}, "
+        f"{public / 'ru' / 'feeds' / 'organizations.atom'}"
+    )
+    print(f"  the OPML            {public / 'ru' / 'organizations.opml'}")
+    print(
+        f"  delivered emails    {OUTPUT / 'mail' / 'new'}/ ({len(box)} messages, {len(editions)} of them "
+        "the newsletter)"
+    )
+    print(f"  the review queue    {database} .venv/bin/nansen review")
+    print(f"  the configuration   {OUTPUT / 'nansen.toml'} ({database} .venv/bin/nansen config check)")
+    print(f"  preview the site    {database} .venv/bin/nansen serve")
 
 
 if __name__ == "__main__":
