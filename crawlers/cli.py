@@ -33,14 +33,7 @@ def crawl_command(
     if unknown:
         typer.echo(f"unknown crawl {', '.join(unknown)} (expected {', '.join(KINDS)})", err=True)
         raise typer.Exit(2)
-    options = CrawlOptions(
-        settings.database_url,
-        settings.contact_url,
-        settings.crawl_allow_networks,
-        settings.crawl_polite,
-        settings.dead_after_failures,
-        settings.dead_after_days,
-    )
+    options = CrawlOptions.from_settings(settings)
     console = Console()
     failed = False
     for kind in chosen:

@@ -43,6 +43,18 @@ class CrawlOptions:
     dead_after_days: int = 7
     overrides: Mapping[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def from_settings(cls, settings: Any) -> CrawlOptions:
+        """From the installation's settings (any object with these attributes)."""
+        return cls(
+            settings.database_url,
+            settings.contact_url,
+            tuple(settings.crawl_allow_networks),
+            settings.crawl_polite,
+            settings.dead_after_failures,
+            settings.dead_after_days,
+        )
+
 
 # --------------------------------------------------------------------------- targets (child side)
 

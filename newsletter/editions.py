@@ -177,6 +177,15 @@ def message_for(settings: NewsletterSettings, edition: Edition, subscriber: Subs
     )
 
 
+def due_with_content(session: Session, settings: NewsletterSettings) -> tuple[Edition, SegmentCache] | None:
+    """The edition in progress (or a new one if updates wait), with its per-segment renderer."""
+    edition = current(session) or create_due(session, settings)
+    if edition is None:
+        return None
+    updates = edition_updates(session, edition)
+    return edition, SegmentCache(updates, settings, edition.number, edition.created_at.date())
+
+
 # --------------------------------------------------------------------------- sending
 
 

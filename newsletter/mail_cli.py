@@ -250,13 +250,11 @@ def _dry_run(ctx: typer.Context, nl: Any, maildir: Path) -> None:
 
     written = 0
     with unit_of_work(ctx) as session:
-        edition = editions.current(session) or editions.create_due(session, nl)
-        if edition is None:
+        due = editions.due_with_content(session, nl)
+        if due is None:
             typer.echo("nothing due: no updates since the last edition")
             return
-        cache = editions.SegmentCache(
-            editions.edition_updates(session, edition), nl, edition.number, edition.created_at.date()
-        )
+        edition, cache = due
         with MaildirSender(maildir) as sender:
             for subscriber in subs.active(session):
                 content = cache.content(subscriber.language, subs.preferences_of(subscriber))
@@ -288,13 +286,11 @@ def preview_command(
     except subs.SubscriberError as exc:
         fail(str(exc), code=2)
     with unit_of_work(ctx) as session:
-        edition = editions.current(session) or editions.create_due(session, nl)
-        if edition is None:
+        due = editions.due_with_content(session, nl)
+        if due is None:
             typer.echo("nothing due: no updates since the last edition")
             return
-        cache = editions.SegmentCache(
-            editions.edition_updates(session, edition), nl, edition.number, edition.created_at.date()
-        )
+        edition, cache = due
         content = cache.content(language, prefs)
         number, status = edition.number, edition.status
         session.rollback()

@@ -80,14 +80,7 @@ def publish(settings: config.Settings, store: Store) -> dict[str, Any]:
 def crawl(kind: str, settings: config.Settings, store: Store) -> dict[str, Any]:
     from crawlers.run import CrawlOptions, run_crawl
 
-    options = CrawlOptions(
-        settings.database_url,
-        settings.contact_url,
-        settings.crawl_allow_networks,
-        settings.crawl_polite,
-        settings.dead_after_failures,
-        settings.dead_after_days,
-    )
+    options = CrawlOptions.from_settings(settings)
     summary = run_crawl(kind, options)
     if summary.returncode != 0:
         raise RuntimeError(f"{kind} crawl failed: {summary.stats.get('stderr', '')[-300:]}")

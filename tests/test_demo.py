@@ -18,8 +18,9 @@ def test_the_demo_runs_end_to_end_and_names_files_that_exist(tmp_path: Path) -> 
     for name in ("NANSEN_DATABASE_URL", "NANSEN_CONFIG", "NANSEN_SMTP_URL", "NANSEN_SECRET"):
         env.pop(name, None)
     started = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "pipeline.demo"], cwd=REPO, env=env, capture_output=True,
-                            text=True, timeout=180)
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline.demo"], cwd=REPO, env=env, capture_output=True, text=True, timeout=180
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert time.monotonic() - started < 120
     out = result.stdout

@@ -60,6 +60,9 @@ def records(draw: st.DrawFn) -> dict[str, Any]:
         "verified_at": draw(st.none() | moment),
         "verified_by": draw(maybe_text),
         "source": draw(maybe_text),
+        "watch.url": draw(st.none() | url),
+        "watch.selector": draw(st.none() | st.sampled_from(["#rules", "main .content", "article p"])),
+        "watch.ignore": draw(st.none() | st.sampled_from([r"Updated: [\d.: ]+", r"\d+ views"])),
     }
     if kind == "program":
         record.update(
