@@ -9,7 +9,9 @@ the one in progress; a killed process leaves its work resumable (crawls and send
 from __future__ import annotations
 
 import logging
+import random
 import signal
+import time
 from typing import Any
 
 from pipeline import config
@@ -22,8 +24,12 @@ def build(settings: config.Settings) -> Any:
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
     from apscheduler.schedulers.blocking import BlockingScheduler
 
+    from directory.store import make_engine
+
     scheduler = BlockingScheduler(
-        jobstores={"default": SQLAlchemyJobStore(url=settings.database_url, tablename="apscheduler_jobs")},
+        jobstores={
+            "default": SQLAlchemyJobStore(engine=make_engine(settings.database_url), tablename="apscheduler_jobs")
+        },
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": settings.misfire_grace_seconds},
         timezone=settings.timezone,
     )
@@ -50,13 +56,31 @@ def build(settings: config.Settings) -> Any:
     return scheduler
 
 
-def run(settings: config.Settings) -> None:
-    scheduler = build(settings)
+def run(settings: config.Settings, attempts: int = 5) -> None:
+    """Start and block. Two schedulers starting at once may race to store the same jobs; the loser
+    of that race starts again a moment later (the jobs are the same, so nothing is lost)."""
+    from apscheduler.jobstores.base import ConflictingIdError
+    from sqlalchemy.exc import DBAPIError
+
+    current: dict[str, Any] = {}
 
     def stop(signum: int, _frame: Any) -> None:
         log.warning("signal %s: finishing the job in progress, then stopping", signum)
-        scheduler.shutdown(wait=False)
+        current["stopping"] = True
+        if "scheduler" in current and current["scheduler"].running:
+            current["scheduler"].shutdown(wait=False)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    scheduler.start()
+    for attempt in range(1, attempts + 1):
+        if current.get("stopping"):
+            return
+        current["scheduler"] = build(settings)
+        try:
+            current["scheduler"].start()
+            return
+        except (ConflictingIdError, DBAPIError) as exc:
+            if attempt == attempts:
+                raise
+            log.warning("starting the scheduler failed (%s); trying again", exc)
+            time.sleep(0.2 + random.random())

@@ -116,20 +116,20 @@ def _env(store: Store, tmp_path: Path, **extra: str) -> dict[str, str]:
     }
 
 
-def _scheduler(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [NANSEN, "schedule"], env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+def _scheduler(env: dict[str, str], log: Path | None = None) -> subprocess.Popen[bytes]:
+    output: Any = log.open("ab") if log else subprocess.DEVNULL
+    return subprocess.Popen([NANSEN, "schedule"], env=env, cwd=REPO, stdout=output, stderr=output)
 
 
 def test_two_schedulers_run_each_due_slot_once_and_never_concurrently(store: Store, tmp_path: Path) -> None:
     env = _env(store, tmp_path, NANSEN_SCHEDULE_PUBLISH="* * * * * *")
-    first, second = _scheduler(env), _scheduler(env)
+    logs = [tmp_path / "first.log", tmp_path / "second.log"]
+    first, second = _scheduler(env, logs[0]), _scheduler(env, logs[1])
     time.sleep(8)
     for process in (first, second):
         process.send_signal(signal.SIGTERM)
-    for process in (first, second):
-        assert process.wait(timeout=30) == 0
+    for process, log in zip((first, second), logs, strict=True):
+        assert process.wait(timeout=30) == 0, log.read_text(errors="replace")[-3000:]
     records = [r for r in runs.recent(store, limit=500, job="publish")]
     done = [r for r in records if r.outcome == "ok"]
     assert len(done) >= 3, [(r.slot, r.outcome, r.error) for r in records]
