@@ -108,28 +108,25 @@ def _domain(value: Any) -> str | None:
     return _hostname(text)
 
 
-def _country(value: Any) -> str | None:
-    import pycountry
+def _iso_code(registry: str, upper: bool, standard: str) -> Callable[[Any], str | None]:
+    """A two-letter code checked against one of pycountry's ISO registries."""
 
-    text = _text(value)
-    if text is None:
-        return None
-    code = text.upper()
-    if len(code) != 2 or pycountry.countries.get(alpha_2=code) is None:
-        raise ValueError(f"{text!r} is not an ISO 3166-1 alpha-2 country code")
-    return code
+    def check(value: Any) -> str | None:
+        import pycountry
+
+        text = _text(value)
+        if text is None:
+            return None
+        code = text.upper() if upper else text.lower()
+        if len(code) != 2 or getattr(pycountry, registry).get(alpha_2=code) is None:
+            raise ValueError(f"{text!r} is not an {standard} code")
+        return code
+
+    return check
 
 
-def _language(value: Any) -> str | None:
-    import pycountry
-
-    text = _text(value)
-    if text is None:
-        return None
-    code = text.lower()
-    if len(code) != 2 or pycountry.languages.get(alpha_2=code) is None:
-        raise ValueError(f"{text!r} is not an ISO 639-1 language code")
-    return code
+_country = _iso_code("countries", True, "ISO 3166-1 alpha-2 country")
+_language = _iso_code("languages", False, "ISO 639-1 language")
 
 
 def _topic(value: Any) -> str | None:
