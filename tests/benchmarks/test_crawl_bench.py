@@ -25,6 +25,7 @@ from sqlalchemy import func, insert, select
 from crawlers.run import CrawlOptions
 from directory.models import Entry, LinkCheck
 from directory.store import Store
+from tests.benchmarks.measure import run_measured
 from tests.conftest import REPO
 
 SITES = 1000
@@ -104,15 +105,8 @@ def _crawl(url: str) -> tuple[float, float]:
             options.__dict__ | {"allow_networks": list(options.allow_networks), "overrides": dict(options.overrides)}
         ),
     ]
-    import subprocess
-
-    started = time.perf_counter()
-    child = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(child.pid, 0)
-    elapsed = time.perf_counter() - started
-    assert os.waitstatus_to_exitcode(status) == 0
-    child.returncode = 0
-    return elapsed, usage.ru_maxrss / 1024
+    elapsed, peak, _, _ = run_measured(command, env=os.environ, cwd=REPO)
+    return elapsed, peak
 
 
 def test_crawl_1000_local_sites(store: Store, tmp_path: Path) -> None:

@@ -13,7 +13,6 @@ import os
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from directory import entries
 from directory.models import Entry, Revision
 from directory.store import Store
 from directory.taxonomy import TOPICS
+from tests.benchmarks.measure import run_measured
 from tests.conftest import REPO
 
 ENTRIES = 10_000
@@ -95,20 +95,8 @@ def run_publish(url: str, output: Path) -> tuple[float, float, str]:
     """Seconds, peak MiB and the summary line of one `nansen publish` in its own process."""
     nansen = str(Path(sys.executable).with_name("nansen"))
     env = {**os.environ, "NANSEN_DATABASE_URL": url}
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [nansen, "publish", "--output", str(output)],
-        env=env,
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - started
-    out = process.stdout.read().decode() if process.stdout else ""
-    process.returncode = os.waitstatus_to_exitcode(status)
-    assert process.returncode == 0, out
-    return elapsed, usage.ru_maxrss / 1024, out.splitlines()[0]
+    elapsed, peak, out, _ = run_measured([nansen, "publish", "--output", str(output)], env=env, cwd=REPO)
+    return elapsed, peak, out.splitlines()[0]
 
 
 def test_publish_10000_entries_100000_updates(store: Store, tmp_path: Path) -> None:
