@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -295,8 +295,6 @@ FIELDS: tuple[Field, ...] = (
 
 FIELD_BY_KEY: dict[str, Field] = {field.key: field for field in FIELDS}
 KEYS: tuple[str, ...] = tuple(field.key for field in FIELDS)
-# Keys a curator may not set by hand through `edit` (they change through their own commands).
-IDENTITY_KEYS = frozenset({"slug"})
 
 
 def empty_value(field: Field) -> Any:
@@ -396,9 +394,3 @@ def record_value(field: Field, value: Any) -> Any:
     if isinstance(value, dt.date):
         return value.isoformat()
     return list(value) if field.many else value
-
-
-def keys_in(keys: Iterable[str]) -> list[str]:
-    """Known keys in field order (for stable output)."""
-    wanted = set(keys)
-    return [key for key in KEYS if key in wanted]

@@ -88,7 +88,3 @@ def save_feed_state(
     state.last_status, state.last_error, state.fetched_at = status, error, utcnow()
     session.flush()
     return state
-
-
-def recent_posts(session: Session, *, limit: int = 200) -> list[Post]:
-    return list(session.scalars(select(Post).order_by(Post.fetched_at.desc(), Post.id.desc()).limit(limit)))

@@ -30,11 +30,6 @@ from newsletter.updates import _
 HONEYPOT = "website"
 
 
-def static_app(root: Path) -> Starlette:
-    """The built site alone, with `index.html` for directories."""
-    return Starlette(routes=[Mount("/", app=StaticFiles(directory=root, html=True))])
-
-
 def _lang(value: Any) -> str:
     return value if value in LANGUAGES else "ru"
 

@@ -58,13 +58,9 @@ def runs_command(
     import json
 
     from directory.cli import unit_of_work
-    from directory.store import Store
     from pipeline import runs
 
-    with unit_of_work(ctx):
-        pass  # refuses an uninitialized database with the usual message
-    store = Store(ctx.find_root().obj.database_url)
-    try:
+    with unit_of_work(ctx) as session:
         rows = [
             {
                 "id": r.id,
@@ -77,10 +73,8 @@ def runs_command(
                 "error": r.error,
                 "holder": r.holder,
             }
-            for r in runs.recent(store, limit=limit, job=job)
+            for r in runs.recent(session, limit=limit, job=job)
         ]
-    finally:
-        store.close()
     columns = ["id", "job", "slot", "started_at", "finished_at", "outcome", "counts", "error", "holder"]
     if fmt == TableFormat.json:
         _json(rows)

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import JSON, String, Text, UniqueConstraint, select, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from directory.models import Base, UTCDateTime, utcnow
 from directory.store import Store
@@ -154,12 +154,11 @@ def finish_run(
             run.finished_at, run.outcome, run.counts, run.error = utcnow(), outcome, counts, error
 
 
-def recent(store: Store, *, limit: int = 50, job: str | None = None) -> list[Run]:
-    with store.session() as session:
-        query = select(Run).order_by(Run.started_at.desc(), Run.id.desc()).limit(limit)
-        if job:
-            query = query.where(Run.job == job)
-        return list(session.scalars(query))
+def recent(session: Session, *, limit: int = 50, job: str | None = None) -> list[Run]:
+    query = select(Run).order_by(Run.started_at.desc(), Run.id.desc()).limit(limit)
+    if job:
+        query = query.where(Run.job == job)
+    return list(session.scalars(query))
 
 
 def last_success(store: Store, job: str) -> Run | None:

@@ -130,7 +130,8 @@ def test_two_schedulers_run_each_due_slot_once_and_never_concurrently(store: Sto
         process.send_signal(signal.SIGTERM)
     for process, log in zip((first, second), logs, strict=True):
         assert process.wait(timeout=30) == 0, log.read_text(errors="replace")[-3000:]
-    records = [r for r in runs.recent(store, limit=500, job="publish")]
+    with store.session() as session:
+        records = runs.recent(session, limit=500, job="publish")
     done = [r for r in records if r.outcome == "ok"]
     assert len(done) >= 3, [(r.slot, r.outcome, r.error) for r in records]
     assert max(Counter(r.slot for r in records).values()) == 1
