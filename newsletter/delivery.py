@@ -42,6 +42,8 @@ from pathlib import Path
 from typing import Protocol, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+import idna
+
 __all__ = [
     "DeliveryError",
     "MaildirSender",
@@ -260,7 +262,7 @@ def build_message(
 
     match = _LIST_ID.fullmatch(list_id.strip())
     namespace = match and (match["id"] or match["bare"])
-    if not namespace or not _LIST_ID_NAMESPACE.fullmatch(namespace):
+    if match is None or not namespace or not _LIST_ID_NAMESPACE.fullmatch(namespace):
         raise ValueError(f"list_id must be a dotted name, optionally 'Phrase <name.example.org>', not {list_id!r}")
     phrase = (match["phrase"] or "").strip()
 
@@ -306,7 +308,7 @@ def _unsubscribe_uris(url: str, mailto: str | None) -> tuple[bool, list[str]]:
 def _one_address(value: str, what: str) -> Address:
     """The single address in `value`, with an internationalized domain in IDNA form."""
     header = _default_policy.header_factory("To", value)
-    addresses = getattr(header, "addresses", ())
+    addresses: tuple[Address, ...] = getattr(header, "addresses", ())
     defects = [d for d in header.defects if not isinstance(d, NonASCIILocalPartDefect)]  # fine with SMTPUTF8
     if defects or len(addresses) != 1 or not addresses[0].username or not addresses[0].domain:
         raise ValueError(f"{what} must be exactly one email address")
@@ -315,12 +317,21 @@ def _one_address(value: str, what: str) -> Address:
 
 
 def _idna(domain: str) -> str:
+    """An internationalized domain in IDNA 2008 A-label form (UTS 46 mapping, non-transitional).
+
+    That is how email_validator checks the addresses we store (`reader@faß.de`), so mail goes where the
+    reader meant: `xn--fa-hia.de`. Python's "idna" codec (IDNA 2003) would write `fass.de`, another domain.
+    The error gives the reason but not the domain, which is part of a reader's address.
+    """
     if domain.isascii():
         return domain
     try:
-        return domain.encode("idna").decode("ascii")
-    except UnicodeError:
-        raise ValueError("an email domain is not a valid internationalized domain name") from None
+        return idna.encode(domain, uts46=True).decode("ascii")
+    except idna.IDNAError as exc:
+        reason = re.sub(r" (?:of|in)(?: label)? (['\"]).*\1(?=\s|$)", "", str(exc))  # idna quotes the label
+        raise ValueError(
+            f"an email domain is not a valid internationalized domain name: {reason[:1].lower()}{reason[1:]}"
+        ) from None
 
 
 # ---------------------------------------------------------------------------------------------- results
