@@ -57,11 +57,16 @@ def plain(value: Any, limit: int = 500) -> str:
     every "&" goes through it as a stand-in and the references are decoded here, once the markup is
     gone: what they spell can never become markup.
     """
+    return " ".join(text(value).split())[:limit].rstrip()
+
+
+def text(value: Any) -> str:
+    """`value` (HTML) as a browser lays it out in text: what `plain` says, but with its lines kept
+    (a block element starts a line), for page texts that are compared line by line."""
     if value is None:
         return ""
     source = _NOT_TEXT.sub("", str(value)).replace("&", _AMPERSAND)
-    text = html.unescape(get_text(source, _PLAIN_CONFIG).replace(_AMPERSAND, "&"))
-    return " ".join(text.split())[:limit].rstrip()
+    return html.unescape(get_text(source, _PLAIN_CONFIG).replace(_AMPERSAND, "&"))
 
 
 def summary_html(value: Any, limit: int = 5000) -> str:

@@ -84,3 +84,38 @@ def test_json_feed_and_garbage() -> None:
     assert (post.title, post.link, post.language) == ("A", "https://j.org/a", "en")
     assert parse_feed(b"{not json", None, "https://j.org/f", None) == []
     assert parse_feed(b"<html>not a feed</html>", "text/html", "https://j.org/f", None) == []
+
+
+WATCHED_PAGE = (
+    "<html><head><style>p {color: red}</style><script>var stamp = 1;</script></head><body>"
+    "<nav>Menu</nav><main><h1>Humanitarian <b>visa</b></h1><p>Applications are <em>paused</em>.</p>"
+    "<script>track()</script><ul><li>one</li><li>two</li></ul></main></body></html>"
+)
+
+
+@pytest.mark.parametrize(
+    ("selector", "expected"),
+    [
+        # Inline elements do not split words or lines; block elements start lines; scripts are not text.
+        ("main", "Humanitarian visa\nApplications are paused.\n* one\n* two"),
+        ("h1, p", "Humanitarian visa\nApplications are paused."),
+    ],
+)
+def test_watched_text_is_laid_out_like_a_browser(selector: str, expected: str) -> None:
+    from scrapy.http import HtmlResponse
+
+    from crawlers.spiders.watch import main_text
+    from directory.watch import normalize
+
+    response = HtmlResponse("https://example.org/rules", body=WATCHED_PAGE.encode(), encoding="utf-8")
+    assert normalize(main_text(response, selector)) == expected
+
+
+def test_a_page_without_main_content_falls_back_to_its_visible_text() -> None:
+    from scrapy.http import HtmlResponse
+
+    from crawlers.spiders.watch import main_text
+
+    body = b"<html><head><script>x()</script></head><body><div>Ex<span>ile</span></div><div>Press</div></body></html>"
+    text = main_text(HtmlResponse("https://example.org/", body=body, encoding="utf-8"), None)
+    assert text.split() == ["Exile", "Press"]

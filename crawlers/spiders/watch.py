@@ -6,7 +6,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import scrapy
+import trafilatura
 
+from crawlers import clean
 from crawlers.failures import classify
 from crawlers.items import PageItem
 from directory.watch import normalize, text_hash
@@ -57,11 +59,9 @@ def main_text(response: Any, selector: str | None) -> str:
     if not isinstance(response, scrapy.http.TextResponse):
         return ""
     if selector:
-        blocks = response.css(selector)
-        return "\n".join("\n".join(block.xpath(".//text()").getall()) for block in blocks)
-    import trafilatura
+        return "\n".join(clean.text(block.get()) for block in response.css(selector))
 
     extracted = trafilatura.extract(response.text, include_comments=False, include_tables=True, favor_precision=True)
     if extracted:
         return extracted
-    return "\n".join(response.xpath("//body//text()[not(ancestor::script) and not(ancestor::style)]").getall())
+    return clean.text(response.text)
