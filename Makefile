@@ -17,6 +17,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 bench: $(STAMP)
@@ -25,6 +26,7 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff format .
@@ -35,5 +37,5 @@ clean:
 
 # Refresh the message template and the Russian catalog after changing interface strings.
 messages: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg --no-location --omit-header --sort-output -o newsletter/locale/messages.pot .
-	$(BIN)/pybabel update -i newsletter/locale/messages.pot -d newsletter/locale --ignore-obsolete --ignore-pot-creation-date -w 100 --no-fuzzy-matching
+	$(BIN)/pybabel extract -F babel.cfg --no-location --omit-header --sort-output -o publishing/locale/messages.pot .
+	$(BIN)/pybabel update -i publishing/locale/messages.pot -d publishing/locale --ignore-obsolete --ignore-pot-creation-date -w 100 --no-fuzzy-matching

@@ -4,26 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+)
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.internet.error import (
+    ConnectError,
+    ConnectionRefusedError,
+    DNSLookupError,
+    TCPTimedOutError,
+    TimeoutError,
+)
+
 from crawlers.safety import BlockedAddress
 
 
 def classify(failure: Any) -> tuple[str, str]:
     """(kind, message) of a Twisted failure from a Scrapy errback."""
-    from scrapy.exceptions import (
-        CannotResolveHostError,
-        DownloadCancelledError,
-        DownloadConnectionRefusedError,
-        DownloadTimeoutError,
-        IgnoreRequest,
-    )
-    from scrapy.spidermiddlewares.httperror import HttpError
-    from twisted.internet.error import (
-        ConnectError,
-        ConnectionRefusedError,
-        DNSLookupError,
-        TCPTimedOutError,
-        TimeoutError,
-    )
 
     error = failure.value
     message = str(error)[:300] or type(error).__name__

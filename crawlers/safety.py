@@ -63,7 +63,7 @@ def resolve(host: str, port: int | None) -> list[Address]:
     except ValueError:
         pass
     infos = socket.getaddrinfo(host, port or 80, type=socket.SOCK_STREAM)
-    return sorted({ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos}, key=str)
+    return sorted({ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos}, key=str)
 
 
 def check_url(url: str, allowed: Sequence[Network] = ()) -> None:

@@ -18,22 +18,26 @@ from sqlalchemy.orm import Session
 
 from directory import fields as F
 from directory import search
+from directory.errors import DomainError
 from directory.models import Entry, Revision, utcnow
 
 
-class EntryNotFound(LookupError):
+class EntryNotFound(DomainError, LookupError):
     def __init__(self, slug: str) -> None:
         super().__init__(f"no entry with slug {slug!r}")
         self.slug = slug
 
 
-class InvalidEntry(ValueError):
+class InvalidEntry(DomainError, ValueError):
     """The record breaks field or whole-entry rules; `errors` lists every problem."""
 
     def __init__(self, slug: str | None, errors: Sequence[F.FieldError]) -> None:
         super().__init__("; ".join(str(error) for error in errors))
         self.slug = slug
         self.errors = list(errors)
+
+    def lines(self) -> list[str]:
+        return [f"{self.slug or 'entry'}: {error}" for error in self.errors]
 
 
 @dataclass(frozen=True)
@@ -130,7 +134,7 @@ def _list_has(session: Session, column: Any, value: str) -> Any:
     return select(items.c.value).where(items.c.value == value).exists()
 
 
-def _filtered(session: Session, filters: Filters) -> Select[tuple[Entry]]:
+def _filtered(session: Session, filters: Filters) -> Select[Entry]:
     query = select(Entry)
     if filters.kind:
         query = query.where(Entry.kind == filters.kind)

@@ -13,13 +13,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
 from sqlalchemy.orm import Session
 
 from directory import entries
 from directory import fields as F
 
 FORMATS = ("yaml", "json", "csv", "hsds")
-LIST_SEPARATOR = " | "
 
 
 def export_records(session: Session, filters: entries.Filters | None = None) -> list[dict[str, Any]]:
@@ -31,7 +31,6 @@ def to_yaml(records: Iterable[Mapping[str, Any]]) -> str:
 
 
 def _dump_yaml(data: Any) -> str:
-    import yaml
 
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100, default_flow_style=None)
 
@@ -40,20 +39,12 @@ def to_json(records: Iterable[Mapping[str, Any]]) -> str:
     return json.dumps([F.nest(record) for record in records], ensure_ascii=False, indent=2) + "\n"
 
 
-def csv_cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        return LIST_SEPARATOR.join(str(item) for item in value)
-    return str(value)
-
-
 def to_csv(records: Iterable[Mapping[str, Any]]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(F.KEYS)
     for record in records:
-        writer.writerow([csv_cell(record.get(key)) for key in F.KEYS])
+        writer.writerow([F.csv_cell(record.get(key)) for key in F.KEYS])
     return out.getvalue()
 
 

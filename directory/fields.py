@@ -9,11 +9,16 @@ one table here decides what an entry is, what a valid value looks like, and wher
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
+
+import idna
+import pycountry
+from email_validator import EmailNotValidError, validate_email
 
 from directory.taxonomy import KINDS, PROGRAM_STATES, STATUSES, TOPIC_BY_SLUG
 
@@ -52,19 +57,66 @@ def _slug(value: Any) -> str | None:
     return text
 
 
-_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_LDH_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_LABEL_DOTS = re.compile("[.\u3002\uff0e\uff61]")  # the full stops that separate labels in UTS 46
+
+
+def ascii_host(host: str) -> str:
+    """The form of a host name that DNS and every protocol use: IDNA 2008 A-labels, lower case, no final dot.
+
+    Internationalized names are mapped by UTS 46 (non-transitional, as browsers and email_validator do)
+    and encoded by the `idna` package: `faß.de` is `xn--fa-hia.de`. Python's own "idna" codec follows
+    IDNA 2003 and would give `fass.de`, which is another domain. ASCII names are only lower-cased: their
+    labels must be letters, digits and inner hyphens, and an `xn--` label must be a valid A-label.
+    Raises ValueError saying what is wrong, for anything that is not a dotted DNS name.
+    """
+
+    def refuse(reason: str) -> ValueError:
+        return ValueError(f"{host!r} is not a valid host name: {reason}")
+
+    labels = _LABEL_DOTS.split(host)
+    if len(labels) > 1 and not labels[-1]:
+        labels.pop()  # a final dot names the DNS root; it is dropped
+    if "" in labels:
+        raise refuse("it has an empty label")
+    if host.isascii():
+        labels = [label.lower() for label in labels]
+        for label in labels:
+            if label.startswith("xn--"):
+                try:
+                    idna.decode(label)
+                except idna.IDNAError as exc:
+                    raise refuse(f"{label!r} is not a valid A-label") from exc
+    else:
+        try:
+            labels = idna.encode(".".join(labels), uts46=True).decode("ascii").split(".")
+        except idna.IDNAError as exc:
+            reason = str(exc)
+            raise refuse(reason[:1].lower() + reason[1:]) from exc
+    for label in labels:
+        if len(label) > 63:
+            raise refuse("a label is longer than 63 characters")
+        if not _LDH_LABEL.match(label):
+            raise refuse(f"{label!r} may only have letters, digits and inner hyphens")
+    if len(labels) < 2:
+        raise refuse("it needs at least two labels, as in example.org")
+    if labels[-1].isdigit():
+        raise refuse("its last label is a number")
+    ascii_name = ".".join(labels)
+    if len(ascii_name) > 253:
+        raise refuse("it is longer than 253 characters")
+    return ascii_name
 
 
 def _hostname(host: str) -> str:
-    """Lower-case, IDNA-encoded host name; refuses anything that is not a dotted DNS name."""
-    try:
-        ascii_host = host.encode("idna").decode("ascii").lower()
-    except UnicodeError as exc:
-        raise ValueError(f"{host!r} is not a valid host name") from exc
-    labels = ascii_host.rstrip(".").split(".")
-    if len(labels) < 2 or not all(_HOST_LABEL.match(label) for label in labels) or labels[-1].isdigit():
-        raise ValueError(f"{host!r} is not a valid host name")
-    return host.lower().rstrip(".")
+    """A host name as stored: checked by `ascii_host`, lower case, without a final dot.
+
+    An internationalized name is kept readable, in the normalized Unicode form its A-labels decode to
+    (`ÖBB.at` is stored as `öbb.at`), just as email_validator stores an address's domain; an ASCII name,
+    A-labels included, is stored as it was written, lower-cased.
+    """
+    ascii_name = ascii_host(host)
+    return ascii_name if host.isascii() else idna.decode(ascii_name)
 
 
 def _url(value: Any) -> str | None:
@@ -90,7 +142,6 @@ def _url(value: Any) -> str | None:
 
 
 def _is_ip(host: str) -> bool:
-    import ipaddress
 
     try:
         ipaddress.ip_address(host)
@@ -112,7 +163,6 @@ def _iso_code(registry: str, upper: bool, standard: str) -> Callable[[Any], str 
     """A two-letter code checked against one of pycountry's ISO registries."""
 
     def check(value: Any) -> str | None:
-        import pycountry
 
         text = _text(value)
         if text is None:
@@ -151,7 +201,9 @@ def _choice(choices: tuple[str, ...]) -> Callable[[Any], str | None]:
 
 
 def _email(value: Any) -> str | None:
-    from email_validator import EmailNotValidError, validate_email
+    """An address as email_validator normalizes it, which checks the domain by IDNA 2008 (UTS 46) as
+    `ascii_host` does and keeps it readable: `Reader@FAß.DE` is stored as `Reader@faß.de`, and mail to it
+    goes to the A-label form `Reader@xn--fa-hia.de`."""
 
     text = _text(value)
     if text is None:
@@ -394,3 +446,28 @@ def record_value(field: Field, value: Any) -> Any:
     if isinstance(value, dt.date):
         return value.isoformat()
     return list(value) if field.many else value
+
+
+LIST_SEPARATOR = " | "
+
+
+def csv_cell(value: Any) -> str:
+    """A value as a CSV cell: list items joined with `LIST_SEPARATOR`, None as an empty cell."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return LIST_SEPARATOR.join(str(item) for item in value)
+    return str(value)
+
+
+def ascii_url(url: str) -> str:
+    """The URL with its host in IDNA 2008 A-labels (`https://faß.de/x` → `https://xn--fa-hia.de/x`), as
+    it must be requested: HTTP clients that encode hosts themselves (w3lib, under Scrapy) use IDNA 2003."""
+    parts = urlsplit(url)
+    host = parts.hostname
+    if not host or host.isascii():
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    hostport = netloc[-1]
+    encoded = ascii_host(host) + hostport[len(hostport.split(":")[0]) :] if not hostport.startswith("[") else hostport
+    return urlunsplit(parts._replace(netloc="@".join([*netloc[:-1], encoded])))

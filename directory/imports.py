@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from sqlalchemy.orm import Session
 
 from directory import entries
 from directory import fields as F
+from directory.errors import DomainError
 
 SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".csv": "csv"}
 
@@ -33,12 +35,18 @@ class Problem:
         return f"{self.path}:{self.line}: {self.message}"
 
 
-class ImportFailed(Exception):
+class ImportFailed(DomainError):
     """Nothing was written; `problems` says every file:line that must be fixed."""
 
     def __init__(self, problems: Sequence[Problem]) -> None:
         super().__init__("\n".join(str(p) for p in problems))
         self.problems = list(problems)
+
+    def lines(self) -> list[str]:
+        return [
+            *(str(p) for p in self.problems),
+            f"import refused: {len(self.problems)} problem(s), nothing was written",
+        ]
 
 
 @dataclass
@@ -106,7 +114,6 @@ def _read_all(paths: list[Path]) -> tuple[list[SourceRecord], list[Problem]]:
 
 
 def _yaml_records(path: str, text: str) -> list[SourceRecord]:
-    import yaml
 
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -131,7 +138,6 @@ def _yaml_records(path: str, text: str) -> list[SourceRecord]:
 
 
 def _yaml_lines(node: Any, prefix: str = "") -> dict[str, int]:
-    import yaml
 
     lines: dict[str, int] = {}
     for key_node, value_node in node.value:
@@ -162,7 +168,7 @@ def _json_item_lines(text: str) -> list[int]:
     """Line where each element of a top-level JSON array starts (json gives values, not places)."""
     decoder = json.JSONDecoder()
     index = text.index("[") + 1
-    lines = []
+    lines: list[int] = []
     while True:
         while index < len(text) and text[index] in " \t\r\n,":
             index += 1

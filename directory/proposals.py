@@ -12,6 +12,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select
@@ -19,15 +20,23 @@ from sqlalchemy.orm import Session
 
 from directory import entries
 from directory import fields as F
+from directory.errors import DomainError
 from directory.models import Entry, Proposal, utcnow
 
-STATUSES = ("pending", "accepted", "rejected")
+
+class ProposalStatus(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+STATUSES: tuple[str, ...] = tuple(ProposalStatus)
 # A page change is not a field of the entry: accepting it records a revision of this pseudo-field,
 # which publishing announces as a change of the program's page.
 PAGE_FIELD = "page"
 
 
-class ReviewError(ValueError):
+class ReviewError(DomainError, ValueError):
     pass
 
 

@@ -14,6 +14,8 @@ import gettext
 import re
 from dataclasses import dataclass
 
+import pycountry
+import snowballstemmer
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -30,8 +32,7 @@ STOPWORDS = frozenset(
 
 
 @functools.cache
-def _stemmer(language: str):  # type: ignore[no-untyped-def]
-    import snowballstemmer
+def _stemmer(language: str) -> snowballstemmer.stemmer:
 
     return snowballstemmer.stemmer(language)
 
@@ -50,7 +51,6 @@ def stems(text_: str, *, keep_stopwords: bool = True) -> list[str]:
 
 @functools.cache
 def _country_names(code: str) -> tuple[str, str]:
-    import pycountry
 
     country = pycountry.countries.get(alpha_2=code)
     if country is None:

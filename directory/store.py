@@ -13,8 +13,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+from directory.errors import DomainError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -39,7 +46,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def _alembic_config(connection: Any, locations: Sequence[Path] = ()) -> Any:
     """The directory's migrations, plus other packages' branches (the composition root names them:
     the directory knows nothing of the packages built on it)."""
-    from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
@@ -51,7 +57,6 @@ def _alembic_config(connection: Any, locations: Sequence[Path] = ()) -> Any:
 
 def upgrade(engine: Engine, revision: str = "heads", locations: Sequence[Path] = ()) -> None:
     """Create or upgrade the schema to `revision` (every branch's head by default)."""
-    from alembic import command
 
     with engine.begin() as connection:
         command.upgrade(_alembic_config(connection, locations), revision)
@@ -59,7 +64,6 @@ def upgrade(engine: Engine, revision: str = "heads", locations: Sequence[Path] =
 
 def current_revision(engine: Engine) -> str | None:
     """The applied heads, e.g. `0003` or `0003, n0001` (several branches)."""
-    from alembic.runtime.migration import MigrationContext
 
     with engine.connect() as connection:
         heads = MigrationContext.configure(connection).get_current_heads()
@@ -70,6 +74,27 @@ def is_initialized(engine: Engine) -> bool:
     return inspect(engine).has_table("entries")
 
 
+class NotInitialized(DomainError):
+    """The database has no schema yet."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(f"the database at {masked(url)} is not initialized: run `nansen init`")
+
+
+class Unreachable(DomainError):
+    """No connection to the database could be made."""
+
+    def __init__(self, url: str, error: OperationalError) -> None:
+        reason = " ".join(str(error.orig).split()) if error.orig is not None else type(error).__name__
+        super().__init__(f"cannot open the database at {masked(url)}: {reason}")
+
+
+def masked(url: str) -> str:
+    """The URL with its password hidden, for messages and listings."""
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
 class Store:
     """One database: an engine and a session factory. Open it once per process."""
 
@@ -77,6 +102,20 @@ class Store:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def check_reachable(self) -> None:
+        """Raise `Unreachable` when no connection can be made (wrong host, port, path or credentials)."""
+        try:
+            with self.engine.connect():
+                pass
+        except OperationalError as exc:
+            raise Unreachable(self.url, exc) from None
+
+    def check_initialized(self) -> None:
+        """Raise `Unreachable`, or `NotInitialized` unless `nansen init` has made the schema."""
+        self.check_reachable()
+        if not is_initialized(self.engine):
+            raise NotInitialized(self.url)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -8,10 +8,38 @@ code change reviewed like any other (and `docs/taxonomy.md` is checked against t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
-KINDS: tuple[str, ...] = ("media", "ngo", "program")
-STATUSES: tuple[str, ...] = ("active", "inactive", "closed")
-PROGRAM_STATES: tuple[str, ...] = ("open", "paused", "closed", "unknown")
+
+class Kind(StrEnum):
+    """What an entry is: an exile outlet, an organization or initiative, or a host-country program."""
+
+    MEDIA = "media"
+    NGO = "ngo"
+    PROGRAM = "program"
+
+
+class Status(StrEnum):
+    """Whether an organization still works (`inactive`: not answering; `closed`: announced its end)."""
+
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+    CLOSED = "closed"
+
+
+class ProgramState(StrEnum):
+    """A program's own state; a paused program must never read as open."""
+
+    OPEN = "open"
+    PAUSED = "paused"
+    CLOSED = "closed"
+    UNKNOWN = "unknown"
+
+
+# The values in their canonical order, for validation, listings and help texts.
+KINDS: tuple[str, ...] = tuple(Kind)
+STATUSES: tuple[str, ...] = tuple(Status)
+PROGRAM_STATES: tuple[str, ...] = tuple(ProgramState)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Publishing: updates, feeds, the static site and newsletters."""
+"""The newsletter: subscribers, editions, digests, SMTP delivery and the subscription endpoints."""
 
 from pathlib import Path
 

@@ -370,6 +370,10 @@ class Sender(Protocol):
 
     def close(self) -> None: ...
 
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, *exc_info: object) -> None: ...
+
 
 @dataclass(frozen=True)
 class _Envelope:

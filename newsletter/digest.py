@@ -28,9 +28,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from newsletter.feeds import KIND_TITLES
-from newsletter.i18n import LANGUAGES, translations
-from newsletter.updates import Update
+import mjml
+from babel.dates import format_date
+from jinja2 import Environment, FileSystemLoader
+from markupsafe import Markup, escape
+
+from publishing.feeds import KIND_TITLES
+from publishing.i18n import LANGUAGES, translations
+from publishing.updates import Update
 
 UNSUBSCRIBE_PLACEHOLDER = "https://nansen.invalid/__unsubscribe__"  # survives MJML and escaping
 PREFERENCES_PLACEHOLDER = "https://nansen.invalid/__preferences__"
@@ -74,8 +79,6 @@ class _Section:
 
 def render_digest(updates: Sequence[Update], lang: str, *, site_url: str, number: int, date: dt.date) -> DigestContent:
     """The digest of `updates` for one segment in `lang`, with placeholder links (see `personalize`)."""
-    import mjml
-    from babel.dates import format_date
 
     if lang not in LANGUAGES:
         raise ValueError(f"no digest in {lang!r} (expected one of {', '.join(LANGUAGES)})")
@@ -128,7 +131,6 @@ def _subject(lang: str, *, number: int, count: int, date: str) -> str:
 
 def _sections(updates: Sequence[Update], lang: str, base: str) -> list[_Section]:
     """Non-empty sections in SECTION_ORDER, each keeping the order the updates came in."""
-    from babel.dates import format_date
 
     by_kind: dict[str, list[_Item]] = {kind: [] for kind in SECTION_ORDER}
     for update in updates:
@@ -150,7 +152,6 @@ def _sections(updates: Sequence[Update], lang: str, base: str) -> list[_Section]
 
 @functools.cache
 def _environment(lang: str, *, markup: bool) -> Any:
-    from jinja2 import Environment, FileSystemLoader
 
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
@@ -171,7 +172,6 @@ def _environment(lang: str, *, markup: bool) -> Any:
 
 def _lines(text: str | None) -> Any:
     """HTML paragraphs (split at blank lines) whose single newlines become line breaks."""
-    from markupsafe import Markup, escape
 
     if not text:
         return Markup("")

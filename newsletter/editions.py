@@ -16,17 +16,22 @@ import datetime as dt
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from directory.errors import DomainError
 from directory.models import utcnow
 from newsletter import subscribers as subs
+from newsletter.delivery import Outcome, Sender, build_message
+from newsletter.digest import DigestContent, personalize, render_digest
 from newsletter.models import Delivery, Edition, Subscriber
 from newsletter.tokens import Tokens
-from newsletter.updates import Update, collect
+from publishing.updates import Update, collect
 
 
 @dataclass(frozen=True)
@@ -43,7 +48,7 @@ class NewsletterSettings:
         return f"{self.site_url.rstrip('/')}/{path.lstrip('/')}"
 
 
-class NewsletterError(RuntimeError):
+class NewsletterError(DomainError, RuntimeError):
     pass
 
 
@@ -122,8 +127,7 @@ class SegmentCache:
     date: dt.date
     rendered: dict[str, Any] = field(default_factory=dict)
 
-    def content(self, language: str, preferences: subs.Preferences) -> Any | None:
-        from newsletter.digest import render_digest
+    def content(self, language: str, preferences: subs.Preferences) -> DigestContent | None:
 
         key = preferences.segment_key(language)
         if key not in self.rendered:
@@ -157,9 +161,9 @@ def links(settings: NewsletterSettings, key: str) -> tuple[str, str, str | None]
     return unsubscribe, preferences, mailto
 
 
-def message_for(settings: NewsletterSettings, edition: Edition, subscriber: Subscriber, content: Any) -> Any:
-    from newsletter.delivery import build_message
-    from newsletter.digest import personalize
+def message_for(
+    settings: NewsletterSettings, edition: Edition, subscriber: Subscriber, content: DigestContent
+) -> EmailMessage:
 
     unsubscribe, preferences, mailto = links(settings, subscriber.key)
     personal = personalize(content, unsubscribe_url=unsubscribe, preferences_url=preferences)
@@ -228,8 +232,6 @@ def prepare_deliveries(session: Session, settings: NewsletterSettings, edition: 
                 }
             )
     if rows:
-        from sqlalchemy import insert
-
         session.execute(insert(Delivery), rows)
     edition.status = "sending"
     session.flush()
@@ -237,9 +239,9 @@ def prepare_deliveries(session: Session, settings: NewsletterSettings, edition: 
 
 
 def send(
-    open_session: Callable[[], Any],
+    open_session: Callable[[], AbstractContextManager[Session]],
     settings: NewsletterSettings,
-    sender: Any,
+    sender: Sender,
     *,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> SendReport:
@@ -312,13 +314,11 @@ def _deliver(
     session: Session,
     settings: NewsletterSettings,
     cache: SegmentCache,
-    sender: Any,
+    sender: Sender,
     delivery_id: int,
     subscriber_id: int,
     report: SendReport,
-) -> None:
-    from newsletter.delivery import Outcome
-
+) -> _Attempt | None:
     delivery = session.get(Delivery, delivery_id)
     subscriber = session.get(Subscriber, subscriber_id)
     if delivery is None or delivery.status not in ("pending", "retry"):

@@ -8,6 +8,7 @@ value that tokens carry instead of anything that identifies the person.
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
@@ -15,9 +16,32 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from directory.models import Base, UTCDateTime, utcnow
 
-SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bounced")
-EDITION_STATUSES = ("draft", "approved", "sending", "sent")
-DELIVERY_STATUSES = ("pending", "sending", "sent", "retry", "bounced")
+
+class SubscriberStatus(StrEnum):
+    PENDING = "pending"  # asked, not confirmed yet
+    ACTIVE = "active"
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"
+
+
+class EditionStatus(StrEnum):
+    DRAFT = "draft"  # waits for `nansen newsletter approve`
+    APPROVED = "approved"
+    SENDING = "sending"
+    SENT = "sent"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    RETRY = "retry"
+    BOUNCED = "bounced"
+
+
+SUBSCRIBER_STATUSES: tuple[str, ...] = tuple(SubscriberStatus)
+EDITION_STATUSES: tuple[str, ...] = tuple(EditionStatus)
+DELIVERY_STATUSES: tuple[str, ...] = tuple(DeliveryStatus)
 
 
 class Subscriber(Base):

@@ -17,10 +17,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from directory import fields as F
+from directory.errors import DomainError
 from directory.models import utcnow
 from directory.taxonomy import KINDS, TOPIC_BY_SLUG
 from newsletter.models import Count, Delivery, Subscriber
@@ -29,7 +31,7 @@ LANGUAGES = ("ru", "en")
 CONFIRMATION_INTERVAL = dt.timedelta(hours=1)
 
 
-class SubscriberError(ValueError):
+class SubscriberError(DomainError, ValueError):
     pass
 
 
@@ -48,7 +50,6 @@ class Preferences:
 
 
 def normalize_email(value: str) -> str:
-    from email_validator import EmailNotValidError, validate_email
 
     try:
         return validate_email(value.strip(), check_deliverability=False).normalized.lower()

@@ -12,9 +12,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+from jinja2 import ChoiceLoader, FileSystemLoader
+from markupsafe import escape
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -22,11 +27,17 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from directory.models import Entry, utcnow
 from newsletter import subscribers as subs
-from newsletter.i18n import LANGUAGES, gettext_for
+from newsletter.delivery import build_message
+from newsletter.editions import NewsletterSettings, links
+from newsletter.models import Subscriber
 from newsletter.tokens import InvalidToken
-from newsletter.updates import _
+from publishing.i18n import LANGUAGES, gettext_for
+from publishing.site import environment
+from publishing.updates import _
 
+TEMPLATES = Path(__file__).parent / "templates" / "web"
 HONEYPOT = "website"
 
 
@@ -34,11 +45,22 @@ def _lang(value: Any) -> str:
     return value if value in LANGUAGES else "ru"
 
 
-def _page(lang: str, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    from newsletter.site import environment
+@functools.cache
+def _environment(lang: str) -> Any:
+    """The site's templates (base, macros, catalog) with the endpoints' own pages on top."""
 
+    site = environment(lang)
+    return site.overlay(loader=ChoiceLoader([FileSystemLoader(TEMPLATES), site.loader]))
+
+
+def _texts(form: Any, name: str) -> list[str]:
+    """The text values of a repeated form field (a file upload in its place is ignored)."""
+    return [value for value in form.getlist(name) if isinstance(value, str)]
+
+
+def _page(lang: str, template: str, status: int = 200, **context: Any) -> HTMLResponse:
     other = "en" if lang == "ru" else "ru"
-    html = environment(lang).get_template(template).render(root="/", other_page=f"{other}/index.html", **context)
+    html = _environment(lang).get_template(template).render(root="/", other_page=f"{other}/index.html", **context)
     return HTMLResponse(
         html, status_code=status, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
     )
@@ -47,9 +69,9 @@ def _page(lang: str, template: str, status: int = 200, **context: Any) -> HTMLRe
 class Endpoints:
     def __init__(
         self,
-        settings: Any,  # newsletter.editions.NewsletterSettings
-        open_session: Callable[[], AbstractContextManager[Any]],
-        send_mail: Callable[[Any], Any],
+        settings: NewsletterSettings,
+        open_session: Callable[[], AbstractContextManager[Session]],
+        send_mail: Callable[[EmailMessage], object],
     ) -> None:
         self.settings = settings
         self.open_session = open_session
@@ -68,7 +90,7 @@ class Endpoints:
             return _page(lang, "message.html", message=gettext_for(lang, _CHECK_INBOX))
         try:
             language, preferences = subs.check_preferences(
-                lang, [c for c in form.getlist("country") if c], form.getlist("kind"), form.getlist("topic")
+                lang, [c for c in _texts(form, "country") if c], _texts(form, "kind"), _texts(form, "topic")
             )
             address = subs.normalize_email(str(form.get("email", "")))
         except subs.SubscriberError:
@@ -113,7 +135,7 @@ class Endpoints:
                 return _page(lang, "message.html", message=gettext_for(lang, _("Your data has been deleted.")))
             try:
                 language, prefs = subs.check_preferences(
-                    _lang(form.get("lang")), form.getlist("country"), form.getlist("kind"), form.getlist("topic")
+                    _lang(form.get("lang")), _texts(form, "country"), _texts(form, "kind"), _texts(form, "topic")
                 )
             except subs.SubscriberError:
                 return _page(lang, "message.html", status=400, message=gettext_for(lang, _INVALID))
@@ -167,10 +189,7 @@ class Endpoints:
             return action(session, *args)
 
 
-def _host_countries(session: Any) -> list[str]:
-    from sqlalchemy import select
-
-    from directory.models import Entry
+def _host_countries(session: Session) -> list[str]:
 
     return sorted({code for codes in session.scalars(select(Entry.host_countries)) for code in codes})
 
@@ -191,11 +210,8 @@ _CHECK_INBOX = _("Thank you. If this address can be subscribed, a confirmation l
 _INVALID = _("This link is not valid any more. You can subscribe again from the site.")
 
 
-def confirmation_message(settings: Any, subscriber: Any) -> Any:
+def confirmation_message(settings: NewsletterSettings, subscriber: Subscriber) -> EmailMessage:
     """The double opt-in mail, in the subscriber's language, with nothing but the confirm link."""
-    from directory.models import utcnow
-    from newsletter.delivery import build_message
-    from newsletter.editions import links
 
     lang = subscriber.language
     t = functools.partial(gettext_for, lang)
@@ -204,7 +220,6 @@ def confirmation_message(settings: Any, subscriber: Any) -> Any:
     intro = t(_("Someone, hopefully you, asked to receive the Nansen newsletter at this address."))
     ignore = t(_("If it was not you, ignore this message: without confirmation you will get nothing more from us."))
     text = "\n\n".join([intro, t(_("To confirm, open this link (it is valid for seven days):")), confirm_url, ignore])
-    from markupsafe import escape
 
     html = (
         f"<p>{escape(intro)}</p>"

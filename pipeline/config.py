@@ -1,9 +1,12 @@
 """Settings of a Nansen installation: defaults, then `nansen.toml`, then the environment.
 
-The file is `NANSEN_CONFIG`, else `nansen.toml` in the working directory (optional: every setting
-has a default that works on a fresh machine). Secrets — the signing secret and the SMTP password —
-come only from the environment, never from the file, so the file can live in git.
-`nansen config check` prints the effective values (secrets masked) and every problem found.
+Declared once, as pydantic-settings models: one section per `[table]` of the file, each setting
+with its type, default, environment variable and meaning. The file is `NANSEN_CONFIG`, else
+`nansen.toml` in the working directory (optional: every setting has a default that works on a fresh
+machine). Secrets (`SecretStr`: the signing secret, the SMTP URL with its password, the database
+URL) are never printed; the signing secret and the SMTP password come only from the environment, so
+the file can live in git. A value that does not parse is a problem (the default is used);
+`nansen config check` prints the effective values, masked, and every problem.
 """
 
 from __future__ import annotations
@@ -12,140 +15,238 @@ import getpass
 import ipaddress
 import os
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
 import newsletter
 import pipeline
+from directory.errors import DomainError
 
 DEFAULT_DATABASE_URL = "sqlite:///nansen.db"
 DEFAULT_SITE_URL = "http://127.0.0.1:8000/"
 # Schema branches of the packages built on the directory, migrated together by `nansen init`.
 MIGRATION_LOCATIONS: tuple[Path, ...] = (newsletter.MIGRATIONS, pipeline.MIGRATIONS)
-
-
-@dataclass(frozen=True)
-class Option:
-    section: str
-    key: str
-    env: str
-    default: Any
-    doc: str
-    secret: bool = False
-    file_allowed: bool = True
-
-
-OPTIONS: tuple[Option, ...] = (
-    Option(
-        "database",
-        "url",
-        "NANSEN_DATABASE_URL",
-        DEFAULT_DATABASE_URL,
-        "SQLAlchemy URL: SQLite by default, postgresql+psycopg://user@host/db for scale.",
-    ),
-    Option("site", "url", "NANSEN_SITE_URL", DEFAULT_SITE_URL, "Absolute URL the site and endpoints are served at."),
-    Option("site", "public_dir", "NANSEN_PUBLIC_DIR", "public", "Where `nansen publish` builds the site."),
-    Option(
-        "site",
-        "id_authority",
-        "NANSEN_ID_AUTHORITY",
-        "",
-        "Tag-URI authority of feed ids (default: the site's host). Set once, never change.",
-    ),
-    Option("site", "feed_item_limit", "NANSEN_FEED_ITEM_LIMIT", 50, "Items per feed."),
-    Option(
-        "crawl", "contact_url", "NANSEN_CONTACT_URL", "", "Named in the crawler's User-Agent (default: the site URL)."
-    ),
-    Option(
-        "crawl",
-        "allow_networks",
-        "NANSEN_CRAWL_ALLOW_NETWORKS",
-        "",
-        "Private networks the crawler may reach (CIDRs, comma-separated). Off by default.",
-    ),
-    Option("crawl", "polite", "NANSEN_CRAWL_POLITE", True, "AutoThrottle and delays (turn off only locally)."),
-    Option("crawl", "dead_after_failures", "NANSEN_DEAD_AFTER_FAILURES", 3, "Failed checks before `inactive`."),
-    Option("crawl", "dead_after_days", "NANSEN_DEAD_AFTER_DAYS", 7, "…spanning at least this many days."),
-    Option("newsletter", "sender", "NANSEN_SENDER", "Nansen <newsletter@nansen.localhost>", "From: address."),
-    Option(
-        "newsletter",
-        "smtp_url",
-        "NANSEN_SMTP_URL",
-        "",
-        "smtp://user@host:587?starttls=1, smtps://host; the password only in the environment variable.",
-    ),
-    Option("newsletter", "unsubscribe_mailto", "NANSEN_UNSUBSCRIBE_MAILTO", "", "Address for mailto: unsubscribe."),
-    Option(
-        "newsletter",
-        "require_approval",
-        "NANSEN_NEWSLETTER_REQUIRE_APPROVAL",
-        False,
-        "Hold each edition as a draft until `nansen newsletter approve`.",
-    ),
-    Option(
-        "newsletter", "secret", "NANSEN_SECRET", "", "Signs confirm/unsubscribe links.", secret=True, file_allowed=False
-    ),
-    Option("schedule", "timezone", "NANSEN_TIMEZONE", "UTC", "Time zone of the cron expressions."),
-    Option("schedule", "feeds", "NANSEN_SCHEDULE_FEEDS", "0 * * * *", "Feeds crawl (then publish): hourly."),
-    Option("schedule", "site", "NANSEN_SCHEDULE_SITE", "0 3 * * 1", "Site crawl (then publish): weekly."),
-    Option("schedule", "watch", "NANSEN_SCHEDULE_WATCH", "30 4 * * *", "Page watch (then publish): daily."),
-    Option("schedule", "newsletter", "NANSEN_SCHEDULE_NEWSLETTER", "0 9 * * 1", "Newsletter: weekly."),
-    Option("schedule", "publish", "NANSEN_SCHEDULE_PUBLISH", "off", "Publish alone (crawls publish anyway)."),
-    Option(
-        "schedule",
-        "misfire_grace_seconds",
-        "NANSEN_MISFIRE_GRACE",
-        3600,
-        "A run missed by less than this (e.g. during a restart) still happens once.",
-    ),
-)
-SECRET_ENV = {o.env for o in OPTIONS if o.secret} | {"NANSEN_SMTP_URL"}
 JOBS = ("feeds", "site", "watch", "newsletter", "publish")
+OFF = ("", "off", "none", "-")
 
 
-@dataclass(frozen=True)
-class Settings:
-    database_url: str
-    actor: str
-    site_url: str
-    public_dir: Path
-    id_authority: str
-    feed_item_limit: int
-    contact_url: str
-    crawl_allow_networks: tuple[str, ...]
-    crawl_polite: bool
-    migration_locations: tuple[Path, ...] = ()
-    secret: str | None = None
-    smtp_url: str | None = None
-    sender: str = "Nansen <newsletter@nansen.localhost>"
-    unsubscribe_mailto: str | None = None
-    require_approval: bool = False
-    dead_after_failures: int = 3
-    dead_after_days: int = 7
-    timezone: str = "UTC"
-    schedules: Mapping[str, str] = field(default_factory=dict)
-    misfire_grace_seconds: int = 3600
-    config_path: Path | None = None
-    values: Mapping[str, Any] = field(default_factory=dict)  # effective value of each option, by "section.key"
-    problems: tuple[str, ...] = ()
+def setting(default: Any, env: str, doc: str, *, in_file: bool = True) -> Any:
+    """A setting's default, its environment variable and what it means; `in_file=False` for secrets
+    that only the environment may hold."""
+    return Field(default, description=doc, json_schema_extra={"env": env, "in_file": in_file})
+
+
+def _extra(info: FieldInfo, key: str) -> Any:
+    extra = info.json_schema_extra
+    return extra.get(key) if isinstance(extra, dict) else None
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="ignore", validate_default=True)
+
+
+class DatabaseSection(Section):
+    url: SecretStr = setting(
+        SecretStr(DEFAULT_DATABASE_URL),
+        "NANSEN_DATABASE_URL",
+        "SQLAlchemy URL: SQLite by default, postgresql+psycopg://user@host/db for scale.",
+    )
+
+
+class SiteSection(Section):
+    url: str = setting(DEFAULT_SITE_URL, "NANSEN_SITE_URL", "Absolute URL the site and endpoints are served at.")
+    public_dir: Path = setting(Path("public"), "NANSEN_PUBLIC_DIR", "Where `nansen publish` builds the site.")
+    id_authority: str = setting(
+        "", "NANSEN_ID_AUTHORITY", "Tag-URI authority of feed ids (default: the site's host). Set once, never change."
+    )
+    feed_item_limit: int = setting(50, "NANSEN_FEED_ITEM_LIMIT", "Items per feed.")
+
+
+class CrawlSection(Section):
+    contact_url: str = setting("", "NANSEN_CONTACT_URL", "Named in the crawler's User-Agent (default: the site URL).")
+    allow_networks: tuple[str, ...] = setting(
+        (), "NANSEN_CRAWL_ALLOW_NETWORKS", "Private networks the crawler may reach (CIDRs, comma-separated)."
+    )
+    polite: bool = setting(True, "NANSEN_CRAWL_POLITE", "AutoThrottle and delays (turn off only locally).")
+    dead_after_failures: int = setting(3, "NANSEN_DEAD_AFTER_FAILURES", "Failed checks before `inactive`.")
+    dead_after_days: int = setting(7, "NANSEN_DEAD_AFTER_DAYS", "…spanning at least this many days.")
+
+    @field_validator("allow_networks", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+
+class NewsletterSection(Section):
+    sender: str = setting("Nansen <newsletter@nansen.localhost>", "NANSEN_SENDER", "From: address.")
+    smtp_url: SecretStr | None = setting(
+        None,
+        "NANSEN_SMTP_URL",
+        "smtp://user@host:587?starttls=1, smtps://host; the password only in the environment variable.",
+    )
+    unsubscribe_mailto: str = setting("", "NANSEN_UNSUBSCRIBE_MAILTO", "Address for mailto: unsubscribe.")
+    require_approval: bool = setting(
+        False, "NANSEN_NEWSLETTER_REQUIRE_APPROVAL", "Hold each edition as a draft until `nansen newsletter approve`."
+    )
+    secret: SecretStr | None = setting(None, "NANSEN_SECRET", "Signs confirm/unsubscribe links.", in_file=False)
+
+
+class ScheduleSection(Section):
+    timezone: str = setting("UTC", "NANSEN_TIMEZONE", "Time zone of the cron expressions.")
+    feeds: str = setting("0 * * * *", "NANSEN_SCHEDULE_FEEDS", "Feeds crawl (then publish): hourly.")
+    site: str = setting("0 3 * * 1", "NANSEN_SCHEDULE_SITE", "Site crawl (then publish): weekly.")
+    watch: str = setting("30 4 * * *", "NANSEN_SCHEDULE_WATCH", "Page watch (then publish): daily.")
+    newsletter: str = setting("0 9 * * 1", "NANSEN_SCHEDULE_NEWSLETTER", "Newsletter: weekly.")
+    publish: str = setting("off", "NANSEN_SCHEDULE_PUBLISH", "Publish alone (crawls publish anyway).")
+    misfire_grace_seconds: int = setting(
+        3600, "NANSEN_MISFIRE_GRACE", "A run missed by less than this (e.g. during a restart) still happens once."
+    )
+
+    @field_validator(*JOBS)
+    @classmethod
+    def _off_is_empty(cls, value: str) -> str:
+        """A cron expression, or "" for a job switched off ("off")."""
+        return "" if value.strip().lower() in OFF else value.strip()
+
+    def expressions(self) -> dict[str, str]:
+        """Each job's cron expression ("" when it is switched off)."""
+        return {job: getattr(self, job) for job in JOBS}
+
+
+SECTIONS: dict[str, type[Section]] = {
+    "database": DatabaseSection,
+    "site": SiteSection,
+    "crawl": CrawlSection,
+    "newsletter": NewsletterSection,
+    "schedule": ScheduleSection,
+}
+
+
+class ConfigError(DomainError):
+    """A setting a command needs is missing or wrong."""
 
 
 def config_path() -> Path:
     return Path(os.environ.get("NANSEN_CONFIG") or "nansen.toml")
 
 
-def actor() -> str:
-    """Who the revisions name: `NANSEN_ACTOR`, else the login name."""
-    name = os.environ.get("NANSEN_ACTOR")
-    if name:
-        return name
+def login_name() -> str:
+    """Who the revisions name when `NANSEN_ACTOR` is not set: the login name."""
     try:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
+
+
+class NamedEnvironment(PydanticBaseSettingsSource):
+    """Each setting from its own documented variable (`NANSEN_SITE_URL`, …); empty means unset."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for section, model in SECTIONS.items():
+            for key, info in model.model_fields.items():
+                value = os.environ.get(_extra(info, "env") or "")
+                if value:
+                    found.setdefault(section, {})[key] = value
+        if os.environ.get("NANSEN_ACTOR"):
+            found["actor"] = os.environ["NANSEN_ACTOR"]
+        return found
+
+
+class TomlFile(PydanticBaseSettingsSource):
+    """`nansen.toml`: known settings only; a secret or a password in it is a problem, and ignored."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path) -> None:
+        super().__init__(settings_cls)
+        self.path = path
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        problems: list[str] = []
+        found: dict[str, Any] = {}
+        for section, table in read_file(self.path, problems).items():
+            model = SECTIONS.get(section)
+            if model is None or not isinstance(table, dict):
+                problems.append(f"{self.path}: [{section}] is not a section (expected {', '.join(SECTIONS)})")
+                continue
+            for key, value in table.items():
+                info = model.model_fields.get(key)
+                if info is None:
+                    problems.append(f"{self.path}: unknown setting [{section}] {key}")
+                elif not _extra(info, "in_file"):
+                    problems.append(f"{self.path}: [{section}] {key} is a secret: set {_extra(info, 'env')} instead")
+                else:
+                    found.setdefault(section, {})[key] = value
+        smtp = found.get("newsletter", {}).get("smtp_url")
+        if isinstance(smtp, str) and urlsplit(smtp).password and not os.environ.get("NANSEN_SMTP_URL"):
+            problems.append(
+                f"{self.path}: [newsletter] smtp_url holds a password: put the URL in NANSEN_SMTP_URL instead"
+            )
+        return {**found, "problems": tuple(problems)}
+
+
+def read_file(path: Path, problems: list[str]) -> dict[str, Any]:
+    """The TOML file as a dict ({} when absent); what is wrong with it goes to `problems`."""
+    if not path.exists():
+        if os.environ.get("NANSEN_CONFIG"):
+            problems.append(f"{path}: NANSEN_CONFIG names a file that does not exist")
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        problems.append(f"{path}: {exc}")
+        return {}
+
+
+class Settings(BaseSettings):
+    """The effective settings: `settings.site.url`, `settings.newsletter.secret`, … (see `SECTIONS`)."""
+
+    model_config = SettingsConfigDict(extra="ignore", validate_default=True)
+
+    database: DatabaseSection = Field(default_factory=DatabaseSection)
+    site: SiteSection = Field(default_factory=SiteSection)
+    crawl: CrawlSection = Field(default_factory=CrawlSection)
+    newsletter: NewsletterSection = Field(default_factory=NewsletterSection)
+    schedule: ScheduleSection = Field(default_factory=ScheduleSection)
+    actor: str = Field(default_factory=login_name, description="Who the history names (NANSEN_ACTOR).")
+    config_path: Path | None = None
+    problems: tuple[str, ...] = ()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, NamedEnvironment(settings_cls), TomlFile(settings_cls, config_path())
+
+    @model_validator(mode="after")
+    def _derived(self) -> Settings:
+        """Defaults that follow from other settings: the tag-URI authority and the crawler's contact."""
+        if not self.site.id_authority:
+            self.site.id_authority = id_authority(self.site.url)
+        if not self.crawl.contact_url:
+            self.crawl.contact_url = self.site.url
+        return self
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url.get_secret_value()
 
 
 def id_authority(site_url: str) -> str:
@@ -159,181 +260,85 @@ def id_authority(site_url: str) -> str:
     return "nansen.localhost"
 
 
-def _read_file(path: Path, problems: list[str]) -> dict[str, Any]:
-    if not path.exists():
-        if os.environ.get("NANSEN_CONFIG"):
-            problems.append(f"{path}: NANSEN_CONFIG names a file that does not exist")
-        return {}
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        problems.append(f"{path}: {exc}")
-        return {}
-
-
-def _coerce(option: Option, value: Any, origin: str, problems: list[str]) -> Any:
-    kind = type(option.default)
-    if kind is bool and isinstance(value, str):
-        if value.lower() in ("1", "true", "yes", "on"):
-            return True
-        if value.lower() in ("0", "false", "no", "off", ""):
-            return False
-        problems.append(f"{origin}: {value!r} is not true or false")
-        return option.default
-    if kind is int and not isinstance(value, bool):
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            problems.append(f"{origin}: {value!r} is not a whole number")
-            return option.default
-    if kind is str and not isinstance(value, str):
-        problems.append(f"{origin}: expected text, got {value!r}")
-        return option.default
-    return value
-
-
-def _effective(path: Path, problems: list[str]) -> dict[str, Any]:
-    data = _read_file(path, problems)
-    known = {(o.section, o.key) for o in OPTIONS}
-    for section, table in data.items():
-        if not isinstance(table, dict):
-            problems.append(f"{path}: [{section}] must be a table")
-            continue
-        problems += [f"{path}: unknown setting [{section}] {key}" for key in table if (section, key) not in known]
-    values: dict[str, Any] = {}
-    for option in OPTIONS:
-        name = f"{option.section}.{option.key}"
-        value = option.default
-        in_file = data.get(option.section, {}) if isinstance(data.get(option.section), dict) else {}
-        if option.key in in_file:
-            if option.file_allowed:
-                value = _coerce(option, in_file[option.key], f"{path}: [{option.section}] {option.key}", problems)
-            else:
-                problems.append(f"{path}: [{option.section}] {option.key} is a secret: set {option.env} instead")
-        if os.environ.get(option.env) not in (None, ""):
-            value = _coerce(option, os.environ[option.env], option.env, problems)
-        values[name] = value
-    smtp = values["newsletter.smtp_url"]
-    if smtp and urlsplit(smtp).password and not os.environ.get("NANSEN_SMTP_URL"):
-        problems.append(f"{path}: [newsletter] smtp_url holds a password: put the URL in NANSEN_SMTP_URL instead")
-    return values
-
-
-def load(database: str | None = None, who: str | None = None) -> Settings:
-    """Effective settings; problems are collected (for `config check`), not raised."""
-    problems: list[str] = []
-    path = config_path()
-    values = _effective(path, problems)
+def load(database: str | None = None, actor: str | None = None) -> Settings:
+    """Effective settings; problems are collected in `settings.problems` (for `config check`), not
+    raised: a value that does not parse is reported and its default used."""
+    overrides: dict[str, Any] = {}
     if database:
-        values["database.url"] = database
-    site_url = values["site.url"]
-    networks = tuple(n.strip() for n in str(values["crawl.allow_networks"]).split(",") if n.strip())
-    return Settings(
-        database_url=values["database.url"],
-        actor=who or actor(),
-        site_url=site_url,
-        public_dir=Path(values["site.public_dir"]),
-        id_authority=values["site.id_authority"] or id_authority(site_url),
-        feed_item_limit=values["site.feed_item_limit"],
-        contact_url=values["crawl.contact_url"] or site_url,
-        crawl_allow_networks=networks,
-        crawl_polite=values["crawl.polite"],
-        migration_locations=MIGRATION_LOCATIONS,
-        secret=values["newsletter.secret"] or None,
-        smtp_url=values["newsletter.smtp_url"] or None,
-        sender=values["newsletter.sender"],
-        unsubscribe_mailto=values["newsletter.unsubscribe_mailto"] or None,
-        require_approval=values["newsletter.require_approval"],
-        dead_after_failures=values["crawl.dead_after_failures"],
-        dead_after_days=values["crawl.dead_after_days"],
-        timezone=values["schedule.timezone"],
-        schedules={job: _schedule(values[f"schedule.{job}"]) for job in JOBS},
-        misfire_grace_seconds=values["schedule.misfire_grace_seconds"],
-        config_path=path if path.exists() else None,
-        values=values,
-        problems=tuple(problems),
-    )
-
-
-def _schedule(expression: str) -> str:
-    """A cron expression, or "" for a job switched off ("off")."""
-    return "" if expression.strip().lower() in ("", "off", "none", "-") else expression.strip()
-
-
-def check(settings: Settings) -> list[str]:
-    """Every problem with the effective configuration (empty: all good)."""
-    problems = list(settings.problems)
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
+        overrides["database"] = {"url": database}
+    if actor:
+        overrides["actor"] = actor
+    path = config_path()
     try:
-        make_url(settings.database_url)
-    except ArgumentError as exc:
-        problems.append(f"database.url: {exc}")
-    parts = urlsplit(settings.site_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        problems.append(f"site.url: {settings.site_url!r} is not an absolute http(s) URL")
-    elif parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost"):
-        problems.append("site.url: use https in production (one-click unsubscribe requires it)")
-    try:
-        from crawlers.safety import parse_networks
-
-        parse_networks(settings.crawl_allow_networks)
-    except ValueError as exc:
-        problems.append(f"crawl.allow_networks: {exc}")
-    problems += _schedule_problems(settings)
-    if settings.smtp_url:
-        from newsletter.delivery import parse_smtp_url
-
-        try:
-            parse_smtp_url(settings.smtp_url)
-        except ValueError as exc:
-            problems.append(f"newsletter.smtp_url: {exc}")
-    else:
-        problems.append("newsletter.smtp_url: not set, so no newsletter can be sent")
-    if not settings.secret:
-        problems.append("NANSEN_SECRET: not set, so subscription links cannot be signed")
-    elif len(settings.secret) < 16:
-        problems.append("NANSEN_SECRET: shorter than 16 characters")
-    return problems
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        problems, defaults = _invalid(exc, path)
+        settings = Settings(**_merge(defaults, overrides))
+        settings = settings.model_copy(update={"problems": (*settings.problems, *problems)})
+    return settings.model_copy(update={"config_path": path if path.exists() else None})
 
 
-def _schedule_problems(settings: Settings) -> list[str]:
-    from pipeline.jobs import trigger_for
-
-    problems = []
-    for job, expression in settings.schedules.items():
-        if not expression:
+def _invalid(exc: ValidationError, path: Path) -> tuple[list[str], dict[str, Any]]:
+    """Today's one-line messages for values that do not parse, and the defaults that replace them."""
+    problems: list[str] = []
+    defaults: dict[str, Any] = {}
+    for error in exc.errors():
+        section, key = (str(part) for part in (*error["loc"], "")[:2])
+        info = SECTIONS[section].model_fields[key] if section in SECTIONS else None
+        if info is None:
+            problems.append(f"{section}: {error['msg']}")
             continue
-        try:
-            trigger_for(expression, settings.timezone)
-        except (ValueError, KeyError) as exc:
-            problems.append(f"schedule.{job}: {expression!r}: {exc}")
-    return problems
+        env = _extra(info, "env")
+        origin = env if os.environ.get(env or "") else f"{path}: [{section}] {key}"
+        value = error.get("input")
+        reason = {
+            "int_parsing": "is not a whole number",
+            "int_type": "is not a whole number",
+            "bool_parsing": "is not true or false",
+            "bool_type": "is not true or false",
+        }.get(error["type"])
+        problems.append(f"{origin}: {value!r} {reason}" if reason else f"{origin}: {value!r}: {error['msg']}")
+        defaults.setdefault(section, {})[key] = info.default
+    return problems, defaults
+
+
+def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    merged = {**base}
+    for key, value in top.items():
+        merged[key] = _merge(merged.get(key, {}), value) if isinstance(value, dict) else value
+    return merged
 
 
 def describe(settings: Settings) -> list[tuple[str, str, str]]:
-    """(setting, effective value with secrets masked, where it came from)."""
-    path = settings.config_path
+    """(setting, effective value with every secret masked, where it came from)."""
+    in_file = read_file(settings.config_path, []) if settings.config_path else {}
     rows = []
-    for option in OPTIONS:
-        name = f"{option.section}.{option.key}"
-        value = settings.values.get(name, option.default)
-        if os.environ.get(option.env) not in (None, ""):
-            origin = option.env
-        elif path is not None and option.key in (_read_file(path, []).get(option.section) or {}):
-            origin = str(path)
-        else:
-            origin = "default"
-        rows.append((name, _mask(option, value), origin))
+    for section, model in SECTIONS.items():
+        values = getattr(settings, section)
+        for key, info in model.model_fields.items():
+            env = _extra(info, "env") or ""
+            if os.environ.get(env):
+                origin = env
+            elif key in (in_file.get(section) or {}) and _extra(info, "in_file"):
+                origin = str(settings.config_path)
+            else:
+                origin = "default"
+            value = getattr(values, key)
+            shown = "off" if section == "schedule" and key in JOBS and not value else masked(value)
+            rows.append((f"{section}.{key}", shown, origin))
     return rows
 
 
-def _mask(option: Option, value: Any) -> str:
-    if option.secret:
-        return "(set, hidden)" if value else "(not set)"
-    if option.key == "smtp_url" and value:
-        parts = urlsplit(str(value))
-        if parts.password:
-            return str(value).replace(f":{parts.password}@", ":***@", 1)
-    return str(value)
+def masked(value: Any) -> str:
+    """A value as `config check` shows it: a secret URL with its password hidden, other secrets hidden whole."""
+    if value is None:
+        return "(not set)"
+    if isinstance(value, tuple):
+        return ", ".join(value)
+    if not isinstance(value, SecretStr):
+        return str(value)
+    secret = value.get_secret_value()
+    if "://" in secret:
+        password = urlsplit(secret).password
+        return secret.replace(f":{password}@", ":***@", 1) if password else secret
+    return "(set, hidden)" if secret else "(not set)"

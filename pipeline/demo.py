@@ -19,11 +19,21 @@ from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 
+from aiosmtpd.controller import Controller
+from starlette.testclient import TestClient
 from typer.testing import CliRunner
+
+from directory import entries, exports, fields
+from directory.store import Store
+from newsletter.web import Endpoints, create_app
+from pipeline import config, jobs
+from pipeline.cli import app
+from pipeline.components import mail_sender, newsletter_settings
+from pipeline.demoweb import DemoWeb
 
 REPO = Path(__file__).resolve().parent.parent
 OUTPUT = Path(os.environ.get("NANSEN_DEMO_OUTPUT") or REPO / "demo-output").resolve()
-READERS = (
+READERS: tuple[tuple[str, str, list[str]], ...] = (
     ("anna@example.org", "ru", ["GE"]),
     ("boris@example.org", "ru", []),
     ("clara@example.org", "en", []),
@@ -49,7 +59,6 @@ def _free_port() -> int:
 
 
 def _cli(args: list[str], *, show: bool = True) -> str:
-    from pipeline.cli import app
 
     result = CliRunner().invoke(app, args, env={"COLUMNS": "120"})
     if show:
@@ -76,9 +85,6 @@ def _write_config(smtp_port: int) -> Path:
 
 def _point_at_demo_web(web: Any) -> int:
     """Minor edits (history, not news): the demo database's entries use the local stand-in sites."""
-    from directory import entries
-    from directory.store import Store
-    from pipeline import config
 
     store = Store(config.load().database_url)
     actor = entries.Actor("demo", "demo")
@@ -108,19 +114,12 @@ def _point_at_demo_web(web: Any) -> int:
 
 def _subscribe_readers(box_path: Path) -> None:
     """Through the real endpoints: subscribe, then open the confirmation link from the mail."""
-    from starlette.testclient import TestClient
-
-    from directory.store import Store
-    from newsletter.delivery import SmtpSender, parse_smtp_url
-    from newsletter.mail_cli import newsletter_settings
-    from newsletter.web import Endpoints, create_app
-    from pipeline import config
 
     settings = config.load()
     store = Store(settings.database_url)
 
     def send_mail(message: Any) -> None:
-        with SmtpSender(parse_smtp_url(settings.smtp_url or "")) as sender:
+        with mail_sender(settings) as sender:
             sender.send(message)
 
     try:
@@ -130,7 +129,8 @@ def _subscribe_readers(box_path: Path) -> None:
         box = mailbox.Maildir(box_path, create=False)
         for _, raw in box.items():
             message = message_from_bytes(raw.as_bytes(), policy=policy.default)
-            text = message.get_body(("plain",)).get_content()
+            body = message.get_body(("plain",))
+            text = body.get_content() if body is not None else ""
             link = re.search(r"http://127\.0\.0\.1:8000(/confirm\?token=\S+)", text)
             if link:
                 web.get(link.group(1))
@@ -139,10 +139,6 @@ def _subscribe_readers(box_path: Path) -> None:
 
 
 def main() -> None:
-    from aiosmtpd.controller import Controller
-
-    from pipeline import config, jobs
-    from pipeline.demoweb import DemoWeb
 
     started = time.monotonic()
     if OUTPUT.exists():
@@ -161,13 +157,9 @@ def main() -> None:
     try:
         _cli(["init"])
         _cli(["import", str(REPO / "data")])
-        from directory import exports
-        from directory.store import Store
 
         store = Store(config.load().database_url)
         with store.session() as session:
-            from directory import fields
-
             records = [fields.nest(r) for r in exports.export_records(session)]
         store.close()
         web = DemoWeb(records, moved="bumaga", gone="the-new-times").start()

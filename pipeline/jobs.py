@@ -8,80 +8,49 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from sqlalchemy.orm import Session
+
+from crawlers.run import run_crawl
 from directory.models import utcnow
 from directory.store import Store
+from newsletter import archive, editions
+from newsletter.editions import NewsletterSettings
 from pipeline import config, runs
+from pipeline.components import crawl_options, mail_sender, newsletter_settings, site_settings
+from pipeline.cron import latest_slot
+from publishing import site as publishing_site
+from publishing.archive import write_archive
+from publishing.site import BuildReport, SiteSettings
 
 log = logging.getLogger(__name__)
 CRAWL_JOBS = ("feeds", "site", "watch")
 
 
-_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def _weekday_names(field: str) -> str:
-    """Cron numbers weekdays from Sunday (0 or 7); APScheduler 3 from Monday. Names mean the same to both."""
-    return re.sub(r"(?<![/\d])([0-7])(?!\d)", lambda m: _WEEKDAYS[int(m.group(1))], field)
-
-
-def trigger_for(expression: str, timezone: str) -> Any:
-    """A cron trigger: five fields as in crontab(5), or six with seconds first (for tests and demos)."""
-    from apscheduler.triggers.cron import CronTrigger
-
-    fields = expression.split()
-    if len(fields) == 5:
-        fields = ["0", *fields]
-    if len(fields) != 6:
-        raise ValueError(f"{expression!r}: expected 5 cron fields (or 6 with seconds first)")
-    second, minute, hour, day, month, weekday = fields
-    return CronTrigger(
-        second=second,
-        minute=minute,
-        hour=hour,
-        day=day,
-        month=month,
-        day_of_week=_weekday_names(weekday),
-        timezone=timezone,
-    )
-
-
-def latest_slot(expression: str, timezone: str, now: dt.datetime, window: dt.timedelta) -> dt.datetime | None:
-    """The most recent time ≤ now the schedule was due (looking back at most `window`)."""
-    trigger = trigger_for(expression, timezone)
-    fire = trigger.get_next_fire_time(None, now - window)
-    slot = None
-    while fire is not None and fire <= now:
-        slot = fire
-        fire = trigger.get_next_fire_time(fire, fire + dt.timedelta(microseconds=1))
-    return slot.astimezone(dt.UTC) if slot else None
-
-
 # --------------------------------------------------------------------------- job bodies
 
 
-def publish(settings: config.Settings, store: Store) -> dict[str, Any]:
-    from newsletter import site
-    from newsletter.feeds import FeedSettings
+def build_site(session: Session, site: SiteSettings) -> BuildReport:
+    """The site with the newsletter's archive index (publishing knows nothing of mail)."""
+    return publishing_site.build(session, site, archive.listings(session))
 
+
+def archive_editions(session: Session, nl: NewsletterSettings, output: Path) -> list[Path]:
+    """Every sent edition's page on the site, without personal links."""
+    return write_archive(archive.archived_editions(session, nl), output)
+
+
+def publish(settings: config.Settings, store: Store) -> dict[str, Any]:
     with store.session() as session:
-        report = site.build(
-            session,
-            site.SiteSettings(
-                settings.public_dir, FeedSettings(settings.site_url, settings.id_authority, settings.feed_item_limit)
-            ),
-        )
+        report = build_site(session, site_settings(settings))
     return {"files_written": report.total_written, "files_unchanged": sum(report.unchanged.values())}
 
 
 def crawl(kind: str, settings: config.Settings, store: Store) -> dict[str, Any]:
-    from crawlers.run import CrawlOptions, run_crawl
-
-    options = CrawlOptions.from_settings(settings)
-    summary = run_crawl(kind, options)
+    summary = run_crawl(kind, crawl_options(settings))
     if summary.returncode != 0:
         raise RuntimeError(f"{kind} crawl failed: {summary.stats.get('stderr', '')[-300:]}")
     counts = {
@@ -95,15 +64,10 @@ def crawl(kind: str, settings: config.Settings, store: Store) -> dict[str, Any]:
 
 
 def newsletter(settings: config.Settings, store: Store) -> dict[str, Any]:
-    from newsletter import editions
-    from newsletter.archive import write_archive
-    from newsletter.delivery import SmtpSender, parse_smtp_url
-    from newsletter.mail_cli import newsletter_settings
-
-    if not settings.secret or not settings.smtp_url:
+    if not settings.newsletter.secret or not settings.newsletter.smtp_url:
         return {"skipped": "NANSEN_SECRET and NANSEN_SMTP_URL are needed to send"}
     nl = newsletter_settings(settings)
-    report = editions.send(store.session, nl, SmtpSender(parse_smtp_url(settings.smtp_url)))
+    report = editions.send(store.session, nl, mail_sender(settings))
     counts: dict[str, Any] = {
         "edition": report.edition,
         "status": report.status,
@@ -114,7 +78,7 @@ def newsletter(settings: config.Settings, store: Store) -> dict[str, Any]:
     }
     if report.status == "sent":
         with store.session() as session:
-            counts["archived"] = len(write_archive(session, nl, settings.public_dir))
+            counts["archived"] = len(archive_editions(session, nl, settings.site.public_dir))
         counts |= publish(settings, store)
     return counts
 
@@ -155,23 +119,21 @@ def execute(job: str, settings: config.Settings, slot: dt.datetime | None = None
 def scheduled(job: str) -> str:
     """Entry point of the scheduler's jobs (a textual reference, so the job store can keep it)."""
     settings = config.load()
-    window = dt.timedelta(seconds=settings.misfire_grace_seconds) + dt.timedelta(minutes=1)
-    slot = latest_slot(settings.schedules[job], settings.timezone, utcnow(), window)
+    window = dt.timedelta(seconds=settings.schedule.misfire_grace_seconds) + dt.timedelta(minutes=1)
+    slot = latest_slot(settings.schedule.expressions()[job], settings.schedule.timezone, utcnow(), window)
     return execute(job, settings, slot)
 
 
 def newsletter_due(settings: config.Settings, store: Store) -> tuple[bool, dt.datetime | None]:
     """(due, slot): an edition is half-sent (resume it, outside any slot), or the newsletter
     schedule has a slot that has not been run yet."""
-    from newsletter import editions
-
     with store.session() as session:
         if editions.current(session) is not None:
             return True, None
-    expression = settings.schedules.get("newsletter")
+    expression = settings.schedule.newsletter
     if not expression:
         return False, None
-    slot = latest_slot(expression, settings.timezone, utcnow(), dt.timedelta(days=8))
+    slot = latest_slot(expression, settings.schedule.timezone, utcnow(), dt.timedelta(days=8))
     last = runs.last_success(store, "newsletter")
     due = slot is not None and (last is None or (last.slot or last.started_at) < slot)
     return due, slot

@@ -14,9 +14,9 @@ import os
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, String, Text, UniqueConstraint, select, text, update
+from sqlalchemy import JSON, CursorResult, String, Text, UniqueConstraint, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -104,13 +104,16 @@ def _take_row_lock(store: Store, job: str) -> None:
         stale = lock.holder is None or (lock.expires_at and lock.expires_at < now) or _dead_here(lock.holder)
         if not stale:
             raise Busy(job)
-        taken = session.execute(
-            update(JobLock)
-            .where(
-                JobLock.job == job,
-                JobLock.holder.is_(lock.holder) if lock.holder is None else JobLock.holder == lock.holder,
-            )
-            .values(holder=me, expires_at=now + LEASE)
+        taken = cast(
+            CursorResult[Any],
+            session.execute(
+                update(JobLock)
+                .where(
+                    JobLock.job == job,
+                    JobLock.holder.is_(lock.holder) if lock.holder is None else JobLock.holder == lock.holder,
+                )
+                .values(holder=me, expires_at=now + LEASE)
+            ),
         ).rowcount
         if taken != 1:
             raise Busy(job)

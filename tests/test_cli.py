@@ -38,6 +38,24 @@ def test_commands_refuse_an_uninitialized_database(tmp_path: Path) -> None:
     assert "not initialized: run `nansen init`" in result.output
 
 
+@pytest.mark.parametrize("command", [("stats",), ("init",), ("entries", "list")])
+def test_a_database_that_cannot_be_opened_is_one_line(tmp_path: Path, command: tuple[str, ...]) -> None:
+    from typer.testing import CliRunner
+
+    url = f"sqlite:///{tmp_path / 'no-such-folder' / 'x.db'}"
+    result = Cli(url, CliRunner())(*command)
+    assert (result.exit_code, result.output) == (
+        1,
+        f"cannot open the database at {url}: unable to open database file\n",
+    )
+
+
+def test_a_short_signing_secret_is_one_line(cli: Cli) -> None:
+    result = cli("newsletter", "preview", env={"NANSEN_SECRET": "short"})
+    assert result.exit_code == 1 and len(result.output.splitlines()) == 1
+    assert "NANSEN_SECRET" in result.output and "Traceback" not in result.output
+
+
 def test_seed_import_lists_programs_as_json(seeded: Cli) -> None:
     result = seeded("entries", "list", "--kind", "program", "--format", "json")
     programs = json.loads(result.output)

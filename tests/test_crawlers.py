@@ -182,7 +182,7 @@ def test_a_killed_crawl_keeps_its_posts_and_the_next_run_completes(store: Store,
         [
             sys.executable,
             "-m",
-            "crawlers.run",
+            "crawlers.child",
             "feeds",
             "--options",
             json.dumps(

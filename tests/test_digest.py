@@ -14,9 +14,10 @@ import pytest
 
 from directory import entries
 from directory.store import Store
-from newsletter import digest, updates
+from newsletter import digest
 from newsletter.digest import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER, personalize, render_digest
-from newsletter.updates import EntryView, Update, _Change
+from publishing import updates
+from publishing.updates import EntryView, Update, _Change
 from tests.browser import screenshot_is_blank
 from tests.conftest import entry_record, program_record
 

@@ -300,10 +300,10 @@ def test_an_unreachable_server_stops_the_run_and_it_resumes_later(store: Store, 
 
 
 def test_sent_editions_are_archived_on_the_site_without_personal_links(store: Store, tmp_path: Path) -> None:
-    from newsletter import site
-    from newsletter.archive import write_archive
     from newsletter.delivery import MaildirSender
-    from newsletter.feeds import FeedSettings
+    from pipeline import jobs
+    from publishing import site
+    from publishing.feeds import FeedSettings
 
     with store.session() as session:
         subs.add_confirmed(session, "a@example.org", "ru", subs.Preferences(), note="test")
@@ -311,11 +311,71 @@ def test_sent_editions_are_archived_on_the_site_without_personal_links(store: St
     assert editions.send(store.session, settings(), MaildirSender(tmp_path / "mail")).status == "sent"
     public = tmp_path / "public"
     with store.session() as session:
-        written = write_archive(session, settings(), public)
-        site.build(session, site.SiteSettings(public, FeedSettings(SITE, "nansen.test")))
+        written = jobs.archive_editions(session, settings(), public)
+        jobs.build_site(session, site.SiteSettings(public, FeedSettings(SITE, "nansen.test")))
     assert {p.relative_to(public).as_posix() for p in written} == {"ru/newsletter/1.html", "en/newsletter/1.html"}
     edition = (public / "ru/newsletter/1.html").read_text(encoding="utf-8")
     assert "token=" not in edition and "nansen.invalid" not in edition and f"{SITE}subscribe?lang=ru" in edition
     index = (public / "ru/newsletter/index.html").read_text(encoding="utf-8")
     assert 'href="1.html"' in index and "Рассылка «Нансена» №1" in index
     assert 'newsletter/index.html">Рассылка<' in (public / "ru/index.html").read_text(encoding="utf-8")
+
+
+def test_newsletter_commands_from_sign_up_to_archive(
+    cli: Any, store: Store, mail_sink: tuple[Sink, str], tmp_path: Path
+) -> None:
+    """Every mail command of the README, through the CLI, against a real SMTP server."""
+    sink, smtp = mail_sink
+    env = {"NANSEN_SECRET": SECRET, "NANSEN_SMTP_URL": smtp, "NANSEN_SITE_URL": SITE}
+    added = cli("subscribers", "add", "anna@example.org", "--lang", "ru", "--country", "GE", env=env)
+    assert added.exit_code == 0 and "confirmation mail sent to anna@example.org" in added.output
+    assert [m["To"] for m in sink.messages] == ["anna@example.org"]
+    assert cli("subscribers", "add", "b@example.org", "--lang", "en", "--confirmed", "--note", "meetup").exit_code == 0
+    with store.session() as session:
+        entries.add_entry(session, program_record("ge-visa", host_countries=["GE"]), ME)
+
+    preview = cli("newsletter", "preview", "--lang", "en", "--output", str(tmp_path / "preview"), env=env)
+    assert preview.exit_code == 0 and "edition 1" in preview.output
+    assert "token=PREVIEW" in (tmp_path / "preview" / "edition-1-en.html").read_text(encoding="utf-8")
+    dry = cli("newsletter", "send", "--dry-run", str(tmp_path / "maildir"), env=env)
+    assert "1 messages written" in dry.output and len(sink.messages) == 1
+
+    held = {**env, "NANSEN_NEWSLETTER_REQUIRE_APPROVAL": "true"}
+    assert "approved by tester" in cli("newsletter", "approve", env=held).output
+    sent = cli("newsletter", "send", env=held)
+    assert sent.exit_code == 0 and "edition 1: sent; sent 1" in sent.output
+    assert [m["To"] for m in sink.messages] == ["anna@example.org", "b@example.org"]
+    assert "nothing due: no updates since the last edition" in cli("newsletter", "send", env=env).output
+    archive = cli("newsletter", "archive", "--output", str(tmp_path / "public"), env=env)
+    assert "archive: 2 files written" in archive.output
+
+    exported = tmp_path / "people.csv"
+    assert cli("subscribers", "export", "--output", str(exported)).exit_code == 0
+    assert exported.stat().st_mode & 0o777 == 0o600 and "b@example.org" in exported.read_text(encoding="utf-8")
+    assert cli("subscribers", "remove", "b@example.org").output == "unsubscribed b@example.org\n"
+    again = cli("subscribers", "remove", "b@example.org")
+    assert (again.exit_code, again.output) == (1, "b@example.org is not an active or pending subscriber\n")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "NANSEN_SECRET is not set: it signs the confirm and unsubscribe links (use a long random value)\n"),
+        (
+            {"NANSEN_SECRET": SECRET},
+            "NANSEN_SMTP_URL is not set (e.g. smtp://user:password@relay.example.org:587?starttls=1)\n",
+        ),
+        (
+            {"NANSEN_SECRET": SECRET, "NANSEN_SMTP_URL": "smtp://relay.example.org:587?starttls=maybe"},
+            None,
+        ),
+    ],
+)
+def test_a_missing_or_wrong_mail_setting_is_one_line(cli: Any, env: dict[str, str], message: str | None) -> None:
+    result = cli("newsletter", "send", env={"NANSEN_SECRET": "", "NANSEN_SMTP_URL": "", **env})
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert len(result.output.splitlines()) == 1
+    if message is not None:
+        assert result.output == message
+    else:
+        assert result.output.startswith("NANSEN_SMTP_URL: ")

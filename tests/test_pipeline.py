@@ -20,7 +20,7 @@ from directory import entries
 from directory.store import Store
 from newsletter import subscribers as subs
 from newsletter.models import Delivery
-from pipeline import config, jobs, runs
+from pipeline import config, config_check, cron, jobs, runs
 from tests.conftest import REPO, Cli, entry_record
 from tests.mailsink import Sink
 
@@ -42,10 +42,10 @@ def test_file_then_environment_and_secrets_only_from_the_environment(tmp_path: P
     for name in ("NANSEN_SECRET", "NANSEN_SMTP_URL", "NANSEN_DATABASE_URL", "NANSEN_SITE_URL"):
         monkeypatch.delenv(name, raising=False)
     settings = config.load()
-    assert settings.site_url == "https://nansen.example.org/" and settings.feed_item_limit == 10
-    assert settings.crawl_allow_networks == ("10.0.0.0/8",) and settings.schedules["feeds"] == "*/30 * * * *"
-    assert settings.secret is None and settings.id_authority == "nansen.example.org"
-    problems = config.check(settings)
+    assert settings.site.url == "https://nansen.example.org/" and settings.site.feed_item_limit == 10
+    assert settings.crawl.allow_networks == ("10.0.0.0/8",) and settings.schedule.feeds == "*/30 * * * *"
+    assert settings.newsletter.secret is None and settings.site.id_authority == "nansen.example.org"
+    problems = config_check.check(settings)
     assert f"{path}: unknown setting [crawl] colour" in problems
     assert f"{path}: [newsletter] secret is a secret: set NANSEN_SECRET instead" in problems
     assert any("holds a password" in p for p in problems)
@@ -68,6 +68,37 @@ def test_config_check_command(cli: Cli, tmp_path: Path) -> None:
     assert "schedule.site: '61 * * * *'" in result.output
 
 
+def test_config_check_masks_every_secret_and_takes_standard_cron(cli: Cli, tmp_path: Path) -> None:
+    env = {
+        "NANSEN_CONFIG": str(tmp_path / "none.toml"),
+        "NANSEN_DATABASE_URL": "postgresql+psycopg://nansen:db-pass-123@db.example.org/nansen",
+        "NANSEN_SECRET": "signing-secret-4567890",
+        "NANSEN_SMTP_URL": "smtp://user:smtp-pass-456@relay.example.org:587?starttls=1",
+        "NANSEN_SITE_URL": "https://nansen.example.org/",
+        "NANSEN_SCHEDULE_SITE": "0 9 * * 0-6",
+        "NANSEN_SCHEDULE_WATCH": "0 9 * * 0-4",
+    }
+    result = cli("config", "check", env=env)
+    for secret in ("db-pass-123", "signing-secret-4567890", "smtp-pass-456"):
+        assert secret not in result.output
+    assert "postgresql+psycopg://nansen:***@db.example.org/nansen" in result.output
+    assert "smtp://user:***@relay.example.org:587?starttls=1" in result.output
+    problems = [line for line in result.output.splitlines() if line.startswith("problem:")]
+    assert problems == ["problem: " + f"{tmp_path / 'none.toml'}: NANSEN_CONFIG names a file that does not exist"]
+
+
+def test_a_value_that_does_not_parse_is_one_problem_and_its_default_is_used(monkeypatch: Any) -> None:
+    monkeypatch.setenv("NANSEN_FEED_ITEM_LIMIT", "many")
+    monkeypatch.setenv("NANSEN_CRAWL_POLITE", "perhaps")
+    monkeypatch.delenv("NANSEN_CONFIG", raising=False)
+    settings = config.load()
+    assert settings.site.feed_item_limit == 50 and settings.crawl.polite is True
+    assert settings.problems == (
+        "NANSEN_FEED_ITEM_LIMIT: 'many' is not a whole number",
+        "NANSEN_CRAWL_POLITE: 'perhaps' is not true or false",
+    )
+
+
 def test_slots_and_six_field_schedules() -> None:
     now = dt.datetime(2026, 11, 23, 9, 30, 15, 500000, tzinfo=dt.UTC)
     assert jobs.latest_slot("0 9 * * 1", "UTC", now, dt.timedelta(days=8)) == dt.datetime(
@@ -83,7 +114,7 @@ def test_slots_and_six_field_schedules() -> None:
     )
     assert jobs.latest_slot("0 9 * * 1-5", "UTC", now, dt.timedelta(days=8)).weekday() == 0
     with pytest.raises(ValueError, match="expected 5 cron fields"):
-        jobs.trigger_for("* * *", "UTC")
+        cron.trigger_for("* * *", "UTC")
 
 
 def test_each_slot_runs_once_and_a_held_lock_is_busy(store: Store) -> None:

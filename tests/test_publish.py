@@ -11,8 +11,8 @@ import pytest
 
 from directory import entries, imports
 from directory.store import Store
-from newsletter import site
-from newsletter.feeds import FeedSettings
+from publishing import site
+from publishing.feeds import FeedSettings
 from tests.conftest import REPO, Cli, entry_record
 from tests.feedcheck import assert_valid_feed
 
@@ -171,10 +171,16 @@ def test_every_interface_string_is_translated() -> None:
     from babel.messages.extract import extract_from_dir
     from babel.messages.pofile import read_po
 
-    method_map = [("newsletter/**.py", "python"), ("newsletter/templates/**.html", "jinja2")]
-    options = {"newsletter/templates/**.html": {"extensions": "jinja2.ext.i18n", "trimmed": "true"}}
+    method_map = [(f"{package}/**.py", "python") for package in ("publishing", "newsletter")] + [
+        (f"{package}/templates/**.html", "jinja2") for package in ("publishing", "newsletter")
+    ]
+    options = {
+        f"{package}/templates/**.html": {"extensions": "jinja2.ext.i18n", "trimmed": "true"}
+        for package in ("publishing", "newsletter")
+    }
     found = {m[2] if isinstance(m[2], str) else m[2][0] for m in extract_from_dir(REPO, method_map, options)}
-    with (REPO / "newsletter/locale/ru/LC_MESSAGES/messages.po").open("rb") as po:
+    assert len(found) > 50
+    with (REPO / "publishing/locale/ru/LC_MESSAGES/messages.po").open("rb") as po:
         catalog = read_po(po, locale="ru")
     translated = {
         m.id if isinstance(m.id, str) else m.id[0]

@@ -120,7 +120,7 @@ def test_accept_by_entry_and_field_and_page_changes_become_news(org: Store, cli:
     listing = cli("review").output
     assert "page-change" in listing and "+Rules: apply online." in listing
     assert cli("review", "accept", "--entry", "test-program", "--field", "page").exit_code == 0
-    from newsletter.updates import collect
+    from publishing.updates import collect
 
     with org.session() as session:
         latest = collect(session)[0]

@@ -15,9 +15,9 @@ import pytest
 
 from directory import imports
 from directory.store import Store, upgrade
-from newsletter import site
-from newsletter.feeds import FeedSettings
 from pipeline.config import MIGRATION_LOCATIONS
+from publishing import site
+from publishing.feeds import FeedSettings
 from tests.browser import screenshot_is_blank
 from tests.conftest import REPO
 

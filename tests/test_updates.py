@@ -6,7 +6,7 @@ import pytest
 
 from directory import entries
 from directory.store import Store
-from newsletter import updates
+from publishing import updates
 from tests.conftest import entry_record, program_record
 
 ME = entries.Actor("maintainer")

@@ -8,6 +8,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
+import feedparser
 import scrapy
 
 from crawlers import clean
@@ -79,7 +80,6 @@ def parse_feed(body: bytes, content_type: str | None, url: str, fallback_languag
     """Every good item of an RSS 0.9x/1.0/2.0, Atom or JSON Feed document; bad items are skipped."""
     if body.lstrip()[:1] == b"{":
         return _json_feed(body, url, fallback_language)
-    import feedparser
 
     parsed = feedparser.parse(
         body, response_headers={"content-type": content_type or "application/xml", "content-location": url}
@@ -139,7 +139,10 @@ def _guid(identity: str) -> str:
 
 def _time(parsed: Any) -> dt.datetime | None:
     try:
-        return dt.datetime(*parsed[:6], tzinfo=dt.UTC) if parsed else None
+        if not parsed:
+            return None
+        year, month, day, hour, minute, second = tuple(parsed)[:6]
+        return dt.datetime(year, month, day, hour, minute, second, tzinfo=dt.UTC)
     except (TypeError, ValueError):
         return None
 

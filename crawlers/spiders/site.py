@@ -6,6 +6,7 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
+import extruct
 import scrapy
 
 from crawlers import clean
@@ -73,14 +74,13 @@ class SiteSpider(scrapy.Spider):
 
 def metadata(response: Any) -> dict[str, Any]:
     """What the page says about itself, sanitized: nothing here is trusted or applied by itself."""
-    import extruct
 
     try:
         data = extruct.extract(response.text, base_url=response.url, syntaxes=["opengraph", "json-ld"], uniform=True)
     except Exception:  # malformed markup must not lose the health check
         data = {}
-    og = next(iter(data.get("opengraph") or []), {})
-    organization = next((d for d in data.get("json-ld") or [] if _is_org(d)), {})
+    og: dict[str, Any] = next(iter(data.get("opengraph") or []), {})
+    organization: dict[str, Any] = next((d for d in data.get("json-ld") or [] if _is_org(d)), {})
     same_as = organization.get("sameAs") or []
     same_as = [same_as] if isinstance(same_as, str) else same_as
     email = organization.get("email")
@@ -94,7 +94,8 @@ def metadata(response: Any) -> dict[str, Any]:
         if (link.attrib.get("type") or "").lower() in FEED_TYPES
         and (url := clean.http_url(link.attrib.get("href"), response.url))
     ]
-    anchors = [(a.attrib.get("href"), " ".join(a.css("::text").getall())) for a in response.css("a[href]")]
+    # Words of each link, nested elements included (`<a><span>Donate</span></a>`), for keyword matching only.
+    anchors = [(a.attrib.get("href"), " ".join(a.xpath(".//text()").getall())) for a in response.css("a[href]")]
     return {
         "title": clean.plain(response.css("title::text").get(), 300),
         "description": clean.plain(response.css("meta[name='description']::attr(content)").get(), 1000),

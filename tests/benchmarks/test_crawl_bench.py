@@ -98,7 +98,7 @@ def _crawl(url: str) -> tuple[float, float]:
     command = [
         sys.executable,
         "-m",
-        "crawlers.run",
+        "crawlers.child",
         "site",
         "--options",
         json.dumps(

@@ -13,6 +13,11 @@ import gettext
 import io
 from pathlib import Path
 
+import pycountry
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import Translations
+
 LANGUAGES: tuple[str, ...] = ("ru", "en")
 LOCALE_DIR = Path(__file__).parent / "locale"
 
@@ -24,9 +29,6 @@ def translations(lang: str) -> gettext.NullTranslations:
         raise ValueError(f"no translations for {lang!r} (expected one of {', '.join(LANGUAGES)})")
     if lang == "en":
         return gettext.NullTranslations()
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
-    from babel.support import Translations
 
     with (LOCALE_DIR / lang / "LC_MESSAGES" / "messages.po").open("rb") as po:
         catalog = read_po(po, locale=lang)
@@ -46,7 +48,6 @@ def ngettext_for(lang: str, singular: str, plural: str, n: int) -> str:
 
 @functools.cache
 def _iso_catalog(domain: str, lang: str) -> gettext.NullTranslations:
-    import pycountry
 
     if lang == "en":
         return gettext.NullTranslations()
@@ -55,7 +56,6 @@ def _iso_catalog(domain: str, lang: str) -> gettext.NullTranslations:
 
 @functools.cache
 def country_name(code: str, lang: str) -> str:
-    import pycountry
 
     country = pycountry.countries.get(alpha_2=code)
     if country is None:
@@ -69,7 +69,6 @@ def country_name(code: str, lang: str) -> str:
 
 @functools.cache
 def language_name(code: str, lang: str) -> str:
-    import pycountry
 
     language = pycountry.languages.get(alpha_2=code)
     if language is None:

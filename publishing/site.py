@@ -13,17 +13,20 @@ import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from directory.models import Entry
+from directory.models import Entry, Post
 from directory.taxonomy import KINDS, TOPIC_BY_SLUG, TOPICS
-from newsletter import feeds
-from newsletter.i18n import LANGUAGES, country_name, gettext_for, language_name, translations
-from newsletter.updates import Update, collect
+from publishing import feeds
+from publishing.i18n import LANGUAGES, country_name, gettext_for, language_name, translations
+from publishing.updates import Update, collect
 
 TEMPLATES = Path(__file__).parent / "templates" / "site"
 STATIC = Path(__file__).parent / "static"
@@ -56,7 +59,6 @@ class BuildReport:
 
 @functools.cache
 def environment(lang: str) -> Any:
-    from jinja2 import Environment, FileSystemLoader, select_autoescape
 
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
@@ -78,7 +80,6 @@ def environment(lang: str) -> Any:
 
 
 def _paragraphs(text: str | None) -> Any:
-    from markupsafe import Markup, escape
 
     if not text:
         return Markup("")
@@ -193,7 +194,7 @@ def pages(
     counts = dict(Counter(e["kind"] for e in entries))
     yield Page("index.html", "choose.html", {}, LANGUAGES[0])
     for lang in LANGUAGES:
-        countries = sorted(codes, key=lambda code, lang=lang: country_name(code, lang))
+        countries = sorted(codes, key=partial(_country_key, lang))
         yield Page(
             f"{lang}/index.html",
             "home.html",
@@ -278,7 +279,7 @@ def _entry_page(
 
 
 def _archive_pages(editions: Sequence[Mapping[str, Any]]) -> list[Page]:
-    """The newsletter archive index; the editions themselves are written by `nansen newsletter archive`."""
+    """The newsletter archive index; the editions themselves are written by `archive.write_archive`."""
     return [
         Page(f"{lang}/newsletter/index.html", "archive.html", {"editions": list(editions)}, lang) for lang in LANGUAGES
     ]
@@ -292,6 +293,10 @@ def _listing(
     context = {"heading": heading, "groups": groups, "feed": feed, "total": len(members), "subscribe_country": country}
     key = [heading, feed, [digests[m["slug"]] for m in members]]
     return Page(f"{lang}/{path}", "listing.html", context, lang, key=key)
+
+
+def _country_key(lang: str, code: str) -> str:
+    return country_name(code, lang)
 
 
 def _digest(data: Any) -> str:
@@ -316,9 +321,6 @@ def org_feeds(entries: Sequence[Mapping[str, Any]]) -> list[feeds.OrgFeed]:
 
 def load_posts(session: Session, limit: int = 1000) -> list[feeds.PostView]:
     """The organizations' most recent posts (crawled, sanitized when stored), newest first."""
-    from sqlalchemy import func
-
-    from directory.models import Post
 
     moment = func.coalesce(Post.published_at, Post.fetched_at)
     rows = session.execute(
@@ -342,13 +344,15 @@ def load_posts(session: Session, limit: int = 1000) -> list[feeds.PostView]:
     ]
 
 
-def build(session: Session, settings: SiteSettings) -> BuildReport:
-    """Build feeds, OPML and pages into `settings.output`, touching only what changed."""
-    from newsletter.archive import sent_editions
+def build(session: Session, settings: SiteSettings, editions: Sequence[Mapping[str, Any]] = ()) -> BuildReport:
+    """Build feeds, OPML and pages into `settings.output`, touching only what changed.
 
+    `editions` lists the sent newsletter editions for the archive index (`{"number", "date"}` each);
+    the newsletter supplies them, since publishing knows nothing of mail.
+    """
     entries = load_entries(session)
     updates = collect(session)
-    return build_from(entries, updates, settings, load_posts(session), sent_editions(session))
+    return build_from(entries, updates, settings, load_posts(session), editions)
 
 
 def build_from(

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import typer
+from rich.progress import Progress
 
-from directory.cli import DocFormat, TableFormat, _csv, _json, _table, fail, unit_of_work
+from directory.errors import DomainError, UsageError
+from directory.store import Store
+from newsletter import editions
+from newsletter import subscribers as subs
+from newsletter.delivery import MaildirSender
+from newsletter.digest import personalize
+from newsletter.web import confirmation_message
+from pipeline import jobs
+from pipeline.commands.output import DocFormat, TableFormat, emit_measures, emit_rows, settings, unit_of_work
+from pipeline.components import mail_sender, newsletter_settings
 
 subscribers_app = typer.Typer(
     help="Manage newsletter subscribers (their data never leaves this database).", no_args_is_help=True
@@ -16,45 +24,6 @@ subscribers_app = typer.Typer(
 newsletter_app = typer.Typer(
     help="Build, preview, approve, send and archive newsletter editions.", no_args_is_help=True
 )
-
-
-def _settings(ctx: typer.Context) -> Any:
-    return ctx.find_root().obj
-
-
-def newsletter_settings(settings: Any) -> Any:
-    """NewsletterSettings from the installation's settings; the secret is required."""
-    from urllib.parse import urlsplit
-
-    from newsletter.editions import NewsletterSettings
-    from newsletter.tokens import Tokens
-
-    if not settings.secret:
-        fail("NANSEN_SECRET is not set: it signs the confirm and unsubscribe links (use a long random value)")
-    domain = settings.sender.rsplit("@", 1)[-1].strip(" >") or "nansen.localhost"
-    host = urlsplit(settings.site_url).hostname or "nansen.localhost"
-    return NewsletterSettings(
-        site_url=settings.site_url,
-        sender=settings.sender,
-        tokens=Tokens(settings.secret),
-        list_id=f"Nansen newsletter <newsletter.{host}>",
-        message_domain=domain,
-        unsubscribe_mailto=settings.unsubscribe_mailto,
-        require_approval=settings.require_approval,
-    )
-
-
-def mail_sender(settings: Any, maildir: Path | None = None) -> Any:
-    from newsletter.delivery import MaildirSender, SmtpSender, parse_smtp_url
-
-    if maildir is not None:
-        return MaildirSender(maildir)
-    if not settings.smtp_url:
-        fail("NANSEN_SMTP_URL is not set (e.g. smtp://user:password@relay.example.org:587?starttls=1)")
-    try:
-        return SmtpSender(parse_smtp_url(settings.smtp_url))
-    except ValueError as exc:
-        fail(f"NANSEN_SMTP_URL: {exc}")
 
 
 # --------------------------------------------------------------------------- subscribers
@@ -72,30 +41,20 @@ def add_command(
     note: str = typer.Option("", "--note", help="With --confirmed: where the consent was recorded."),
 ) -> None:
     """Add a subscriber: a confirmation mail goes out unless --confirmed."""
-    from newsletter import subscribers as subs
-
-    settings = _settings(ctx)
-    try:
-        language, prefs = subs.check_preferences(lang, country, kind, topic)
-        subs.normalize_email(email)
-    except subs.SubscriberError as exc:
-        fail(str(exc))
+    config = settings(ctx)
+    language, prefs = subs.check_preferences(lang, country, kind, topic)
+    subs.normalize_email(email)
     if confirmed and not note.strip():
-        fail("--confirmed needs --note saying where the consent was recorded", code=2)
+        raise UsageError("--confirmed needs --note saying where the consent was recorded")
     with unit_of_work(ctx) as session:
         if confirmed:
-            try:
-                subscriber = subs.add_confirmed(session, email, language, prefs, note=note)
-            except subs.SubscriberError as exc:
-                fail(str(exc))
+            subscriber = subs.add_confirmed(session, email, language, prefs, note=note)
             typer.echo(f"added {subscriber.email} (active)")
             return
-        nl = newsletter_settings(settings)
+        nl = newsletter_settings(config)
         signup = subs.request_subscription(session, email, language, prefs)
         if signup.send_confirmation and signup.subscriber is not None:
-            from newsletter.web import confirmation_message
-
-            with mail_sender(settings) as sender:
+            with mail_sender(config) as sender:
                 sender.send(confirmation_message(nl, signup.subscriber))
             typer.echo(f"confirmation mail sent to {signup.subscriber.email}")
         else:
@@ -109,13 +68,12 @@ def import_command(
     note: str = typer.Option(..., "--note", help="Where the consent of these people was recorded."),
 ) -> None:
     """Import confirmed subscribers from CSV; any bad row is reported by line and nothing is imported."""
-    from newsletter import subscribers as subs
-
     with unit_of_work(ctx) as session:
         report = subs.import_csv(session, path.read_text(encoding="utf-8"), source=str(path), note=note)
         if report.problems:
             session.rollback()
-            fail("\n".join(report.problems) + f"\nimport refused: {len(report.problems)} problem(s), nothing imported")
+            problems = len(report.problems)
+            raise DomainError("\n".join([*report.problems, f"import refused: {problems} problem(s), nothing imported"]))
     typer.echo(f"{report.added} added, {report.unchanged} already active")
 
 
@@ -124,8 +82,6 @@ def export_command(
     ctx: typer.Context, output: Path | None = typer.Option(None, "--output", "-o", help="CSV file [default: stdout].")
 ) -> None:
     """Export subscribers as CSV (this file names people: keep it safe)."""
-    from newsletter import subscribers as subs
-
     with unit_of_work(ctx) as session:
         text = subs.export_csv(subs.listing(session))
     if output is None:
@@ -143,60 +99,37 @@ def list_command(
     fmt: TableFormat = typer.Option(TableFormat.table, "--format"),
 ) -> None:
     """List subscribers."""
-    from newsletter import subscribers as subs
-
     with unit_of_work(ctx) as session:
         rows = subs.rows(subs.listing(session, status))
     columns = ["email", "language", "countries", "kinds", "topics", "status", "created_at", "confirmed_at", "consent"]
-    if fmt == TableFormat.json:
-        _json(list(rows))
-    elif fmt == TableFormat.csv:
-        _csv(rows, columns)
-    else:
-        _table(rows, columns, title=f"{len(rows)} subscribers")
+    emit_rows(rows, fmt, columns, title=f"{len(rows)} subscribers")
 
 
 @subscribers_app.command("remove")
 def remove_command(ctx: typer.Context, email: str) -> None:
     """Unsubscribe an address (kept as unsubscribed; use `forget` to delete it)."""
-    from newsletter import subscribers as subs
-
     with unit_of_work(ctx) as session:
         subscriber = subs.find(session, subs.normalize_email(email))
         if subscriber is None or not subs.unsubscribe(session, subscriber.key):
-            fail(f"{email} is not an active or pending subscriber")
+            raise DomainError(f"{email} is not an active or pending subscriber")
     typer.echo(f"unsubscribed {email}")
 
 
 @subscribers_app.command("forget")
 def forget_command(ctx: typer.Context, email: str) -> None:
     """Delete a person and every row that names them; only anonymous counts remain."""
-    from newsletter import subscribers as subs
-
     with unit_of_work(ctx) as session:
         if not subs.forget(session, email=email):
-            fail(f"no subscriber {email}")
+            raise DomainError(f"no subscriber {email}")
     typer.echo(f"forgot {email}")
 
 
 @subscribers_app.command("stats")
 def stats_command(ctx: typer.Context, fmt: DocFormat = typer.Option(DocFormat.table, "--format")) -> None:
     """Counts by status and language, segments, and anonymous totals."""
-    from newsletter import subscribers as subs
-
     with unit_of_work(ctx) as session:
         data = subs.stats(session)
-    if fmt == DocFormat.json:
-        _json(data)
-    else:
-        _table(
-            [
-                {"measure": k, "value": json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else v}
-                for k, v in data.items()
-            ],
-            ["measure", "value"],
-            title="subscribers",
-        )
+    emit_measures(data, fmt, "subscribers")
 
 
 # --------------------------------------------------------------------------- editions
@@ -210,18 +143,13 @@ def send_command(
     ),
 ) -> None:
     """Build the edition that is due (if any) and deliver it; run it again to resume."""
-    from rich.progress import Progress
-
-    from directory import store as store_module
-    from newsletter import editions
-
-    settings = _settings(ctx)
-    nl = newsletter_settings(settings)
+    config = settings(ctx)
+    nl = newsletter_settings(config)
     if dry_run is not None:
         _dry_run(ctx, nl, dry_run)
         return
-    sender = mail_sender(settings)
-    db = store_module.Store(settings.database_url)
+    sender = mail_sender(config)
+    db = Store(config.database_url)
     try:
         with Progress(transient=True) as progress:
             task = progress.add_task("sending", total=None)
@@ -240,14 +168,12 @@ def send_command(
         f"edition {report.edition}: {report.status}; sent {report.sent}, bounced {report.bounced}, "
         f"to retry {report.retry}, skipped {report.skipped}, segments {report.segments}"
     )
+    if report.status.startswith("stopped"):
+        raise typer.Exit(1)  # the run could not finish: a cron job or a script must see it
 
 
-def _dry_run(ctx: typer.Context, nl: Any, maildir: Path) -> None:
+def _dry_run(ctx: typer.Context, nl: editions.NewsletterSettings, maildir: Path) -> None:
     """Every message of the due edition into a maildir, and nothing written to the ledger."""
-    from newsletter import editions
-    from newsletter import subscribers as subs
-    from newsletter.delivery import MaildirSender
-
     written = 0
     with unit_of_work(ctx) as session:
         due = editions.due_with_content(session, nl)
@@ -276,15 +202,11 @@ def preview_command(
     output: Path = typer.Option(Path("newsletter-preview"), "--output", "-o"),
 ) -> None:
     """Write the due (or draft) edition's HTML and text for one segment to files."""
-    from newsletter import editions
-    from newsletter import subscribers as subs
-    from newsletter.digest import personalize
-
-    nl = newsletter_settings(_settings(ctx))
+    nl = newsletter_settings(settings(ctx))
     try:
         language, prefs = subs.check_preferences(lang, country, kind, topic)
     except subs.SubscriberError as exc:
-        fail(str(exc), code=2)
+        raise UsageError(str(exc)) from None
     with unit_of_work(ctx) as session:
         due = editions.due_with_content(session, nl)
         if due is None:
@@ -313,15 +235,10 @@ def preview_command(
 @newsletter_app.command("approve")
 def approve_command(ctx: typer.Context) -> None:
     """Approve the draft edition so `send` delivers it (when newsletter approval is required)."""
-    from newsletter import editions
-
-    nl = newsletter_settings(_settings(ctx))
+    nl = newsletter_settings(settings(ctx))
     with unit_of_work(ctx) as session:
         edition = editions.current(session) or editions.create_due(session, nl)
-        try:
-            edition = editions.approve(session, _settings(ctx).actor)
-        except editions.NewsletterError as exc:
-            fail(str(exc))
+        edition = editions.approve(session, settings(ctx).actor)
         typer.echo(f"edition {edition.number} approved by {edition.approved_by}")
 
 
@@ -331,15 +248,13 @@ def archive_command(
     output: Path | None = typer.Option(None, "--output", "-o", help="The site [default: the public dir]."),
 ) -> None:
     """Put every sent edition on the static site (<lang>/newsletter/), without personal links."""
-    from newsletter.archive import write_archive
-
-    settings = _settings(ctx)
-    nl = newsletter_settings(settings)
+    config = settings(ctx)
+    nl = newsletter_settings(config)
     with unit_of_work(ctx) as session:
-        written = write_archive(session, nl, output or settings.public_dir)
+        written = jobs.archive_editions(session, nl, output or config.site.public_dir)
     typer.echo(f"archive: {len(written)} files written")
 
 
-def register(app: typer.Typer) -> None:
-    app.add_typer(subscribers_app, name="subscribers")
-    app.add_typer(newsletter_app, name="newsletter")
+app = typer.Typer()
+app.add_typer(subscribers_app, name="subscribers")
+app.add_typer(newsletter_app, name="newsletter")

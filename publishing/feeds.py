@@ -14,11 +14,14 @@ import itertools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from xml.etree import ElementTree as ET
 
-from directory.taxonomy import KINDS, TOPICS
-from newsletter.i18n import LANGUAGES, country_name, gettext_for, language_name
-from newsletter.updates import Update, _
+from feedgen.feed import FeedGenerator
+
+from directory.taxonomy import KINDS, TOPICS, Topic
+from publishing.i18n import LANGUAGES, country_name, gettext_for, language_name
+from publishing.updates import Update, _
 
 EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 _FEED_MESSAGES = (
@@ -54,25 +57,17 @@ class FeedSpec:
 
 def specs(updates: Sequence[Update]) -> list[FeedSpec]:
     """All feeds worth having: every kind and topic, and every country and language that occurs."""
-    found: list[FeedSpec] = [
-        FeedSpec("all", lambda lang: gettext_for(lang, "All updates"), lambda u: True, "index.html")
-    ]
+    found: list[FeedSpec] = [FeedSpec("all", partial(gettext_for, message="All updates"), _every, "index.html")]
     for kind in KINDS:
         found.append(
-            FeedSpec(
-                f"kind/{kind}",
-                lambda lang, k=kind: gettext_for(lang, KIND_TITLES[k]),
-                lambda u, k=kind: u.entry.kind == k,
-                f"kinds/{kind}.html",
-            )
+            FeedSpec(f"kind/{kind}", partial(_kind_title, kind), partial(_of_kind, kind), f"kinds/{kind}.html")
         )
-    countries = sorted({c for u in updates for c in u.entry.host_countries})
-    for code in countries:
+    for code in sorted({c for u in updates for c in u.entry.host_countries}):
         found.append(
             FeedSpec(
                 f"country/{code.lower()}",
-                lambda lang, c=code: _named(lang, country_name(c, lang)),
-                lambda u, c=code: c in u.entry.host_countries,
+                partial(_country_title, code),
+                partial(_in_country, code),
                 f"countries/{code.lower()}.html",
             )
         )
@@ -80,8 +75,8 @@ def specs(updates: Sequence[Update]) -> list[FeedSpec]:
         found.append(
             FeedSpec(
                 f"topic/{topic.slug}",
-                lambda lang, t=topic: _named(lang, getattr(t, lang)),
-                lambda u, t=topic.slug: t in u.entry.topics,
+                partial(_topic_title, topic),
+                partial(_on_topic, topic.slug),
                 f"topics/{topic.slug}.html",
             )
         )
@@ -89,12 +84,48 @@ def specs(updates: Sequence[Update]) -> list[FeedSpec]:
         found.append(
             FeedSpec(
                 f"language/{code}",
-                lambda lang, c=code: _named(lang, language_name(c, lang)),
-                lambda u, c=code: c in u.entry.languages,
+                partial(_language_title, code),
+                partial(_in_language, code),
                 f"languages/{code}.html",
             )
         )
     return found
+
+
+def _every(update: Update) -> bool:
+    return True
+
+
+def _kind_title(kind: str, lang: str) -> str:
+    return gettext_for(lang, KIND_TITLES[kind])
+
+
+def _of_kind(kind: str, update: Update) -> bool:
+    return update.entry.kind == kind
+
+
+def _country_title(code: str, lang: str) -> str:
+    return _named(lang, country_name(code, lang))
+
+
+def _in_country(code: str, update: Update) -> bool:
+    return code in update.entry.host_countries
+
+
+def _topic_title(topic: Topic, lang: str) -> str:
+    return _named(lang, getattr(topic, lang))
+
+
+def _on_topic(slug: str, update: Update) -> bool:
+    return slug in update.entry.topics
+
+
+def _language_title(code: str, lang: str) -> str:
+    return _named(lang, language_name(code, lang))
+
+
+def _in_language(code: str, update: Update) -> bool:
+    return code in update.entry.languages
 
 
 def _named(lang: str, name: str) -> str:
@@ -158,8 +189,7 @@ def update_items(updates: Sequence[Update], lang: str, settings: FeedSettings) -
     ]
 
 
-def _generator(head: FeedHead, items: Sequence[Item], lang: str, settings: FeedSettings, fmt: str):  # type: ignore[no-untyped-def]
-    from feedgen.feed import FeedGenerator
+def _generator(head: FeedHead, items: Sequence[Item], lang: str, settings: FeedSettings, fmt: str) -> FeedGenerator:
 
     updated = items[0].time if items else EPOCH
     feed = FeedGenerator()

@@ -1,46 +1,45 @@
-"""Curation commands: a thin layer over `entries`, `imports` and `exports`.
+"""Curation commands: `nansen init|import|export|stats` and `nansen entries …`.
 
-Each command parses options, calls one service function inside one unit of work, and renders the
-result. Human output is a Rich table; `--format json|csv` is for machines (stable keys, ISO 8601).
-Errors go to stderr as one line per problem; exit 1 for bad input, 2 for bad usage.
+Each command parses options, calls one service of `directory` inside one unit of work, and renders
+the result through `output`. Services raise `DomainError`s; the root group shows them. The root
+loads this module only when one of its commands runs (`pipeline.cli`).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
+import os
+import shlex
+import subprocess
 import sys
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+import tempfile
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, NoReturn, Protocol, runtime_checkable
+from typing import Any
 
 import typer
+import yaml
+from rich.markup import escape
 
+from directory import entries, exports, hsds, imports, store
 from directory import fields as F
+from directory.errors import DomainError, UsageError
+from directory.models import Entry
 from directory.taxonomy import KINDS, PROGRAM_STATES, STATUSES
-
-
-@runtime_checkable
-class CliContext(Protocol):
-    """What these commands need from the composition root's settings (the Typer context object)."""
-
-    database_url: str
-    actor: str
-    migration_locations: tuple[Path, ...]
-
-
-class TableFormat(StrEnum):
-    table = "table"
-    json = "json"
-    csv = "csv"
-
-
-class DocFormat(StrEnum):
-    table = "table"
-    json = "json"
+from pipeline.commands.output import (
+    DocFormat,
+    Lang,
+    TableFormat,
+    console,
+    emit_json,
+    emit_measures,
+    emit_rows,
+    emit_table,
+    settings,
+    unit_of_work,
+)
+from pipeline.config import MIGRATION_LOCATIONS
 
 
 class ExportFormat(StrEnum):
@@ -50,102 +49,10 @@ class ExportFormat(StrEnum):
     hsds = "hsds"
 
 
-class Lang(StrEnum):
-    en = "en"
-    ru = "ru"
-
-
 entries_app = typer.Typer(help="Read and curate entries.", no_args_is_help=True)
 
 
-# --------------------------------------------------------------------------- plumbing
-
-
-def _context(ctx: typer.Context) -> CliContext:
-    obj = ctx.find_root().obj
-    if not isinstance(obj, CliContext):
-        raise RuntimeError("the `nansen` root command sets the CLI context")
-    return obj
-
-
-def fail(message: str, code: int = 1) -> NoReturn:
-    typer.echo(message, err=True)
-    raise typer.Exit(code)
-
-
-@contextmanager
-def unit_of_work(typer_ctx: typer.Context) -> Iterator[Any]:
-    """A session on the configured database, committed on success; user errors become exit 1."""
-    from directory import entries, store
-
-    cli = _context(typer_ctx)
-    db = store.Store(cli.database_url)
-    try:
-        if not store.is_initialized(db.engine):
-            fail(f"the database at {_masked(cli.database_url)} is not initialized: run `nansen init`")
-        with db.session() as session:
-            yield session
-    except entries.EntryNotFound as exc:
-        fail(str(exc))
-    except entries.InvalidEntry as exc:
-        fail("\n".join(f"{exc.slug or 'entry'}: {error}" for error in exc.errors))
-    finally:
-        db.close()
-
-
-def _masked(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
-
-
-def _console() -> Any:
-    from rich.console import Console
-
-    return Console()
-
-
-def _json(data: Any) -> None:
-    """Indented for a person at a terminal; compact (and several times faster to encode) for a pipe."""
-    indent = 2 if sys.stdout.isatty() else None
-    typer.echo(json.dumps(data, ensure_ascii=False, indent=indent))
-
-
-def _csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> None:
-    from directory.exports import csv_cell
-
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([csv_cell(row.get(column)) for column in columns])
-    typer.echo(out.getvalue(), nl=False)
-
-
-def _table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], title: str | None = None) -> None:
-    from rich.table import Table
-
-    table = Table(title=title, show_lines=False)
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*(_cell(row.get(column)) for column in columns))
-    _console().print(table)
-
-
-def _cell(value: Any) -> str:
-    from rich.markup import escape
-
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        return escape(", ".join(str(v) for v in value))
-    return escape(str(value))
-
-
-def _entry_json(entry: Any) -> dict[str, Any]:
-    from directory import entries
-
+def _entry_json(entry: Entry) -> dict[str, Any]:
     return {
         **F.nest(entries.to_record(entry), drop_empty=False),
         "created_at": entry.created_at.isoformat(),
@@ -153,7 +60,7 @@ def _entry_json(entry: Any) -> dict[str, Any]:
     }
 
 
-def _entry_row(entry: Any, lang: Lang) -> dict[str, Any]:
+def _entry_row(entry: Entry, lang: Lang) -> dict[str, Any]:
     return {
         "slug": entry.slug,
         "kind": entry.kind,
@@ -166,34 +73,36 @@ def _entry_row(entry: Any, lang: Lang) -> dict[str, Any]:
     }
 
 
-def _emit_entries(found: Sequence[Any], fmt: TableFormat, lang: Lang, *, ranks: Sequence[float] | None = None) -> None:
-    from directory import entries
-
+def _emit_entries(
+    found: Sequence[Entry], fmt: TableFormat, lang: Lang, *, ranks: Sequence[float] | None = None
+) -> None:
+    rank_of = [{"rank": round(r, 6)} for r in ranks] if ranks is not None else [{} for _ in found]
     if fmt == TableFormat.json:
-        docs = [_entry_json(e) for e in found]
-        if ranks is not None:
-            docs = [{"rank": round(r, 6), **doc} for r, doc in zip(ranks, docs, strict=True)]
-        _json(docs)
-    elif fmt == TableFormat.csv:
+        emit_json([{**rank, **_entry_json(e)} for rank, e in zip(rank_of, found, strict=True)])
+        return
+    if fmt == TableFormat.csv:
+        stamps = [{"created_at": e.created_at.isoformat(), "updated_at": e.updated_at.isoformat()} for e in found]
         rows = [
-            {
-                **entries.to_record(e),
-                "created_at": e.created_at.isoformat(),
-                "updated_at": e.updated_at.isoformat(),
-            }
-            for e in found
+            {**rank, **entries.to_record(e), **stamp} for rank, e, stamp in zip(rank_of, found, stamps, strict=True)
         ]
-        columns = [*F.KEYS, "created_at", "updated_at"]
-        if ranks is not None:
-            rows = [{"rank": round(r, 6), **row} for r, row in zip(ranks, rows, strict=True)]
-            columns = ["rank", *columns]
-        _csv(rows, columns)
-    else:
-        rows = [_entry_row(e, lang) for e in found]
-        _table(rows, list(rows[0]) if rows else ["slug"], title=f"{len(rows)} entries")
+        columns = [*(["rank"] if ranks is not None else []), *F.KEYS, "created_at", "updated_at"]
+        emit_rows(rows, fmt, columns)
+        return
+    table = [_entry_row(e, lang) for e in found]
+    emit_table(table, list(table[0]) if table else ["slug"], title=f"{len(table)} entries")
 
 
 # --------------------------------------------------------------------------- reads
+
+_OPTION_OF = {
+    "kind": "kind",
+    "host_countries": "country",
+    "countries_served": "serves",
+    "topics": "topic",
+    "languages": "language",
+    "status": "status",
+    "program.state": "state",
+}
 
 
 @entries_app.command("list")
@@ -211,27 +120,7 @@ def list_command(
     lang: Lang = typer.Option(Lang.en, "--lang", help="Language of names in the table."),
 ) -> None:
     """List entries, filtered."""
-    from directory import entries
-
-    filters = _filters(kind, country, serves, topic, language, status, state, stale)
-    with unit_of_work(ctx) as session:
-        _emit_entries(entries.list_entries(session, filters), fmt, lang)
-
-
-def _filters(
-    kind: str | None,
-    country: str | None,
-    serves: str | None,
-    topic: str | None,
-    language: str | None,
-    status: str | None,
-    state: str | None,
-    stale: int | None,
-) -> Any:
-    """Filters with each value checked by the same rules as the data, so a typo is an error, not []."""
-    from directory import entries
-
-    checks = {
+    values = {
         "kind": kind,
         "host_countries": country,
         "countries_served": serves,
@@ -240,41 +129,26 @@ def _filters(
         "status": status,
         "program.state": state,
     }
-    for key, value in checks.items():
+    for key, value in values.items():
         if value is not None:
             try:
                 F.FIELD_BY_KEY[key].normalize([value] if F.FIELD_BY_KEY[key].many else value)
-            except ValueError as exc:
-                fail(f"--{_OPTION_OF[key]}: {exc}", code=2)
+            except ValueError as exc:  # a typo in a filter is an error, not an empty list
+                raise UsageError(f"--{_OPTION_OF[key]}: {exc}") from None
     if stale is not None and stale < 0:
-        fail("--stale: DAYS must be 0 or more", code=2)
-    return entries.Filters(kind, status, country, serves, topic, language, state, stale)
-
-
-_OPTION_OF = {
-    "kind": "kind",
-    "host_countries": "country",
-    "countries_served": "serves",
-    "topics": "topic",
-    "languages": "language",
-    "status": "status",
-    "program.state": "state",
-}
+        raise UsageError("--stale: DAYS must be 0 or more")
+    filters = entries.Filters(kind, status, country, serves, topic, language, state, stale)
+    with unit_of_work(ctx) as session:
+        _emit_entries(entries.list_entries(session, filters), fmt, lang)
 
 
 @entries_app.command("show")
-def show_command(
-    ctx: typer.Context,
-    slug: str,
-    fmt: DocFormat = typer.Option(DocFormat.table, "--format"),
-) -> None:
+def show_command(ctx: typer.Context, slug: str, fmt: DocFormat = typer.Option(DocFormat.table, "--format")) -> None:
     """Show one entry with every field."""
-    from directory import entries
-
     with unit_of_work(ctx) as session:
         entry = entries.get_entry(session, slug)
         if fmt == DocFormat.json:
-            _json(_entry_json(entry))
+            emit_json(_entry_json(entry))
             return
         record = entries.to_record(entry)
         rows = [{"field": key, "value": record[key]} for key in F.KEYS if record[key] not in (None, [])]
@@ -282,7 +156,7 @@ def show_command(
             {"field": "created_at", "value": entry.created_at.isoformat()},
             {"field": "updated_at", "value": entry.updated_at.isoformat()},
         ]
-        _table(rows, ["field", "value"], title=f"{entry.slug} ({entry.kind})")
+        emit_table(rows, ["field", "value"], title=f"{entry.slug} ({entry.kind})")
 
 
 @entries_app.command("search")
@@ -294,23 +168,19 @@ def search_command(
     lang: Lang = typer.Option(Lang.en, "--lang", help="Language of names in the table."),
 ) -> None:
     """Full-text search in both languages (any word form), best match first."""
-    from directory import entries
-
     with unit_of_work(ctx) as session:
         hits = entries.search_entries(session, text, limit=limit)
-        found = [entry for entry, _ in hits]
-        _emit_entries(found, fmt, lang, ranks=[rank for _, rank in hits])
+        _emit_entries([entry for entry, _ in hits], fmt, lang, ranks=[rank for _, rank in hits])
+
+
+_HISTORY_COLUMNS = ["id", "time", "field", "old", "new", "actor", "origin", "reason", "minor"]
 
 
 @entries_app.command("history")
 def history_command(
-    ctx: typer.Context,
-    slug: str,
-    fmt: TableFormat = typer.Option(TableFormat.table, "--format"),
+    ctx: typer.Context, slug: str, fmt: TableFormat = typer.Option(TableFormat.table, "--format")
 ) -> None:
     """Every revision of an entry, oldest first."""
-    from directory import entries
-
     with unit_of_work(ctx) as session:
         rows = [
             {
@@ -326,14 +196,11 @@ def history_command(
             }
             for r in entries.history(session, slug)
         ]
-    columns = ["id", "time", "field", "old", "new", "actor", "origin", "reason", "minor"]
-    if fmt == TableFormat.json:
-        _json(rows)
+    if fmt == TableFormat.table:
+        rows = [{**row, "old": _short(row["old"]), "new": _short(row["new"])} for row in rows]
     elif fmt == TableFormat.csv:
-        _csv([{**row, "old": _scalar(row["old"]), "new": _scalar(row["new"])} for row in rows], columns)
-    else:
-        shown = [{**row, "old": _short(row["old"]), "new": _short(row["new"])} for row in rows]
-        _table(shown, columns, title=f"history of {slug}")
+        rows = [{**row, "old": _scalar(row["old"]), "new": _scalar(row["new"])} for row in rows]
+    emit_rows(rows, fmt, _HISTORY_COLUMNS, title=f"history of {slug}")
 
 
 def _scalar(value: Any) -> Any:
@@ -384,8 +251,6 @@ def add_command(
     reason: str | None = typer.Option(None, help="Why it is added (kept in the history)."),
 ) -> None:
     """Add an entry from flags; asks for what is missing when run in a terminal."""
-    from directory import entries
-
     record: dict[str, Any] = {
         "slug": slug,
         "kind": kind,
@@ -411,9 +276,8 @@ def add_command(
         for key, label in _ADD_PROMPTS:
             if not record.get(key):
                 record[key] = typer.prompt(label)
-    cli = _context(ctx)
     with unit_of_work(ctx) as session:
-        entry = entries.add_entry(session, record, entries.Actor(cli.actor), reason=reason)
+        entry = entries.add_entry(session, record, entries.Actor(settings(ctx).actor), reason=reason)
         typer.echo(f"added {entry.slug}")
 
 
@@ -424,9 +288,9 @@ def _parse_sets(pairs: Sequence[str]) -> dict[str, Any]:
         key, sep, value = pair.partition("=")
         key = key.strip()
         if not sep:
-            fail(f"--set {pair!r}: expected FIELD=VALUE", code=2)
+            raise UsageError(f"--set {pair!r}: expected FIELD=VALUE")
         if key not in F.FIELD_BY_KEY:
-            fail(f"--set {pair!r}: unknown field {key!r} (fields: {', '.join(F.KEYS)})", code=2)
+            raise UsageError(f"--set {pair!r}: unknown field {key!r} (fields: {', '.join(F.KEYS)})")
         if F.FIELD_BY_KEY[key].many:
             updates[key] = [item.strip() for item in value.split(",") if item.strip()]
         else:
@@ -448,12 +312,10 @@ def edit_command(
     minor: bool = typer.Option(False, "--minor", help="A cosmetic fix: kept in the history, not published."),
 ) -> None:
     """Change fields of an entry, by flags or as YAML in $EDITOR."""
-    from directory import entries
-
-    cli = _context(ctx)
+    actor = entries.Actor(settings(ctx).actor)
     with unit_of_work(ctx) as session:
         updates = _parse_sets(set_) if set_ else _edit_in_editor(entries.to_record(entries.get_entry(session, slug)))
-        change = entries.edit_entry(session, slug, updates, entries.Actor(cli.actor), reason=reason, minor=minor)
+        change = entries.edit_entry(session, slug, updates, actor, reason=reason, minor=minor)
     if change.action == "unchanged":
         typer.echo(f"{slug}: nothing changed")
     else:
@@ -462,21 +324,19 @@ def edit_command(
 
 def _edit_in_editor(record: Mapping[str, Any]) -> dict[str, Any]:
     """The entry as YAML in $EDITOR; a field removed in the editor is cleared."""
-    import yaml
 
-    from directory.exports import to_yaml
-
-    original = to_yaml([record])[2:].replace("\n  ", "\n")  # one mapping, not a list of one
+    original = exports.to_yaml([record])[2:].replace("\n  ", "\n")  # one mapping, not a list of one
     edited = _launch_editor(original)
     if edited is None:
-        fail("edit cancelled: the file was not changed")
+        raise DomainError("edit cancelled: the file was not changed")
     try:
         data = yaml.safe_load(edited)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        fail(f"edited YAML:{mark.line + 1 if mark else 0}: malformed YAML: {getattr(exc, 'problem', exc)}")
+        line = mark.line + 1 if mark else 0
+        raise DomainError(f"edited YAML:{line}: malformed YAML: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(data, dict):
-        fail("edited YAML: expected a mapping of fields")
+        raise DomainError("edited YAML: expected a mapping of fields")
     updates = {key: F.empty_value(F.FIELD_BY_KEY[key]) for key in F.KEYS}
     updates.update(F.flatten(data))
     return updates
@@ -484,17 +344,12 @@ def _edit_in_editor(record: Mapping[str, Any]) -> dict[str, Any]:
 
 def _launch_editor(text: str) -> str | None:
     """Open `text` in $VISUAL/$EDITOR (else vi); the edited text, or None if left unchanged."""
-    import os
-    import shlex
-    import subprocess
-    import tempfile
-
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "entry.yaml"
         path.write_text(text, encoding="utf-8")
         if subprocess.run([*shlex.split(editor), str(path)], check=False).returncode != 0:
-            fail(f"the editor {editor!r} exited with an error; nothing changed")
+            raise DomainError(f"the editor {editor!r} exited with an error; nothing changed")
         edited = path.read_text(encoding="utf-8")
     return None if edited == text else edited
 
@@ -507,12 +362,10 @@ def verify_command(
     source: str | None = typer.Option(None, help="Where it was checked (replaces the entry's source)."),
 ) -> None:
     """Record that you checked an entry today."""
-    from directory import entries
-
-    cli = _context(ctx)
+    actor = settings(ctx).actor
     with unit_of_work(ctx) as session:
-        entries.verify_entry(session, slug, entries.Actor(cli.actor), note=note, source=source)
-    typer.echo(f"{slug}: verified by {cli.actor}")
+        entries.verify_entry(session, slug, entries.Actor(actor), note=note, source=source)
+    typer.echo(f"{slug}: verified by {actor}")
 
 
 @entries_app.command("close")
@@ -522,11 +375,8 @@ def close_command(
     reason: str = typer.Option(..., help="Why it is closed (kept in the history)."),
 ) -> None:
     """Mark an organization closed; it stays in the directory with its history."""
-    from directory import entries
-
-    cli = _context(ctx)
     with unit_of_work(ctx) as session:
-        change = entries.close_entry(session, slug, entries.Actor(cli.actor), reason=reason)
+        change = entries.close_entry(session, slug, entries.Actor(settings(ctx).actor), reason=reason)
     typer.echo(f"{slug}: closed" if change.action == "update" else f"{slug}: already closed")
 
 
@@ -535,13 +385,13 @@ def close_command(
 
 def init_command(ctx: typer.Context) -> None:
     """Create the database, or upgrade it to the current schema."""
-    from directory import store
 
-    cli = _context(ctx)
-    db = store.Store(cli.database_url)
+    url = settings(ctx).database_url
+    db = store.Store(url)
     try:
-        store.upgrade(db.engine, locations=cli.migration_locations)
-        typer.echo(f"database ready at {_masked(cli.database_url)} (schema {store.current_revision(db.engine)})")
+        db.check_reachable()
+        store.upgrade(db.engine, locations=MIGRATION_LOCATIONS)
+        typer.echo(f"database ready at {store.masked(url)} (schema {store.current_revision(db.engine)})")
     finally:
         db.close()
 
@@ -553,17 +403,11 @@ def import_command(
     reason: str | None = typer.Option(None, help="Why (kept in the history)."),
 ) -> None:
     """Upsert entries by slug from files; all-or-nothing, errors name file and line."""
-    from directory import imports
-
-    cli = _context(ctx)
-    try:
-        with unit_of_work(ctx) as session:
-            plan = imports.import_paths(session, paths, cli.actor, dry_run=dry_run, reason=reason)
-            if dry_run:
-                _print_plan(plan)
-                session.rollback()
-    except imports.ImportFailed as exc:
-        fail(f"{exc}\nimport refused: {len(exc.problems)} problem(s), nothing was written")
+    with unit_of_work(ctx) as session:
+        plan = imports.import_paths(session, paths, settings(ctx).actor, dry_run=dry_run, reason=reason)
+        if dry_run:
+            _print_plan(plan)
+            session.rollback()
     verb = "would be" if dry_run else ""
     typer.echo(
         f"{len(plan.changes)} entries read: {plan.count('create')} {verb} created, "
@@ -571,18 +415,16 @@ def import_command(
     )
 
 
-def _print_plan(plan: Any) -> None:
-    console = _console()
-    from rich.markup import escape
-
+def _print_plan(plan: imports.ImportPlan) -> None:
+    out = console()
     for change in plan.changes:
         if change.action == "create":
-            console.print(f"[green]+ {escape(change.slug)}[/green] (new entry)")
+            out.print(f"[green]+ {escape(change.slug)}[/green] (new entry)")
         elif change.action == "update":
-            console.print(f"[yellow]~ {escape(change.slug)}[/yellow]")
+            out.print(f"[yellow]~ {escape(change.slug)}[/yellow]")
             for c in change.changes:
-                console.print(f"    {escape(c.field)}: [red]- {escape(repr(c.old))}[/red]")
-                console.print(f"    {' ' * len(c.field)}  [green]+ {escape(repr(c.new))}[/green]")
+                out.print(f"    {escape(c.field)}: [red]- {escape(repr(c.old))}[/red]")
+                out.print(f"    {' ' * len(c.field)}  [green]+ {escape(repr(c.new))}[/green]")
 
 
 def export_command(
@@ -597,15 +439,11 @@ def export_command(
     lang: Lang = typer.Option(Lang.en, "--lang", help="Language of names and descriptions in HSDS."),
 ) -> None:
     """Export every entry as YAML, JSON, CSV or HSDS (Open Referral) tables."""
-    from directory import exports
-
+    if fmt == ExportFormat.hsds and output is None:
+        raise UsageError("--format hsds writes several tables: give a directory with --output")
     with unit_of_work(ctx) as session:
         records = exports.export_records(session)
-    if fmt == ExportFormat.hsds:
-        from directory import hsds
-
-        if output is None:
-            fail("--format hsds writes several tables: give a directory with --output", code=2)
+    if fmt == ExportFormat.hsds and output is not None:
         written = hsds.write_hsds(records, output, language=lang.value)
         typer.echo(f"wrote {len(written)} files to {output}")
     elif fmt == ExportFormat.yaml and output is not None and (output.is_dir() or str(output).endswith("/")):
@@ -622,29 +460,14 @@ def export_command(
 
 def stats_command(ctx: typer.Context, fmt: DocFormat = typer.Option(DocFormat.table, "--format")) -> None:
     """Counts by kind, status, program state, country and topic, and how fresh the checks are."""
-    from directory import entries
-
     with unit_of_work(ctx) as session:
         data = entries.stats(session)
-    if fmt == DocFormat.json:
-        _json(data)
-        return
-    rows = []
-    for key, value in data.items():
-        if isinstance(value, dict):
-            rows.append({"measure": key, "value": ", ".join(f"{k}: {v}" for k, v in value.items()) or "—"})
-        else:
-            rows.append({"measure": key, "value": value if value is not None else "—"})
-    _table(rows, ["measure", "value"], title="directory")
+    emit_measures(data, fmt, "directory")
 
 
-def register(app: typer.Typer) -> None:
-    """Mount the curation commands on the root `nansen` app."""
-    app.command("init")(init_command)
-    app.command("import")(import_command)
-    app.command("export")(export_command)
-    app.command("stats")(stats_command)
-    app.add_typer(entries_app, name="entries")
-    from directory.review_cli import review_app
-
-    app.add_typer(review_app, name="review")
+app = typer.Typer()
+app.command("init")(init_command)
+app.command("import")(import_command)
+app.command("export")(export_command)
+app.command("stats")(stats_command)
+app.add_typer(entries_app, name="entries")

@@ -7,13 +7,36 @@ from collections.abc import Sequence
 from typing import Any
 
 import typer
+from rich.markup import escape
 
-from directory.cli import TableFormat, _context, _csv, _json, fail, unit_of_work
+from directory import proposals
+from directory.errors import UsageError
+from directory.models import Proposal
+from pipeline.commands.output import TableFormat, console, emit_rows, settings, unit_of_work
 
 review_app = typer.Typer(help="Review what the crawlers propose; nothing they see is applied without you.")
 
+_COLUMNS = (
+    "id",
+    "entry",
+    "kind",
+    "field",
+    "operation",
+    "current",
+    "proposed",
+    "status",
+    "origin",
+    "created_at",
+    "evidence_url",
+    "evidence_seen",
+    "evidence_time",
+    "diff",
+    "decided_by",
+    "decision_reason",
+)
 
-def _row(proposal: Any) -> dict[str, Any]:
+
+def _row(proposal: Proposal) -> dict[str, Any]:
     evidence = proposal.evidence or {}
     return {
         "id": proposal.id,
@@ -37,30 +60,27 @@ def _row(proposal: Any) -> dict[str, Any]:
 
 def _show(rows: Sequence[dict[str, Any]]) -> None:
     """Each proposal as a block: what, evidence, and the change as a coloured diff."""
-    from rich.console import Console
-    from rich.markup import escape
-
-    console = Console()
+    out = console()
     if not rows:
-        console.print("Nothing to review.")
+        out.print("Nothing to review.")
         return
     for row in rows:
-        console.print(
+        out.print(
             f"[bold]#{row['id']}[/bold] {escape(row['entry'])} · {escape(row['kind'])} · "
             f"{escape(row['field'])} [dim]({escape(row['origin'])}, {row['status']})[/dim]"
         )
-        console.print(
+        out.print(
             f"  evidence: {escape(str(row['evidence_seen']))} at {escape(str(row['evidence_url']))}, "
             f"{escape(str(row['evidence_time']))}"
         )
         if row["diff"]:
             for line in str(row["diff"]).splitlines()[2:40]:
                 style = "green" if line.startswith("+") else "red" if line.startswith("-") else "dim"
-                console.print(f"  [{style}]{escape(line)}[/{style}]")
+                out.print(f"  [{style}]{escape(line)}[/{style}]")
         else:
             sign = "+ add" if row["operation"] == "add" else "+"
-            console.print(f"  [red]- {escape(_text(row['current']))}[/red]")
-            console.print(f"  [green]{sign} {escape(_text(row['proposed']))}[/green]")
+            out.print(f"  [red]- {escape(_text(row['current']))}[/red]")
+            out.print(f"  [green]{sign} {escape(_text(row['proposed']))}[/green]")
 
 
 def _text(value: Any) -> str:
@@ -77,42 +97,19 @@ def review_command(
     fmt: TableFormat = typer.Option(TableFormat.table, "--format"),
 ) -> None:
     """List proposals (pending by default) with their evidence."""
-    from directory import proposals
-
     if ctx.invoked_subcommand is not None:
         return
     if status not in (*proposals.STATUSES, "all"):
-        fail(f"--status: {status!r} is not one of pending, accepted, rejected, all", code=2)
+        raise UsageError(f"--status: {status!r} is not one of pending, accepted, rejected, all")
     with unit_of_work(ctx) as session:
-        rows = [
-            _row(p) for p in proposals.list_proposals(session, status=None if status == "all" else status, slug=entry)
-        ]
-    if fmt == TableFormat.json:
-        _json(rows)
-    elif fmt == TableFormat.csv:
-        _csv([{**r, "current": _text(r["current"]), "proposed": _text(r["proposed"])} for r in rows], list(_COLUMNS))
-    else:
+        found = proposals.list_proposals(session, status=None if status == "all" else status, slug=entry)
+        rows = [_row(p) for p in found]
+    if fmt == TableFormat.table:
         _show(rows)
-
-
-_COLUMNS = (
-    "id",
-    "entry",
-    "kind",
-    "field",
-    "operation",
-    "current",
-    "proposed",
-    "status",
-    "origin",
-    "created_at",
-    "evidence_url",
-    "evidence_seen",
-    "evidence_time",
-    "diff",
-    "decided_by",
-    "decision_reason",
-)
+        return
+    if fmt == TableFormat.csv:
+        rows = [{**r, "current": _text(r["current"]), "proposed": _text(r["proposed"])} for r in rows]
+    emit_rows(rows, fmt, _COLUMNS)
 
 
 @review_app.command("accept")
@@ -124,20 +121,15 @@ def accept_command(
     reason: str | None = typer.Option(None, help="Kept in the entry's history."),
 ) -> None:
     """Apply proposals: each becomes a revision in your name, with the crawler as its origin."""
-    from directory import entries, proposals
-
-    maintainer = _context(ctx).actor
     if bool(ids) == bool(entry and field) or (entry is None) != (field is None):
-        fail("give proposal ids, or --entry SLUG --field FIELD", code=2)
-    try:
-        with unit_of_work(ctx) as session:
-            if ids:
-                done = proposals.accept(session, ids, maintainer, reason=reason)
-            else:
-                done = proposals.accept_for(session, entry or "", field or "", maintainer, reason=reason)
-    except (proposals.ReviewError, entries.InvalidEntry) as exc:
-        fail(f"nothing accepted: {exc}")
-    typer.echo(f"accepted {', '.join(f'#{p.id}' for p in done)}")
+        raise UsageError("give proposal ids, or --entry SLUG --field FIELD")
+    maintainer = settings(ctx).actor
+    with unit_of_work(ctx) as session:
+        if ids:
+            done = proposals.accept(session, ids, maintainer, reason=reason)
+        else:
+            done = proposals.accept_for(session, entry or "", field or "", maintainer, reason=reason)
+        typer.echo(f"accepted {', '.join(f'#{p.id}' for p in done)}")
 
 
 @review_app.command("reject")
@@ -147,11 +139,10 @@ def reject_command(
     reason: str = typer.Option(..., help="Why (kept; the same value is not proposed again)."),
 ) -> None:
     """Reject proposals; the same value will not be proposed again."""
-    from directory import proposals
+    with unit_of_work(ctx) as session:
+        done = proposals.reject(session, ids, settings(ctx).actor, reason=reason)
+        typer.echo(f"rejected {', '.join(f'#{p.id}' for p in done)}")
 
-    try:
-        with unit_of_work(ctx) as session:
-            done = proposals.reject(session, ids, _context(ctx).actor, reason=reason)
-    except proposals.ReviewError as exc:
-        fail(f"nothing rejected: {exc}")
-    typer.echo(f"rejected {', '.join(f'#{p.id}' for p in done)}")
+
+app = typer.Typer()
+app.add_typer(review_app, name="review")

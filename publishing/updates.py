@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from directory.models import Entry, Revision
 from directory.taxonomy import TOPIC_BY_SLUG
-from newsletter.i18n import LANGUAGES, country_name, gettext_for, language_name
+from publishing.i18n import LANGUAGES, country_name, gettext_for, language_name
 
 KINDS = ("added", "closed", "reopened", "program-state", "page-change", "changed")
 

@@ -1,0 +1,131 @@
+"""The child process of a crawl (`python -m crawlers.child KIND --options JSON`): Scrapy runs here.
+
+It reads what to visit from the directory, runs one spider over it, and reports progress and a
+summary as JSON lines on stdout for `crawlers.run.run_crawl`, the parent's side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from scrapy.crawler import CrawlerProcess
+from sqlalchemy import select
+
+from crawlers.progress import emit
+from crawlers.run import KINDS, CrawlOptions
+from crawlers.settings import crawl_settings
+from crawlers.spiders.feeds import FeedsSpider
+from crawlers.spiders.site import SiteSpider
+from crawlers.spiders.watch import WatchSpider
+from directory import entries, posts, watch
+from directory.fields import ascii_url
+from directory.models import Entry, LinkCheck, PageSnapshot
+from directory.store import Store
+
+# --------------------------------------------------------------------------- targets (child side)
+
+
+def targets(kind: str, database_url: str, slug: str | None = None) -> list[dict[str, Any]]:
+    """What a crawl of `kind` visits, read from the directory (closed entries are left alone)."""
+
+    store = Store(database_url)
+    try:
+        with store.session() as session:
+            query = select(Entry).where(Entry.status != "closed").order_by(Entry.slug)
+            if slug:
+                entries.get_entry(session, slug)
+                query = query.where(Entry.slug == slug)
+            found: list[dict[str, Any]] = []
+            for entry in session.scalars(query):
+                if kind == "site" and entry.website and not _backing_off(session, entry.id, LinkCheck):
+                    found.append({"slug": entry.slug, "url": ascii_url(entry.website)})
+                elif kind == "feeds":
+                    for url in entry.feeds:
+                        state = posts.feed_state(session, entry.slug, url)
+                        found.append(
+                            {
+                                "slug": entry.slug,
+                                "url": ascii_url(url),
+                                "etag": state.etag if state else None,
+                                "last_modified": state.last_modified if state else None,
+                                "language": entry.languages[0] if entry.languages else None,
+                            }
+                        )
+                elif kind == "watch" and (watched := watch.watched_url(entry)):
+                    page = ascii_url(watched)
+                    known = session.scalars(
+                        select(PageSnapshot.hash)
+                        .where(PageSnapshot.entry_id == entry.id, PageSnapshot.url == page)
+                        .order_by(PageSnapshot.id.desc())
+                        .limit(watch.HISTORY)
+                    )
+                    found.append(
+                        {
+                            "slug": entry.slug,
+                            "url": page,
+                            "selector": entry.watch_selector,
+                            "ignore": entry.watch_ignore,
+                            "known": list(known),
+                        }
+                    )
+            return found
+    finally:
+        store.close()
+
+
+def _backing_off(session: Any, entry_id: int, link_check: Any) -> bool:
+    """A site that answered 429 with Retry-After is not asked again before that time."""
+
+    last = session.scalar(
+        select(link_check).where(link_check.entry_id == entry_id).order_by(link_check.checked_at.desc()).limit(1)
+    )
+    if last is None or last.status_code != 429:
+        return False
+    retry_after = (last.details or {}).get("retry_after", "")
+    seconds = int(retry_after) if retry_after.isdigit() else 3600
+    return dt.datetime.now(dt.UTC) < last.checked_at + dt.timedelta(seconds=seconds)
+
+
+# --------------------------------------------------------------------------- the child process
+
+
+def child_main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m crawlers.child")
+    parser.add_argument("kind", choices=KINDS)
+    parser.add_argument("--options", required=True, help="CrawlOptions as JSON")
+    parser.add_argument("--entry")
+    args = parser.parse_args(argv)
+    options = CrawlOptions(**json.loads(args.options))
+    found = targets(args.kind, options.database_url, args.entry)
+
+    settings = crawl_settings(
+        database_url=options.database_url,
+        contact_url=options.contact_url,
+        allow_networks=options.allow_networks,
+        polite=options.polite,
+        overrides={
+            "NANSEN_TARGETS": len(found),
+            "NANSEN_DEAD_AFTER_FAILURES": options.dead_after_failures,
+            "NANSEN_DEAD_AFTER_DAYS": options.dead_after_days,
+            **options.overrides,
+        },
+    )
+    emit({"event": "start", "total": len(found)})
+    spider = {"site": SiteSpider, "feeds": FeedsSpider, "watch": WatchSpider}[args.kind]
+    process = CrawlerProcess(settings, install_root_handler=False)
+    crawler = process.create_crawler(spider)
+    process.crawl(crawler, targets=found)
+    process.start()
+    stats = {
+        key: value for key, value in (crawler.stats.get_stats() or {}).items() if isinstance(value, int | float | str)
+    }
+    emit({"event": "summary", "targets": len(found), "stats": stats})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(child_main())

@@ -1,0 +1,63 @@
+"""`nansen publish` builds the feeds and the site; `nansen serve` previews them with the endpoints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+import uvicorn
+
+from directory.errors import DomainError
+from directory.store import Store
+from newsletter.web import Endpoints, create_app
+from pipeline import jobs
+from pipeline.commands.output import settings, unit_of_work
+from pipeline.components import mail_sender, newsletter_settings, site_settings
+
+
+def publish_command(
+    ctx: typer.Context,
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Where to build [default: NANSEN_PUBLIC_DIR or public/]."
+    ),
+) -> None:
+    """Build the feeds, OPML and the bilingual static site; only changed files are written."""
+    site = site_settings(settings(ctx), output)
+    with unit_of_work(ctx) as session:
+        report = jobs.build_site(session, site)
+    typer.echo(
+        f"published to {site.output}: {report.total_written} files written, "
+        f"{sum(report.unchanged.values())} unchanged, {len(report.removed)} removed"
+    )
+    for category in sorted(set(report.written) | set(report.unchanged)):
+        typer.echo(f"  {category:10} {report.written[category]:6} written {report.unchanged[category]:7} unchanged")
+
+
+def serve_command(
+    ctx: typer.Context,
+    port: int = typer.Option(8000, help="Port on 127.0.0.1."),
+    directory: Path | None = typer.Option(None, "--directory", help="What to serve [default: the public dir]."),
+) -> None:
+    """Serve the built site on 127.0.0.1, with the subscription endpoints when NANSEN_SECRET is set."""
+    config = settings(ctx)
+    root = directory or config.site.public_dir
+    if not (root / "index.html").exists():
+        raise DomainError(f"{root} has no index.html: run `nansen publish` first")
+    endpoints = None
+    if config.newsletter.secret and config.newsletter.smtp_url:
+
+        def send_mail(message: object) -> None:
+            with mail_sender(config) as sender:
+                sender.send(message)  # type: ignore[arg-type]
+
+        endpoints = Endpoints(newsletter_settings(config), Store(config.database_url).session, send_mail)
+        typer.echo("subscription endpoints: /subscribe /confirm /preferences /unsubscribe")
+    else:
+        typer.echo("static site only (set NANSEN_SECRET and NANSEN_SMTP_URL for the subscription endpoints)")
+    typer.echo(f"serving {root} on http://127.0.0.1:{port}/ (Ctrl+C to stop)")
+    uvicorn.run(create_app(root, endpoints), host="127.0.0.1", port=port, log_level="warning")
+
+
+app = typer.Typer()
+app.command("publish")(publish_command)
+app.command("serve")(serve_command)

@@ -1,0 +1,74 @@
+"""The packages' own settings objects, built from the installation's settings.
+
+The one place that knows both `pipeline.config.Settings` and what each package asks for: the crawl
+options, the site's settings, the newsletter's settings and its mail transport. Commands, jobs and
+the demo build them here, so a setting means the same thing wherever it is used.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from crawlers.run import CrawlOptions
+from newsletter.delivery import MaildirSender, SmtpSender, parse_smtp_url
+from newsletter.editions import NewsletterSettings
+from newsletter.tokens import Tokens
+from pipeline.config import ConfigError, Settings
+from publishing.feeds import FeedSettings
+from publishing.site import SiteSettings
+
+
+def crawl_options(settings: Settings) -> CrawlOptions:
+    crawl = settings.crawl
+    return CrawlOptions(
+        settings.database_url,
+        crawl.contact_url,
+        crawl.allow_networks,
+        crawl.polite,
+        crawl.dead_after_failures,
+        crawl.dead_after_days,
+    )
+
+
+def site_settings(settings: Settings, output: Path | None = None) -> SiteSettings:
+    site = settings.site
+    return SiteSettings(
+        output=output or site.public_dir, feeds=FeedSettings(site.url, site.id_authority, site.feed_item_limit)
+    )
+
+
+def newsletter_settings(settings: Settings) -> NewsletterSettings:
+    """The newsletter's settings; raises `ConfigError` without a signing secret."""
+    newsletter = settings.newsletter
+    if not newsletter.secret:
+        raise ConfigError(
+            "NANSEN_SECRET is not set: it signs the confirm and unsubscribe links (use a long random value)"
+        )
+    try:
+        tokens = Tokens(newsletter.secret.get_secret_value())
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    domain = newsletter.sender.rsplit("@", 1)[-1].strip(" >") or "nansen.localhost"
+    host = urlsplit(settings.site.url).hostname or "nansen.localhost"
+    return NewsletterSettings(
+        site_url=settings.site.url,
+        sender=newsletter.sender,
+        tokens=tokens,
+        list_id=f"Nansen newsletter <newsletter.{host}>",
+        message_domain=domain,
+        unsubscribe_mailto=newsletter.unsubscribe_mailto or None,
+        require_approval=newsletter.require_approval,
+    )
+
+
+def mail_sender(settings: Settings, maildir: Path | None = None) -> SmtpSender | MaildirSender:
+    """The SMTP relay of `NANSEN_SMTP_URL`, or a maildir for a dry run; raises `ConfigError`."""
+    if maildir is not None:
+        return MaildirSender(maildir)
+    if not settings.newsletter.smtp_url:
+        raise ConfigError("NANSEN_SMTP_URL is not set (e.g. smtp://user:password@relay.example.org:587?starttls=1)")
+    try:
+        return SmtpSender(parse_smtp_url(settings.newsletter.smtp_url.get_secret_value()))
+    except ValueError as exc:
+        raise ConfigError(f"NANSEN_SMTP_URL: {exc}") from None

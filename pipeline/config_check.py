@@ -1,0 +1,57 @@
+"""`nansen config check`: every problem with the effective configuration.
+
+Apart from `pipeline.config` because it asks each package to parse what it will use (the crawler's
+networks, the SMTP URL, the cron expressions), which loads those packages; loading the settings
+must stay fast for every command.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from crawlers.safety import parse_networks
+from newsletter.delivery import parse_smtp_url
+from pipeline.config import Settings
+from pipeline.cron import trigger_for
+
+
+def check(settings: Settings) -> list[str]:
+    """Every problem with the effective configuration (empty: all good)."""
+    problems = list(settings.problems)
+    try:
+        make_url(settings.database_url)
+    except ArgumentError as exc:
+        problems.append(f"database.url: {exc}")
+    parts = urlsplit(settings.site.url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        problems.append(f"site.url: {settings.site.url!r} is not an absolute http(s) URL")
+    elif parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost"):
+        problems.append("site.url: use https in production (one-click unsubscribe requires it)")
+    if settings.site.feed_item_limit < 1:
+        problems.append("site.feed_item_limit: must be 1 or more")
+    try:
+        parse_networks(settings.crawl.allow_networks)
+    except ValueError as exc:
+        problems.append(f"crawl.allow_networks: {exc}")
+    for job, expression in settings.schedule.expressions().items():
+        if expression:
+            try:
+                trigger_for(expression, settings.schedule.timezone)
+            except (ValueError, KeyError) as exc:
+                problems.append(f"schedule.{job}: {expression!r}: {exc}")
+    if settings.newsletter.smtp_url:
+        try:
+            parse_smtp_url(settings.newsletter.smtp_url.get_secret_value())
+        except ValueError as exc:
+            problems.append(f"newsletter.smtp_url: {exc}")
+    else:
+        problems.append("newsletter.smtp_url: not set, so no newsletter can be sent")
+    secret = settings.newsletter.secret.get_secret_value() if settings.newsletter.secret else ""
+    if not secret:
+        problems.append("NANSEN_SECRET: not set, so subscription links cannot be signed")
+    elif len(secret) < 16:
+        problems.append("NANSEN_SECRET: shorter than 16 characters")
+    return problems

@@ -1,0 +1,1 @@
+"""Publishing: updates, Atom/RSS/JSON feeds, OPML, the static bilingual site and its archive pages."""
