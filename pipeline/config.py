@@ -317,7 +317,9 @@ def describe(settings: Settings) -> list[tuple[str, str, str]]:
         values = getattr(settings, section)
         for key, info in model.model_fields.items():
             env = _extra(info, "env") or ""
-            if os.environ.get(env):
+            if os.environ.get(env) and any(problem.startswith(f"{env}:") for problem in settings.problems):
+                origin = f"default ({env} does not parse)"
+            elif os.environ.get(env):
                 origin = env
             elif key in (in_file.get(section) or {}) and _extra(info, "in_file"):
                 origin = str(settings.config_path)

@@ -156,7 +156,19 @@ def test_two_schedulers_run_each_due_slot_once_and_never_concurrently(store: Sto
     env = _env(store, tmp_path, NANSEN_SCHEDULE_PUBLISH="* * * * * *")
     logs = [tmp_path / "first.log", tmp_path / "second.log"]
     first, second = _scheduler(env, logs[0]), _scheduler(env, logs[1])
-    time.sleep(8)
+
+    def started_and_ran() -> bool:
+        # Signal handlers are set before the scheduler starts: a started one stops cleanly on SIGTERM.
+        if not all("Scheduler started" in log.read_text(errors="replace") for log in logs):
+            return False
+        with store.session() as session:
+            return sum(r.outcome == "ok" for r in runs.recent(session, limit=500, job="publish")) >= 3
+
+    deadline = time.monotonic() + 90  # generous: two processes start at once on a loaded machine
+    while not started_and_ran():
+        assert time.monotonic() < deadline, [log.read_text(errors="replace")[-2000:] for log in logs]
+        time.sleep(0.5)
+    time.sleep(2)  # both now compete for a few more slots
     for process in (first, second):
         process.send_signal(signal.SIGTERM)
     for process, log in zip((first, second), logs, strict=True):
