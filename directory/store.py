@@ -8,6 +8,7 @@ database made by `nansen init` today upgrades cleanly tomorrow.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -125,3 +126,28 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+# --------------------------------------------------------------------------- leases
+
+
+def holder() -> str:
+    """This process, as leases name it: `host:pid`."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def holder_is_gone(owner: str | None) -> bool:
+    """The lease's holder is a process on this machine that no longer exists (its lease can be taken
+    over at once; a holder on another machine keeps its lease until it expires)."""
+    if not owner or ":" not in owner:
+        return False
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False

@@ -3,16 +3,25 @@
 Sending is made exactly-once by the ledger, which records each message's fate; this module's job is to
 report that fate precisely, as a `Result`:
 
-- `SENT`: the server answered 250 to the end of the message; it has taken responsibility for it.
-- `BOUNCED`: the server permanently refused this recipient or this message (5xx at RCPT or DATA).
-- `RETRY`: temporary refusals (4xx) or connection problems lasted through every retry; try later.
-  `maybe_delivered` is set when the connection broke after the whole message had been transmitted but
-  before the server answered: the server may have accepted it (RFC 1047). That case is never retried
-  here, so this module never sends a duplicate on its own; the ledger decides.
+Replies are read as an MTA reads them (RFC 5321 §4.2, enhanced status codes RFC 3463):
 
-Problems that concern us rather than the reader — credentials refused, TLS not offered or its
-certificate not trusted, our sender address refused — raise `DeliveryError`: every later message would
-fail the same way, so the run should stop, and no reader is ever recorded as bounced because of them.
+- `SENT`: the server answered 250 to the end of the message; it has taken responsibility for it.
+- `BOUNCED`: the server permanently refused this recipient: a 5xx to RCPT, or a 5xx after DATA whose
+  enhanced code is about the address or the mailbox (5.1.x, 5.2.x).
+- `RETRY`: a temporary refusal of this recipient (4xx at RCPT or after DATA), or a connection problem
+  that lasted through every retry: try this reader again in a later run. 4xx replies are not retried
+  here (a greylisting or full mailbox does not clear in seconds). `maybe_delivered` is set when the
+  connection broke after the whole message had been transmitted but before the server answered: the
+  server may have accepted it (RFC 1047). That case is never retried here, so this module never sends a
+  duplicate on its own; the ledger decides.
+- `DEFERRED`: the server asks everyone to come back later (421, or a 4xx to MAIL FROM): the run should
+  end and resume later, and this reader is not charged an attempt.
+
+Problems that concern us or the message rather than the reader raise `DeliveryError`: credentials
+refused, TLS not offered or its certificate not trusted, our sender address refused (5xx to MAIL), and
+a 5xx to DATA or after it that is about the content, the sender or policy (5.7.x, 5.6.x, 5.3.x, or no
+enhanced code). Every later message would fail the same way, so the run stops with the server's words,
+and no reader is ever recorded as bounced because of them.
 
 Mail must not leak the subscriber list or say anything about its reader: each transaction has exactly one
 recipient (a message with several To addresses, or with Cc or Bcc, is refused before anything is sent),
@@ -341,6 +350,7 @@ class Outcome(enum.Enum):
     SENT = "sent"
     RETRY = "retry"
     BOUNCED = "bounced"
+    DEFERRED = "deferred"
 
 
 @dataclass(frozen=True)
@@ -495,7 +505,8 @@ class SmtpSender:
                 reconnected = free_retry = True
                 attempts -= 1
                 continue
-            if attempt.outcome is not Outcome.RETRY or attempt.maybe_delivered or attempts > self.retries:
+            connection_failed = attempt.outcome is Outcome.RETRY and attempt.code is None
+            if not connection_failed or attempt.maybe_delivered or attempts > self.retries:
                 if attempt.outcome is Outcome.RETRY:
                     log.warning("a message was not delivered after %d attempt(s); left for later", attempts)
                 log.debug("%s: %s after %d attempt(s): %s", message.get("Message-ID"), attempt.outcome.name,
@@ -556,17 +567,19 @@ class SmtpSender:
 
     def _refused(self, phase: str, code: int, reply: bytes, *, stale: bool = False) -> _Attempt:
         detail = f"{phase}: {_reply_text(code, reply)}"
-        if code == 421:  # the server is closing the connection
+        if code == 421:  # the server is closing the connection: it wants everyone to wait
             self._discard()
-            return _Attempt(Outcome.RETRY, code, detail, stale=stale)
+            return _Attempt(Outcome.DEFERRED, code, detail, stale=stale)
         if 400 <= code < 500:
             self._reset()
-            return _Attempt(Outcome.RETRY, code, detail)
+            return _Attempt(Outcome.DEFERRED if phase == "MAIL" else Outcome.RETRY, code, detail)
         if 500 <= code < 600:
             self._reset()
             if phase == "MAIL":
                 raise DeliveryError(f"the server refused our sender address: {detail}", code)
-            return _Attempt(Outcome.BOUNCED, code, detail)
+            if phase == "RCPT" or enhanced_code(reply)[1:2] in ((1,), (2,)):
+                return _Attempt(Outcome.BOUNCED, code, detail)
+            raise DeliveryError(f"the server refused the message, not a reader: {detail}", code)
         self._discard()  # no reply code we understand (smtplib says -1): start afresh
         return _Attempt(Outcome.RETRY, code if code > 0 else None, detail)
 
@@ -635,6 +648,13 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, smtplib.SMTPResponseException):
         return _reply_text(exc.smtp_code, exc.smtp_error)
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def enhanced_code(reply: bytes | str) -> tuple[int, ...]:
+    """The enhanced status code (RFC 3463) a reply text starts with, e.g. (5, 1, 1), or () if none."""
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+    match = re.match(r"\s*([245])\.(\d{1,3})\.(\d{1,3})\b", text)
+    return tuple(int(part) for part in match.groups()) if match else ()
 
 
 def _reply_text(code: int, reply: bytes | str) -> str:

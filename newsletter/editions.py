@@ -1,33 +1,43 @@
-"""Editions and exactly-once delivery.
+"""Editions and exactly-once delivery, with any number of senders on one database.
 
 An edition collects the updates published since the previous one. Subscribers with the same
 language and preferences form a segment, and each segment's digest is rendered once; only the
 per-subscriber links are filled in per message. A delivery row per edition × subscriber is the
-ledger: it is committed right after the SMTP server's answer, one commit per message, so a crash or
-kill at any point loses nothing and sends nothing twice — except in the one window no ledger can
-close: the server said 250 and the process died before that commit. The row is then still
-`pending`, and the resumed run sends it again (we choose a rare duplicate over a missed warning
-that a program closed), with the same Message-ID so the receiving side can drop it.
+ledger. Before its SMTP transaction a sender claims the row (one conditional UPDATE from `pending`
+or `retry` to `sending`, committed on its own), so two senders never both send it; the outcome is
+committed right after the server's answer. A crash or kill at any point loses nothing and sends
+nothing twice, except in the one window no ledger can close: the server said 250 and the process
+died before that commit. The row is then still `sending` under a holder that is gone; it is taken
+over (at once when the holder was a process on this machine, after `CLAIM_LEASE` otherwise) and sent
+again (we choose a rare duplicate over a missed warning that a program closed), with the same
+Message-ID so the receiving side can drop it.
+
+A reader refused for now (4xx) is tried again in later runs, up to `retry_attempts` attempts and
+`retry_days` after the edition was made, then recorded `failed`; so every edition reaches a final
+state, and an edition still retrying a few readers never keeps the next one from being made and sent.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import CursorResult, func, insert, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from directory.errors import DomainError
 from directory.models import utcnow
+from directory.store import holder, holder_is_gone
 from newsletter import subscribers as subs
-from newsletter.delivery import Outcome, Sender, build_message
+from newsletter.delivery import DeliveryError, Outcome, Sender, build_message
 from newsletter.digest import DigestContent, personalize, render_digest
 from newsletter.models import Delivery, Edition, Subscriber
 from newsletter.tokens import Tokens
@@ -43,6 +53,8 @@ class NewsletterSettings:
     message_domain: str = "nansen.localhost"
     unsubscribe_mailto: str | None = None  # e.g. unsubscribe@example.org; the token goes in the subject
     require_approval: bool = False
+    retry_attempts: int = 8  # a reader refused for now (4xx) is tried this many times in all, across runs…
+    retry_days: float = 3.0  # …and for at most this many days after the edition was made; then `failed`
 
     def url(self, path: str) -> str:
         return f"{self.site_url.rstrip('/')}/{path.lstrip('/')}"
@@ -81,8 +93,11 @@ def current(session: Session) -> Edition | None:
 
 
 def create_due(session: Session, settings: NewsletterSettings, *, now: dt.datetime | None = None) -> Edition | None:
-    """A new edition of the updates since the last one, if there are any and none is pending."""
-    if current(session) is not None:
+    """A new edition of the updates since the last one, if there are any and no draft waits for approval.
+
+    An edition still retrying a few readers does not hold the next one back. Two senders creating the
+    same edition at once: one of them gets an IntegrityError (the number is unique) and reads it."""
+    if session.scalar(select(Edition.id).where(Edition.status == "draft").limit(1)) is not None:
         return None
     last = session.scalar(select(Edition).order_by(Edition.number.desc()).limit(1))
     since = last.until if last else None
@@ -195,19 +210,31 @@ def due_with_content(session: Session, settings: NewsletterSettings) -> tuple[Ed
 
 @dataclass
 class SendReport:
-    edition: int | None = None
+    edition: int | None = None  # the newest edition this run worked on
     status: str = "nothing due"
     sent: int = 0
     bounced: int = 0
     retry: int = 0
+    failed: int = 0
     skipped: int = 0
     segments: int = 0
     by_status: Counter[str] = field(default_factory=Counter)
 
+    @property
+    def stopped(self) -> bool:
+        """The run ended early (the server refused the message or us, or asked everyone to wait)."""
+        return self.status.startswith("stopped")
+
+
+CLAIM_LEASE = dt.timedelta(minutes=15)  # a sender on another machine that holds a row longer is presumed dead
+TEMPORARY_LIMIT = 3  # temporary failures in a row (no answer, or 4xx) that end the run: it resumes later
+OPEN = ("pending", "retry")
+
 
 def prepare_deliveries(session: Session, settings: NewsletterSettings, edition: Edition) -> int:
-    """Ledger rows for every active subscriber whose segment has news (once per edition)."""
-    if session.scalar(select(func.count(Delivery.id)).where(Delivery.edition_id == edition.id)):
+    """Ledger rows for every active subscriber whose segment has news (once per edition: an approved
+    edition becomes `sending`)."""
+    if edition.status != "approved":
         return 0
     updates = edition_updates(session, edition)
     cache = SegmentCache(updates, settings, edition.number, edition.created_at.date())
@@ -245,69 +272,186 @@ def send(
     *,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> SendReport:
-    """Send the edition that is due (creating it if needed); resumable after any crash.
+    """Make the edition that is due (if any) and deliver every edition in progress, oldest first.
 
-    `open_session` is a unit-of-work factory (`Store.session`): each message's outcome is committed on
-    its own, right after the server's answer.
+    Safe to run in several processes at once and to run again after any crash (see the module
+    docstring). `open_session` is a unit-of-work factory (`Store.session`). The run stops early, with
+    `report.stopped`, when the server refuses the message or us (its words in `report.status`) or
+    asks everyone to wait; nothing is recorded against any reader then.
     """
     report = SendReport()
-    with open_session() as session:
-        edition = current(session) or create_due(session, settings)
-        if edition is None:
-            return report
-        report.edition = edition.number
-        if edition.status == "draft":
-            report.status = "waiting for approval"
-            return report
-        prepare_deliveries(session, settings, edition)
-        edition_id, number, created = edition.id, edition.number, edition.created_at
-        updates = edition_updates(session, edition)
-    cache = SegmentCache(updates, settings, number, created.date())
-    with open_session() as session:
-        todo = list(
-            session.execute(
-                select(Delivery.id, Delivery.subscriber_id)
-                .where(Delivery.edition_id == edition_id, Delivery.status.in_(("pending", "retry")))
-                .order_by(Delivery.id)
-            )
-        )
-    total = len(todo)
-    unreachable = 0
+    me = holder()
+    _give_up_on_old_rows(open_session, settings)
+    in_progress = _editions_in_progress(open_session, settings, report)
     with sender:
-        for done, (delivery_id, subscriber_id) in enumerate(todo, 1):
-            with open_session() as session:
-                result = _deliver(session, settings, cache, sender, delivery_id, subscriber_id, report)
-            if on_progress:
-                on_progress(done, total)
-            # Several messages in a row that could not even reach the server: stop, and resume later,
-            # rather than spend the retry back-off on every remaining reader.
-            unreachable = unreachable + 1 if result is not None and result.code is None and not result.sent else 0
-            if unreachable >= UNREACHABLE_LIMIT:
-                report.status = "stopped: the SMTP server is unreachable"
+        for edition_id in in_progress:
+            _send_edition(open_session, settings, sender, edition_id, me, report, on_progress)
+            if report.stopped:
                 break
+    if in_progress:
+        with open_session() as session:
+            edition = session.get(Edition, in_progress[-1])
+            assert edition is not None
+            report.edition = edition.number
+            report.by_status = Counter(_counts(session, edition.id))
+            if not report.stopped:
+                report.status = edition.status
+    return report
+
+
+def _editions_in_progress(
+    open_session: Callable[[], AbstractContextManager[Session]], settings: NewsletterSettings, report: SendReport
+) -> list[int]:
+    """Ids of the editions to deliver, oldest first, after making the due one; race-free: when another
+    sender makes or prepares the same edition first, this one reads what it made."""
+    for attempt in range(1, 6):
+        try:
+            with open_session() as session:
+                create_due(session, settings)
+                editions = list(
+                    session.scalars(
+                        select(Edition)
+                        .where(Edition.status.in_(("draft", "approved", "sending")))
+                        .order_by(Edition.number)
+                    )
+                )
+                for edition in editions:
+                    prepare_deliveries(session, settings, edition)
+                if editions and all(e.status == "draft" for e in editions):
+                    report.edition, report.status = editions[-1].number, "waiting for approval"
+                return [e.id for e in editions if e.status == "sending"]
+        except (IntegrityError, OperationalError):  # unique number or ledger row, or SQLite's write lock
+            if attempt == 5:
+                raise
+            time.sleep(0.05 * attempt)
+    return []
+
+
+def _give_up_on_old_rows(
+    open_session: Callable[[], AbstractContextManager[Session]], settings: NewsletterSettings
+) -> None:
+    """Rows still open `retry_days` after their edition was made are recorded `failed`, so it can end."""
+    cutoff = utcnow() - dt.timedelta(days=settings.retry_days)
+    with open_session() as session:
+        old = select(Edition.id).where(Edition.status == "sending", Edition.created_at < cutoff)
+        session.execute(
+            update(Delivery)
+            .where(Delivery.edition_id.in_(old), Delivery.status.in_(OPEN))
+            .values(status="failed", last_error=f"given up {settings.retry_days:g} days after the edition")
+        )
+        _close_finished(session)
+
+
+def _close_finished(session: Session) -> None:
+    """Editions whose every row is final (sent, bounced, failed, skipped) become `sent`."""
+    for edition in session.scalars(select(Edition).where(Edition.status == "sending")):
+        counts = _counts(session, edition.id)
+        if not any(counts.get(status) for status in (*OPEN, "sending")):
+            edition.status, edition.sent_at = "sent", utcnow()
+
+
+def _counts(session: Session, edition_id: int) -> dict[str, int]:
+    return {
+        status: count
+        for status, count in session.execute(
+            select(Delivery.status, func.count(Delivery.id))
+            .where(Delivery.edition_id == edition_id)
+            .group_by(Delivery.status)
+        )
+    }
+
+
+def _send_edition(
+    open_session: Callable[[], AbstractContextManager[Session]],
+    settings: NewsletterSettings,
+    sender: Sender,
+    edition_id: int,
+    me: str,
+    report: SendReport,
+    on_progress: Callable[[int, int], None] | None,
+) -> None:
     with open_session() as session:
         edition = session.get(Edition, edition_id)
         assert edition is not None
-        counts = dict(
-            session.execute(
-                select(Delivery.status, func.count(Delivery.id))
-                .where(Delivery.edition_id == edition_id)
-                .group_by(Delivery.status)
-            ).all()
+        cache = SegmentCache(edition_updates(session, edition), settings, edition.number, edition.created_at.date())
+        rows = session.execute(
+            select(Delivery.id, Delivery.status, Delivery.claimed_by, Delivery.claimed_at)
+            .where(Delivery.edition_id == edition_id, Delivery.status.in_((*OPEN, "sending")))
+            .order_by(Delivery.status != "pending", Delivery.id)  # new readers first, retries after
+        ).all()
+    now = utcnow()
+    todo = [
+        (row.id, row.status, row.claimed_by)
+        for row in rows
+        if row.status in OPEN or holder_is_gone(row.claimed_by) or (row.claimed_at or now) < now - CLAIM_LEASE
+    ]
+    temporary = 0
+    for done, (delivery_id, status, claimed_by) in enumerate(todo, 1):
+        if not _claim(open_session, delivery_id, status, claimed_by, me):
+            continue  # another sender has it, or it is done
+        try:
+            with open_session() as session:
+                outcome = _deliver(session, settings, cache, sender, delivery_id, me, report)
+        except DeliveryError as exc:
+            _release(open_session, delivery_id, me)
+            report.status = f"stopped: {exc.detail}"
+            return
+        if on_progress:
+            on_progress(done, len(todo))
+        if outcome is not None and outcome.outcome is Outcome.DEFERRED:
+            _release(open_session, delivery_id, me)
+            report.status = f"stopped: the server asks to wait ({outcome.detail})"
+            return
+        temporary = temporary + 1 if outcome is not None and outcome.outcome is Outcome.RETRY else 0
+        if outcome is not None and temporary >= TEMPORARY_LIMIT:
+            # Several readers in a row refused for now, or the server unreachable: it is the server or
+            # the relay, not the readers; stop, and resume in a later run rather than go through everyone.
+            report.status = (
+                "stopped: the SMTP server is unreachable"
+                if outcome.code is None
+                else f"stopped: {TEMPORARY_LIMIT} messages in a row were refused for now ({outcome.detail})"
+            )
+            return
+    with open_session() as session:
+        _close_finished(session)
+        report.segments += len(cache.rendered)
+
+
+def _claim(
+    open_session: Callable[[], AbstractContextManager[Session]],
+    delivery_id: int,
+    status: str,
+    claimed_by: str | None,
+    me: str,
+) -> bool:
+    """Take the row for this process with one conditional UPDATE (the first statement of its own
+    transaction, so SQLite takes its write lock at once); False when another sender was first."""
+    condition = Delivery.status == status
+    if status == "sending":  # taking over from a holder that is gone
+        condition = condition & (Delivery.claimed_by == claimed_by)
+    with open_session() as session:
+        result = session.execute(
+            update(Delivery)
+            .where(Delivery.id == delivery_id, condition)
+            .values(status="sending", claimed_by=me, claimed_at=utcnow())
         )
-        report.by_status = Counter(counts)
-        if not counts.get("pending") and not counts.get("retry"):
-            edition.status, edition.sent_at = "sent", utcnow()
-        if not report.status.startswith("stopped"):
-            report.status = edition.status
-        report.segments = len(cache.rendered)
-    return report
+        return cast(CursorResult[Any], result).rowcount == 1
+
+
+def _release(open_session: Callable[[], AbstractContextManager[Session]], delivery_id: int, me: str) -> None:
+    """Give a claimed row back untouched (the run stopped before anything was decided about its reader)."""
+    with open_session() as session:
+        delivery = session.get(Delivery, delivery_id)
+        if delivery is not None and delivery.status == "sending" and delivery.claimed_by == me:
+            delivery.status = "retry" if delivery.attempts else "pending"
+            delivery.claimed_by = delivery.claimed_at = None
 
 
 @dataclass(frozen=True)
 class _Attempt:
-    sent: bool
+    outcome: Outcome
     code: int | None
+    detail: str
 
 
 def _deliver(
@@ -316,13 +460,15 @@ def _deliver(
     cache: SegmentCache,
     sender: Sender,
     delivery_id: int,
-    subscriber_id: int,
+    me: str,
     report: SendReport,
 ) -> _Attempt | None:
+    """Send one claimed row's message and record what the server said; None when nothing was sent."""
     delivery = session.get(Delivery, delivery_id)
-    subscriber = session.get(Subscriber, subscriber_id)
-    if delivery is None or delivery.status not in ("pending", "retry"):
+    if delivery is None or delivery.status != "sending" or delivery.claimed_by != me:
         return None
+    delivery.claimed_by = delivery.claimed_at = None
+    subscriber = session.get(Subscriber, delivery.subscriber_id)
     if subscriber is None or subscriber.status != "active":
         delivery.status = "skipped"
         report.skipped += 1
@@ -334,8 +480,11 @@ def _deliver(
         report.skipped += 1
         return None
     result = sender.send(message_for(settings, edition, subscriber, content))
-    delivery.attempts += result.attempts
     delivery.updated_at = utcnow()
+    if result.outcome is Outcome.DEFERRED:
+        delivery.status = "retry" if delivery.attempts else "pending"  # not the reader's fault: no attempt
+        return _Attempt(result.outcome, result.code, result.detail)
+    delivery.attempts += result.attempts
     if result.outcome is Outcome.SENT:
         delivery.status = "sent"
         report.sent += 1
@@ -343,9 +492,12 @@ def _deliver(
         delivery.status, delivery.last_error = "bounced", result.detail[:500]
         subs.mark_bounced(session, subscriber.id)
         report.bounced += 1
+    elif delivery.attempts >= settings.retry_attempts:
+        delivery.status, delivery.last_error = "failed", result.detail[:500]
+        report.failed += 1
     else:
         # Includes a connection lost after the whole message went out (`maybe_delivered`): the
-        # documented window; the next run sends it again with the same Message-ID.
+        # documented window; a later run sends it again with the same Message-ID.
         delivery.status, delivery.last_error = "retry", result.detail[:500]
         report.retry += 1
-    return _Attempt(result.outcome is Outcome.SENT, result.code)
+    return _Attempt(result.outcome, result.code, result.detail)

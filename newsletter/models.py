@@ -33,10 +33,12 @@ class EditionStatus(StrEnum):
 
 class DeliveryStatus(StrEnum):
     PENDING = "pending"
-    SENDING = "sending"
+    SENDING = "sending"  # claimed by a sender, its SMTP transaction under way
     SENT = "sent"
-    RETRY = "retry"
-    BOUNCED = "bounced"
+    RETRY = "retry"  # refused for now (4xx): tried again in a later run
+    BOUNCED = "bounced"  # refused for good
+    FAILED = "failed"  # still refused after the retry limits: given up, the subscriber left as is
+    SKIPPED = "skipped"  # no longer active, or nothing for their segment
 
 
 SUBSCRIBER_STATUSES: tuple[str, ...] = tuple(SubscriberStatus)
@@ -95,6 +97,9 @@ class Delivery(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # While `status` is "sending": which process holds the row (`host:pid`) and since when.
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class Count(Base):

@@ -59,6 +59,8 @@ def newsletter_settings(settings: Settings) -> NewsletterSettings:
         message_domain=domain,
         unsubscribe_mailto=newsletter.unsubscribe_mailto or None,
         require_approval=newsletter.require_approval,
+        retry_attempts=newsletter.retry_attempts,
+        retry_days=newsletter.retry_days,
     )
 
 

@@ -96,6 +96,10 @@ class NewsletterSection(Section):
         False, "NANSEN_NEWSLETTER_REQUIRE_APPROVAL", "Hold each edition as a draft until `nansen newsletter approve`."
     )
     secret: SecretStr | None = setting(None, "NANSEN_SECRET", "Signs confirm/unsubscribe links.", in_file=False)
+    retry_attempts: int = setting(
+        8, "NANSEN_NEWSLETTER_RETRY_ATTEMPTS", "A reader refused for now (4xx) is tried this often across runs…"
+    )
+    retry_days: float = setting(3.0, "NANSEN_NEWSLETTER_RETRY_DAYS", "…for at most this many days; then failed.")
 
 
 class ScheduleSection(Section):

@@ -74,8 +74,11 @@ def newsletter(settings: config.Settings, store: Store) -> dict[str, Any]:
         "sent": report.sent,
         "bounced": report.bounced,
         "retry": report.retry,
+        "failed": report.failed,
         "segments": report.segments,
     }
+    if report.stopped:  # recorded as a failed run, with the server's words; the next run resumes
+        raise RuntimeError(f"edition {report.edition}: {report.status}")
     if report.status == "sent":
         with store.session() as session:
             counts["archived"] = len(archive_editions(session, nl, settings.site.public_dir))

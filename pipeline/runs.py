@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, cast
@@ -21,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from directory.models import Base, UTCDateTime, utcnow
-from directory.store import Store
+from directory.store import Store, holder, holder_is_gone
 
 LEASE = dt.timedelta(hours=6)
 
@@ -47,10 +45,6 @@ class JobLock(Base):
     job: Mapped[str] = mapped_column(String(32), primary_key=True)
     holder: Mapped[str | None] = mapped_column(String(200))
     expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-
-
-def holder() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class Busy(Exception):
@@ -101,7 +95,7 @@ def _take_row_lock(store: Store, job: str) -> None:
             except IntegrityError:
                 lock = session.get(JobLock, job)
         assert lock is not None
-        stale = lock.holder is None or (lock.expires_at and lock.expires_at < now) or _dead_here(lock.holder)
+        stale = lock.holder is None or (lock.expires_at and lock.expires_at < now) or holder_is_gone(lock.holder)
         if not stale:
             raise Busy(job)
         taken = cast(
@@ -117,22 +111,6 @@ def _take_row_lock(store: Store, job: str) -> None:
         ).rowcount
         if taken != 1:
             raise Busy(job)
-
-
-def _dead_here(owner: str | None) -> bool:
-    """The holder is a process on this machine that no longer exists."""
-    if not owner or ":" not in owner:
-        return False
-    host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
 
 
 def start_run(store: Store, job: str, slot: dt.datetime | None) -> int | None:

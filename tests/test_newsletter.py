@@ -175,7 +175,7 @@ def test_approval_holds_a_draft_and_csv_import_is_all_or_nothing(store: Store, t
     assert len(list((maildir / "new").iterdir())) == 1
 
 
-def test_451_then_250_is_retried_and_550_bounces(store: Store, mail_sink: tuple[Sink, str]) -> None:
+def test_a_451_is_retried_in_the_next_run_and_a_550_bounces(store: Store, mail_sink: tuple[Sink, str]) -> None:
     sink, smtp = mail_sink
     with store.session() as session:
         for address in ("one@example.org", "two@example.org"):
@@ -191,8 +191,10 @@ def test_451_then_250_is_retried_and_550_bounces(store: Store, mail_sink: tuple[
         return "250 OK"
 
     sink.handle_RCPT = handle_RCPT  # type: ignore[attr-defined]
-    report = editions.send(store.session, settings(), sender)
-    assert (report.sent, report.bounced) == (1, 1)
+    first = editions.send(store.session, settings(), sender)
+    assert (first.sent, first.bounced, first.retry, first.status) == (0, 1, 1, "sending")
+    second = editions.send(store.session, settings(), sender)
+    assert (second.sent, second.bounced, second.retry, second.status) == (1, 0, 0, "sent")
     assert [m["To"] for m in sink.messages] == ["one@example.org"]
     with store.session() as session:
         assert subs.find(session, "two@example.org").status == "bounced"
@@ -293,7 +295,7 @@ def test_an_unreachable_server_stops_the_run_and_it_resumes_later(store: Store, 
         closed = probe.getsockname()[1]
     down = SmtpSender(parse_smtp_url(f"smtp://127.0.0.1:{closed}"), sleep=lambda seconds: None)
     report = editions.send(store.session, settings(), down)
-    assert report.status == "stopped: the SMTP server is unreachable" and report.retry == editions.UNREACHABLE_LIMIT
+    assert report.status == "stopped: the SMTP server is unreachable" and report.retry == editions.TEMPORARY_LIMIT
     report = editions.send(store.session, settings(), SmtpSender(parse_smtp_url(smtp)))
     assert (report.status, report.sent) == ("sent", 6)
     assert sorted(m["To"] for m in sink.messages) == [f"r{i}@example.org" for i in range(6)]
