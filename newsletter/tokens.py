@@ -23,7 +23,12 @@ class Tokens:
     def __init__(self, secret: str) -> None:
         if len(secret) < 16:
             raise ValueError("NANSEN_SECRET must be at least 16 characters")
+        self._secret = secret
         self._serializers = {p: URLSafeTimedSerializer(secret, salt=f"nansen-{p}") for p in PURPOSES}
+
+    def signer(self, salt: str) -> URLSafeTimedSerializer:
+        """A signer with the same secret under another salt, for values that are not links (form proofs)."""
+        return URLSafeTimedSerializer(self._secret, salt=salt)
 
     def make(self, purpose: str, key: str) -> str:
         return self._serializers[purpose].dumps(key)

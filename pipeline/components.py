@@ -64,13 +64,15 @@ def newsletter_settings(settings: Settings) -> NewsletterSettings:
     )
 
 
-def mail_sender(settings: Settings, maildir: Path | None = None) -> SmtpSender | MaildirSender:
-    """The SMTP relay of `NANSEN_SMTP_URL`, or a maildir for a dry run; raises `ConfigError`."""
+def mail_sender(settings: Settings, maildir: Path | None = None, *, retries: int = 3) -> SmtpSender | MaildirSender:
+    """The SMTP relay of `NANSEN_SMTP_URL`, or a maildir for a dry run; raises `ConfigError`.
+
+    `retries`: connection failures retried at once (the endpoints' outbox retries on its own: 0)."""
     if maildir is not None:
         return MaildirSender(maildir)
     if not settings.newsletter.smtp_url:
         raise ConfigError("NANSEN_SMTP_URL is not set (e.g. smtp://user:password@relay.example.org:587?starttls=1)")
     try:
-        return SmtpSender(parse_smtp_url(settings.newsletter.smtp_url.get_secret_value()))
+        return SmtpSender(parse_smtp_url(settings.newsletter.smtp_url.get_secret_value()), retries=retries)
     except ValueError as exc:
         raise ConfigError(f"NANSEN_SMTP_URL: {exc}") from None

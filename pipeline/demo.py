@@ -113,27 +113,32 @@ def _point_at_demo_web(web: Any) -> int:
 
 
 def _subscribe_readers(box_path: Path) -> None:
-    """Through the real endpoints: subscribe, then open the confirmation link from the mail."""
+    """Through the real endpoints: subscribe, then open the confirmation link from the mail and press
+    the page's button (opening the link alone confirms nothing)."""
 
     settings = config.load()
     store = Store(settings.database_url)
 
-    def send_mail(message: Any) -> None:
-        with mail_sender(settings) as sender:
-            sender.send(message)
+    def send_mail(message: Any) -> Any:
+        with mail_sender(settings, retries=0) as sender:
+            return sender.send(message)
 
     try:
-        web = TestClient(create_app(None, Endpoints(newsletter_settings(settings), store.session, send_mail)))
-        for address, lang, countries in READERS:
-            web.post("/subscribe", data={"email": address, "lang": lang, "country": countries})
-        box = mailbox.Maildir(box_path, create=False)
-        for _, raw in box.items():
-            message = message_from_bytes(raw.as_bytes(), policy=policy.default)
-            body = message.get_body(("plain",))
-            text = body.get_content() if body is not None else ""
-            link = re.search(r"http://127\.0\.0\.1:8000(/confirm\?token=\S+)", text)
-            if link:
-                web.get(link.group(1))
+        endpoints = Endpoints(newsletter_settings(settings), store.session, send_mail)
+        with TestClient(create_app(None, endpoints)) as web:
+            for address, lang, countries in READERS:
+                web.post("/subscribe", data={"email": address, "lang": lang, "country": countries})
+            endpoints.outbox.wait_idle(60)  # the confirmations are sent after the answers
+            box = mailbox.Maildir(box_path, create=False)
+            for _, raw in box.items():
+                message = message_from_bytes(raw.as_bytes(), policy=policy.default)
+                body = message.get_body(("plain",))
+                text = body.get_content() if body is not None else ""
+                link = re.search(r"http://127\.0\.0\.1:8000(/confirm\?token=\S+)", text)
+                if link:
+                    page = web.get(link.group(1))
+                    hidden = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', page.text))
+                    web.post("/confirm", data=hidden)
     finally:
         store.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from email.message import EmailMessage
 from pathlib import Path
 
 import typer
@@ -9,6 +10,7 @@ import uvicorn
 
 from directory.errors import DomainError
 from directory.store import Store
+from newsletter.delivery import Result
 from newsletter.web import Endpoints, create_app
 from pipeline import jobs
 from pipeline.commands.output import settings, unit_of_work
@@ -46,16 +48,16 @@ def serve_command(
     endpoints = None
     if config.newsletter.secret and config.newsletter.smtp_url:
 
-        def send_mail(message: object) -> None:
-            with mail_sender(config) as sender:
-                sender.send(message)  # type: ignore[arg-type]
+        def send_mail(message: EmailMessage) -> Result:
+            with mail_sender(config, retries=0) as sender:  # the outbox retries with its own back-off
+                return sender.send(message)
 
         endpoints = Endpoints(newsletter_settings(config), Store(config.database_url).session, send_mail)
         typer.echo("subscription endpoints: /subscribe /confirm /preferences /unsubscribe")
     else:
         typer.echo("static site only (set NANSEN_SECRET and NANSEN_SMTP_URL for the subscription endpoints)")
     typer.echo(f"serving {root} on http://127.0.0.1:{port}/ (Ctrl+C to stop)")
-    uvicorn.run(create_app(root, endpoints), host="127.0.0.1", port=port, log_level="warning")
+    uvicorn.run(create_app(root, endpoints), host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
 app = typer.Typer()
