@@ -43,6 +43,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from email.errors import NonASCIILocalPartDefect
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage, Message
 from email.policy import EmailPolicy
@@ -189,18 +190,20 @@ def _positive(params: dict[str, str], name: str, unit: str) -> float | None:
 
 
 class _Policy(EmailPolicy):
-    """The default policy, except that List-Unsubscribe is never RFC 2047-encoded.
+    """The default policy, except for two headers the stock folder gets wrong.
 
-    The stock policy turns an unfolded token longer than a line — any unsubscribe URL with a token in it —
-    into encoded-words, which mail providers do not decode in that header, so one-click unsubscribe
-    would silently stop working. The angle-bracketed URIs are written as they are, one per line.
+    List-Unsubscribe is never RFC 2047-encoded: the stock policy turns an unfolded token longer than a
+    line (any unsubscribe URL with a token in it) into encoded-words, which mail providers do not decode
+    in that header, so one-click unsubscribe would silently stop working. The angle-bracketed URIs are
+    written as they are, one per line. Subject: see `_fold_subject`.
     """
 
     def fold(self, name: str, value: str) -> str:
-        return _fold_uri_list(name, value, self.linesep) or super().fold(name, value)
+        folded = _fold_uri_list(name, value, self.linesep) or _fold_subject(name, value, self)
+        return folded or super().fold(name, value)
 
     def fold_binary(self, name: str, value: str) -> bytes:
-        folded = _fold_uri_list(name, value, self.linesep)
+        folded = _fold_uri_list(name, value, self.linesep) or _fold_subject(name, value, self)
         return folded.encode("ascii") if folded else super().fold_binary(name, value)
 
 
@@ -212,6 +215,22 @@ def _fold_uri_list(name: str, value: str, linesep: str) -> str | None:
     if name.lower() != "list-unsubscribe" or not text.isascii() or not _URI_LIST.fullmatch(text):
         return None
     return f"{name}: " + f",{linesep} ".join(re.findall(r"<[^<>\s]+>", text)) + linesep
+
+
+def _fold_subject(name: str, value: str, policy: EmailPolicy) -> str | None:
+    """A Subject that needs encoding or folding, as RFC 2047 encoded-words that carry their own spaces.
+
+    The stdlib folder (email._header_value_parser, before CPython gh-144156) leaves the space before a
+    run of non-ASCII words between two encoded-words, where RFC 2047 §6.2 has readers drop it
+    ("обновления — 29" arrives as "обновления— 29"), and starts a value wrapped at once with a stray
+    space (with SMTPUTF8 too). email.header's encoder puts every character, spaces too, inside the
+    encoded-words, which RFC 6532 readers decode as well.
+    """
+    text, limit = str(value), policy.max_line_length or 998
+    if name.lower() != "subject" or (text.isascii() and len(name) + 2 + len(text) <= limit):
+        return None
+    header = Header(text, "utf-8", maxlinelen=limit, header_name=name)
+    return f"{name}: {header.encode(linesep=policy.linesep)}{policy.linesep}"
 
 
 # cte_type 7bit: bodies are base64 or quoted-printable, whichever is shorter, so no server needs 8BITMIME.

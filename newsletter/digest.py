@@ -12,7 +12,9 @@ subscriber's unsubscribe and preferences pages.
 
 Templates live in `templates/email/`. Their names end in `.html` because that is what Babel extracts
 interface strings from (babel.cfg and the catalog test); `digest.mjml.html` is MJML and
-`digest.txt.html` plain text (rendered without HTML escaping).
+`digest.txt.html` plain text (rendered without HTML escaping). The other mail a reader gets, the
+confirmation of a subscription, is rendered here from the same templates and catalog
+(`render_confirmation`), so no sentence a reader sees is written in Python.
 """
 
 from __future__ import annotations
@@ -93,7 +95,7 @@ def render_digest(updates: Sequence[Update], lang: str, *, site_url: str, number
         "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
         "preferences_url": PREFERENCES_PLACEHOLDER,
     }
-    subject = _subject(lang, number=number, count=len(updates), date=date_text)
+    subject = digest_subject(lang, number=number, count=len(updates), date=date_text)
     source = _environment(lang, markup=True).get_template("digest.mjml.html").render(context, subject=subject)
     document = mjml.mjml2html(source, fonts={}, disable_comments=True)
     text = _environment(lang, markup=False).get_template("digest.txt.html").render(context)
@@ -122,11 +124,40 @@ def personalize(content: DigestContent, *, unsubscribe_url: str, preferences_url
     )
 
 
-def _subject(lang: str, *, number: int, count: int, date: str) -> str:
+def digest_subject(lang: str, *, number: int, count: int, date: str) -> str:
+    """The digest's subject line, e.g. "Нансен №12: 4 обновления — 23 ноября 2026"."""
     ngettext = translations(lang).ngettext
     return ngettext(
         "Nansen №{number}: {count} update — {date}", "Nansen №{number}: {count} updates — {date}", count
     ).format(number=number, count=count, date=date)
+
+
+@dataclass(frozen=True)
+class MailText:
+    """A mail's subject and its two parts, in its reader's language."""
+
+    subject: str
+    html: str  # a whole HTML document
+    text: str
+
+
+def render_confirmation(lang: str, *, confirm_url: str) -> MailText:
+    """The double opt-in mail in `lang`: a few sentences and the confirm link, nothing else.
+
+    Every sentence comes from the catalog through `confirmation.html` and `confirmation.txt.html`
+    (the subject through `gettext`), so a Russian reader gets no English word.
+    """
+    if lang not in LANGUAGES:
+        raise ValueError(f"no confirmation mail in {lang!r} (expected one of {', '.join(LANGUAGES)})")
+    if not confirm_url.startswith(("https://", "http://")):
+        raise ValueError(f"not an http(s) URL: {confirm_url!r}")
+    gettext = translations(lang).gettext
+    context = {"subject": gettext("Confirm your subscription to Nansen"), "confirm_url": confirm_url}
+    return MailText(
+        subject=context["subject"],
+        html=_environment(lang, markup=True).get_template("confirmation.html").render(context),
+        text=_environment(lang, markup=False).get_template("confirmation.txt.html").render(context),
+    )
 
 
 def _sections(updates: Sequence[Update], lang: str, base: str) -> list[_Section]:

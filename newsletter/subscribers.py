@@ -4,6 +4,11 @@ Nobody is subscribed without confirming: a new address is `pending` until its co
 opened (or a maintainer records consent given elsewhere). Answers to the public never reveal whether
 an address is subscribed; that is the endpoints' job, and these functions make it easy by returning
 the same shape whatever the state.
+
+An address that unsubscribed or bounced keeps that status until the person confirms a new request
+(made through the form) or a maintainer overrides it explicitly (`resubscribe`, with a note saying
+where the person asked to come back). Adding, importing or asking for a confirmation from the command
+line never undoes someone's "no" by itself: such addresses are reported as skipped (`OptedOut`).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from directory import fields as F
 from directory.errors import DomainError
 from directory.models import utcnow
 from directory.taxonomy import KINDS, TOPIC_BY_SLUG
-from newsletter.models import Count, Delivery, Subscriber
+from newsletter.models import Count, Delivery, Subscriber, SubscriberStatus
 
 LANGUAGES = ("ru", "en")
 CONFIRMATION_INTERVAL = dt.timedelta(hours=1)
@@ -33,6 +38,11 @@ CONFIRMATION_INTERVAL = dt.timedelta(hours=1)
 
 class SubscriberError(DomainError, ValueError):
     pass
+
+
+class OptedOut(SubscriberError):
+    """Adding this address would undo the person's own choice (see `opted_out`); its message is the
+    line a maintainer reads, e.g. `x@example.org unsubscribed on 2026-10-01: skipped`."""
 
 
 @dataclass(frozen=True)
@@ -98,31 +108,21 @@ def request_subscription(
     """Someone asked to subscribe: record them as pending and say whether to mail a confirmation.
 
     An active subscriber gets no mail and no change (nothing reveals they are subscribed); an address
-    is mailed at most once per hour, so the form cannot be used to flood someone's inbox.
+    is mailed at most once per hour, so the form cannot be used to flood someone's inbox. An address
+    that unsubscribed or bounced is mailed a confirmation too, but keeps its status until the link is
+    confirmed: anyone can type an address into the form, so the request alone is not the person's
+    word, and an import must still see that they left.
     """
     now = now or utcnow()
     address = normalize_email(email)
     subscriber = find(session, address)
     if subscriber is None:
-        subscriber = Subscriber(
-            email=address,
-            key=secrets.token_hex(16),
-            language=language,
-            countries=list(preferences.countries),
-            kinds=list(preferences.kinds),
-            topics=list(preferences.topics),
-            status="pending",
-            created_at=now,
-        )
+        subscriber = _new_subscriber(address, language, preferences, now)
         session.add(subscriber)
-    elif subscriber.status == "active":
+    elif subscriber.status == SubscriberStatus.ACTIVE:
         return Signup(subscriber, False)
     else:
-        subscriber.language = language
-        subscriber.countries, subscriber.kinds = list(preferences.countries), list(preferences.kinds)
-        subscriber.topics = list(preferences.topics)
-        if subscriber.status in ("unsubscribed", "bounced"):
-            subscriber.status = "pending"
+        _set_choices(subscriber, language, preferences)
     recently = subscriber.confirmation_sent_at and now - subscriber.confirmation_sent_at < CONFIRMATION_INTERVAL
     if recently:
         session.flush()
@@ -133,32 +133,134 @@ def request_subscription(
 
 
 def confirm(session: Session, key: str, *, method: str = "double opt-in") -> Subscriber | None:
+    """The person confirmed: active, with the consent recorded. Someone who unsubscribed or bounced
+    comes back only by confirming a request made after they left (leaving clears
+    `confirmation_sent_at`), so a link from before cannot undo their leaving."""
     subscriber = by_key(session, key)
-    if subscriber is None or subscriber.status == "bounced":
+    if subscriber is None:
         return None
-    if subscriber.status != "active":
-        now = utcnow()
-        subscriber.status, subscriber.confirmed_at, subscriber.unsubscribed_at = "active", now, None
-        subscriber.consent = {"method": method, "at": now.isoformat()}
+    if subscriber.status != SubscriberStatus.ACTIVE:
+        if opted_out(subscriber) and subscriber.confirmation_sent_at is None:
+            return None
+        _activate(subscriber, method, utcnow())
         session.flush()
     return subscriber
 
 
-def add_confirmed(session: Session, email: str, language: str, preferences: Preferences, *, note: str) -> Subscriber:
-    """A maintainer adds someone whose consent was recorded elsewhere (the note says where)."""
-    signup = request_subscription(session, email, language, preferences)
-    assert signup.subscriber is not None
-    if signup.subscriber.status == "active":
-        raise SubscriberError(f"{signup.subscriber.email} is subscribed already")
-    signup.subscriber.confirmation_sent_at = None
-    return confirm(session, signup.subscriber.key, method=f"added by a maintainer: {note}")  # type: ignore[return-value]
+def opted_out(subscriber: Subscriber | None) -> str | None:
+    """How the person said no, as a maintainer reads it ("unsubscribed on 2026-10-01", "bounced"),
+    or None if they have not."""
+    if subscriber is None:
+        return None
+    if subscriber.status == SubscriberStatus.UNSUBSCRIBED:
+        since = subscriber.unsubscribed_at
+        return f"unsubscribed on {since.date().isoformat()}" if since else "unsubscribed"
+    if subscriber.status == SubscriberStatus.BOUNCED:
+        return "bounced"
+    return None
+
+
+def add_confirmed(
+    session: Session,
+    email: str,
+    language: str,
+    preferences: Preferences,
+    *,
+    note: str,
+    resubscribe: bool = False,
+    now: dt.datetime | None = None,
+) -> Subscriber:
+    """A maintainer adds someone whose consent was recorded elsewhere (the note says where).
+
+    An address that unsubscribed or bounced raises `OptedOut`, unless `resubscribe`: the maintainer
+    says the person asked to come back, and the consent record then names the note, the time and
+    what it overrides. An active address is a SubscriberError.
+    """
+    if not note.strip():
+        raise SubscriberError("a consent note is needed: say where the consent was recorded")
+    address = normalize_email(email)
+    subscriber = find(session, address)
+    if subscriber is not None and subscriber.status == SubscriberStatus.ACTIVE:
+        raise SubscriberError(f"{address} is subscribed already")
+    left = opted_out(subscriber)
+    if left and not resubscribe:
+        raise OptedOut(f"{address} {left}: skipped")
+    return _record_consent(session, subscriber, address, language, preferences, note=note, overrides=left, now=now)
+
+
+def request_by_maintainer(
+    session: Session,
+    email: str,
+    language: str,
+    preferences: Preferences,
+    *,
+    resubscribe: bool = False,
+    now: dt.datetime | None = None,
+) -> Signup:
+    """`request_subscription` on a maintainer's behalf (`subscribers add` without --confirmed).
+
+    Unlike a request through the form, which only the person can follow up, this raises `OptedOut`
+    for an address that unsubscribed or bounced unless `resubscribe` (they asked to come back): a
+    maintainer's list must not mail people who left.
+    """
+    address = normalize_email(email)
+    left = opted_out(find(session, address))
+    if left and not resubscribe:
+        raise OptedOut(f"{address} {left}: skipped")
+    return request_subscription(session, address, language, preferences, now=now)
+
+
+def _record_consent(
+    session: Session,
+    subscriber: Subscriber | None,
+    address: str,
+    language: str,
+    preferences: Preferences,
+    *,
+    note: str,
+    overrides: str | None,
+    now: dt.datetime | None,
+) -> Subscriber:
+    """`subscriber` (or a new one for `address`) active on a maintainer's word; `overrides` is the
+    "no" it undoes, kept in the consent record."""
+    now = now or utcnow()
+    if subscriber is None:
+        subscriber = _new_subscriber(address, language, preferences, now)
+        session.add(subscriber)
+    else:
+        _set_choices(subscriber, language, preferences)
+    verb = "re-subscribed" if overrides else "added"
+    _activate(subscriber, f"{verb} by a maintainer: {note}", now, overrides=overrides)
+    subscriber.confirmation_sent_at = None
+    session.flush()
+    return subscriber
+
+
+def _new_subscriber(address: str, language: str, preferences: Preferences, now: dt.datetime) -> Subscriber:
+    subscriber = Subscriber(
+        email=address, key=secrets.token_hex(16), status=SubscriberStatus.PENDING.value, created_at=now
+    )
+    _set_choices(subscriber, language, preferences)
+    return subscriber
+
+
+def _set_choices(subscriber: Subscriber, language: str, preferences: Preferences) -> None:
+    subscriber.language = language
+    subscriber.countries, subscriber.kinds = list(preferences.countries), list(preferences.kinds)
+    subscriber.topics = list(preferences.topics)
+
+
+def _activate(subscriber: Subscriber, method: str, now: dt.datetime, *, overrides: str | None = None) -> None:
+    subscriber.status, subscriber.confirmed_at, subscriber.unsubscribed_at = SubscriberStatus.ACTIVE.value, now, None
+    subscriber.consent = {"method": method, "at": now.isoformat(), **({"overrides": overrides} if overrides else {})}
 
 
 def unsubscribe(session: Session, key: str) -> bool:
     subscriber = by_key(session, key)
-    if subscriber is None or subscriber.status == "unsubscribed":
+    if subscriber is None or subscriber.status == SubscriberStatus.UNSUBSCRIBED:
         return False
-    subscriber.status, subscriber.unsubscribed_at = "unsubscribed", utcnow()
+    subscriber.status, subscriber.unsubscribed_at = SubscriberStatus.UNSUBSCRIBED.value, utcnow()
+    subscriber.confirmation_sent_at = None  # older confirmation links must not bring them back
     _count(session, "unsubscribed")
     session.flush()
     return True
@@ -168,9 +270,7 @@ def set_preferences(session: Session, key: str, language: str, preferences: Pref
     subscriber = by_key(session, key)
     if subscriber is None:
         return None
-    subscriber.language = language
-    subscriber.countries, subscriber.kinds = list(preferences.countries), list(preferences.kinds)
-    subscriber.topics = list(preferences.topics)
+    _set_choices(subscriber, language, preferences)
     session.flush()
     return subscriber
 
@@ -196,8 +296,9 @@ def forget(session: Session, *, email: str | None = None, key: str | None = None
 
 def mark_bounced(session: Session, subscriber_id: int) -> None:
     subscriber = session.get(Subscriber, subscriber_id)
-    if subscriber is not None and subscriber.status == "active":
-        subscriber.status = "bounced"
+    if subscriber is not None and subscriber.status == SubscriberStatus.ACTIVE:
+        subscriber.status = SubscriberStatus.BOUNCED.value
+        subscriber.confirmation_sent_at = None  # older confirmation links must not bring the address back
         _count(session, "bounced")
 
 
@@ -243,28 +344,75 @@ def preferences_of(subscriber: Subscriber) -> Preferences:
 CSV_COLUMNS = ("email", "language", "countries", "kinds", "topics", "status", "consent")
 
 
+FILE_STATUSES = ("active", "pending", "unsubscribed", "bounced")  # the `status` column of an export
+
+
 @dataclass
 class ImportReport:
     added: int = 0
-    unchanged: int = 0
-    problems: list[str] = field(default_factory=list)
+    unchanged: int = 0  # active already
+    skipped: int = 0  # unsubscribed or bounced (in the database or in the file), left alone
+    unconfirmed: int = 0  # `pending` in the file: they never confirmed, so they are left alone too
+    resubscribed: int = 0  # unsubscribed or bounced, added again on the maintainer's explicit word
+    notes: list[str] = field(default_factory=list)  # `file:line: ...` for each skipped or re-subscribed row
+    problems: list[str] = field(default_factory=list)  # bad rows; when there are any, nothing is imported
+
+    def summary(self) -> str:
+        parts = [
+            f"{self.added} added",
+            f"{self.unchanged} already active",
+            f"{self.skipped} skipped (unsubscribed or bounced)",
+        ]
+        if self.unconfirmed:
+            parts.append(f"{self.unconfirmed} skipped (never confirmed)")
+        if self.resubscribed:
+            parts.append(f"{self.resubscribed} re-subscribed")
+        return ", ".join(parts)
 
 
-def import_csv(session: Session, text: str, *, source: str, note: str) -> ImportReport:
+def decode_csv(data: bytes, *, source: str) -> str:
+    """A CSV file's text: UTF-8, with or without the byte-order mark Excel writes ("CSV UTF-8")."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise SubscriberError(f'{source}:{line}: not UTF-8 text; save the file as "CSV UTF-8"') from None
+
+
+def import_csv(session: Session, text: str, *, source: str, note: str, resubscribe: bool = False) -> ImportReport:
     """Add confirmed subscribers from CSV (email, language, countries, kinds, topics; lists separated by
-    ' | '). Every bad row is reported by its line, and then nothing is imported."""
+    ' | '). Every bad row is reported by its line, and then nothing is imported.
+
+    Addresses that unsubscribed or bounced — in the database, or by the `status` column of an export —
+    are skipped and listed in `notes`, unless `resubscribe` (these people asked to come back; `note`
+    says where). Rows marked `pending` in the file never confirmed, and are skipped too. The columns
+    may be separated by commas or, as Excel writes them in many locales, by semicolons or tabs;
+    LF or CRLF line ends and a leading byte-order mark are all read.
+    """
+    if not note.strip():
+        raise SubscriberError("a consent note is needed: say where the consent of these people was recorded")
     report = ImportReport()
-    reader = csv.DictReader(io.StringIO(text))
-    missing = {"email", "language"} - set(reader.fieldnames or [])
+    text = text.removeprefix("\ufeff")
+    header_line = text.split("\n", 1)[0]
+    delimiter = max((",", ";", "\t"), key=header_line.count)
+    reader = csv.reader(io.StringIO(text, newline=None), delimiter=delimiter)
+    header = [name.strip().lower() for name in next(reader, [])]
+    missing = {"email", "language"} - set(header)
     if missing:
         report.problems.append(f"{source}:1: missing column(s): {', '.join(sorted(missing))}")
         return report
-    rows: list[tuple[str, str, Preferences]] = []
-    seen: set[str] = set()
+    rows: list[tuple[str, str, str, Preferences, str]] = []
+    first_line: dict[str, int] = {}
     line = reader.line_num
-    for row in reader:
-        where = f"{source}:{line + 1}"
-        line = reader.line_num
+    for values in reader:
+        start, line = line + 1, reader.line_num  # a quoted value may span lines: a row is where it starts
+        where = f"{source}:{start}"
+        if not any(value.strip() for value in values):
+            continue  # blank lines, and the rows of commas spreadsheets leave at the end
+        if len(values) > len(header):
+            report.problems.append(f"{where}: {len(values)} values for {len(header)} columns")
+            continue
+        row = dict(zip(header, values, strict=False))
         try:
             address = normalize_email(row.get("email") or "")
             language, prefs = check_preferences(
@@ -276,20 +424,38 @@ def import_csv(session: Session, text: str, *, source: str, note: str) -> Import
         except SubscriberError as exc:
             report.problems.append(f"{where}: {exc}")
             continue
-        if address in seen:
-            report.problems.append(f"{where}: {address} appears twice")
+        status = (row.get("status") or "").strip().lower()
+        if status and status not in FILE_STATUSES:
+            report.problems.append(f"{where}: status {status!r} is not one of {', '.join(FILE_STATUSES)}")
             continue
-        seen.add(address)
-        rows.append((address, language, prefs))
+        if address in first_line:
+            report.problems.append(f"{where}: {address} appears twice (first on line {first_line[address]})")
+            continue
+        first_line[address] = start
+        rows.append((where, address, language, prefs, status))
     if report.problems:
         return report
-    for address, language, prefs in rows:
+    now = utcnow()
+    for where, address, language, prefs, status in rows:
         existing = find(session, address)
-        if existing is not None and existing.status == "active":
+        if existing is not None and existing.status == SubscriberStatus.ACTIVE:
             report.unchanged += 1
             continue
-        add_confirmed(session, address, language, prefs, note=note)
-        report.added += 1
+        left = opted_out(existing) or (f"{status} in the file" if status in ("unsubscribed", "bounced") else None)
+        if status == "pending" and not left:
+            report.unconfirmed += 1
+            report.notes.append(f"{where}: {address} pending in the file (never confirmed): skipped")
+            continue
+        if left and not resubscribe:
+            report.skipped += 1
+            report.notes.append(f"{where}: {address} {left}: skipped")
+            continue
+        _record_consent(session, existing, address, language, prefs, note=note, overrides=left, now=now)
+        if left:
+            report.resubscribed += 1
+            report.notes.append(f"{where}: {address} {left}: re-subscribed")
+        else:
+            report.added += 1
     return report
 
 

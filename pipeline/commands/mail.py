@@ -39,23 +39,38 @@ def add_command(
     topic: list[str] = typer.Option([], "--topic", help="Taxonomy topic (repeatable; none: all)."),
     confirmed: bool = typer.Option(False, "--confirmed", help="Consent was recorded elsewhere: no confirmation mail."),
     note: str = typer.Option("", "--note", help="With --confirmed: where the consent was recorded."),
+    resubscribe: bool = typer.Option(
+        False, "--resubscribe", help="The address unsubscribed or bounced and the person asked to come back."
+    ),
 ) -> None:
-    """Add a subscriber: a confirmation mail goes out unless --confirmed."""
+    """Add a subscriber: a confirmation mail goes out unless --confirmed.
+
+    An address that unsubscribed or bounced is skipped unless --resubscribe (with --confirmed, --note
+    says where the person asked to come back; without it, they get a new confirmation mail).
+    """
     config = settings(ctx)
     language, prefs = subs.check_preferences(lang, country, kind, topic)
-    subs.normalize_email(email)
+    address = subs.normalize_email(email)
     if confirmed and not note.strip():
         raise UsageError("--confirmed needs --note saying where the consent was recorded")
     with unit_of_work(ctx) as session:
-        if confirmed:
-            subscriber = subs.add_confirmed(session, email, language, prefs, note=note)
-            typer.echo(f"added {subscriber.email} (active)")
+        try:
+            if confirmed:
+                subscriber = subs.add_confirmed(session, address, language, prefs, note=note, resubscribe=resubscribe)
+                overrides = (subscriber.consent or {}).get("overrides")
+                typer.echo(
+                    f"re-subscribed {subscriber.email} (active; before: {overrides})"
+                    if overrides
+                    else f"added {subscriber.email} (active)"
+                )
+                return
+            signup = subs.request_by_maintainer(session, address, language, prefs, resubscribe=resubscribe)
+        except subs.OptedOut as exc:
+            typer.echo(f"{exc} (--resubscribe only if they asked to come back)")
             return
-        nl = newsletter_settings(config)
-        signup = subs.request_subscription(session, email, language, prefs)
         if signup.send_confirmation and signup.subscriber is not None:
             with mail_sender(config) as sender:
-                sender.send(confirmation_message(nl, signup.subscriber))
+                sender.send(confirmation_message(newsletter_settings(config), signup.subscriber))
             typer.echo(f"confirmation mail sent to {signup.subscriber.email}")
         else:
             typer.echo("no mail sent (already active, or a confirmation went out less than an hour ago)")
@@ -66,15 +81,27 @@ def import_command(
     ctx: typer.Context,
     path: Path = typer.Argument(..., exists=True, dir_okay=False),
     note: str = typer.Option(..., "--note", help="Where the consent of these people was recorded."),
+    resubscribe: bool = typer.Option(
+        False, "--resubscribe", help="Also add addresses that unsubscribed or bounced: these people asked to come back."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check the file and say what would happen; write nothing."),
 ) -> None:
-    """Import confirmed subscribers from CSV; any bad row is reported by line and nothing is imported."""
+    """Import confirmed subscribers from CSV (UTF-8, comma or semicolon); any bad row is reported by
+    line and nothing is imported. Addresses that unsubscribed or bounced are skipped unless --resubscribe."""
+    if not note.strip():
+        raise UsageError("--note must say where the consent of these people was recorded")
+    text = subs.decode_csv(path.read_bytes(), source=str(path))
     with unit_of_work(ctx) as session:
-        report = subs.import_csv(session, path.read_text(encoding="utf-8"), source=str(path), note=note)
+        report = subs.import_csv(session, text, source=str(path), note=note, resubscribe=resubscribe)
         if report.problems:
             session.rollback()
             problems = len(report.problems)
             raise DomainError("\n".join([*report.problems, f"import refused: {problems} problem(s), nothing imported"]))
-    typer.echo(f"{report.added} added, {report.unchanged} already active")
+        if dry_run:
+            session.rollback()
+    for line in report.notes:
+        typer.echo(line)
+    typer.echo(f"{report.summary()}{' (dry run: nothing written)' if dry_run else ''}")
 
 
 @subscribers_app.command("export")
@@ -166,9 +193,9 @@ def send_command(
         return
     typer.echo(
         f"edition {report.edition}: {report.status}; sent {report.sent}, bounced {report.bounced}, "
-        f"to retry {report.retry}, skipped {report.skipped}, segments {report.segments}"
+        f"to retry {report.retry}, failed {report.failed}, skipped {report.skipped}, segments {report.segments}"
     )
-    if report.status.startswith("stopped"):
+    if report.stopped:
         raise typer.Exit(1)  # the run could not finish: a cron job or a script must see it
 
 
