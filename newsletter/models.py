@@ -62,6 +62,10 @@ class Subscriber(Base):
     confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     unsubscribed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     confirmation_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Bounces that arrived later (newsletter/bounces.py): soft ones for consecutive editions, and the
+    # edition the last one was counted for, so the same bounce read twice is counted once.
+    soft_bounces: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_soft_edition: Mapped[int | None] = mapped_column(Integer)
 
 
 class Edition(Base):

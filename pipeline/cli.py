@@ -44,6 +44,9 @@ COMMANDS: dict[str, Command] = {
     ),
     "subscribers": Command("mail", "Manage newsletter subscribers (their data never leaves this database)."),
     "newsletter": Command("mail", "Build, preview, approve, send and archive newsletter editions."),
+    "bounces": Command(
+        "bounces", "Read bounces that arrived after sending; permanent failures become bounced, soft ones are counted."
+    ),
     "config": Command("configuration", "The installation's configuration."),
     "schedule": Command(
         "operations", "Run the scheduler in the foreground (crawls, publishing, newsletter) until SIGTERM/SIGINT."

@@ -3,10 +3,10 @@
 Declared once, as pydantic-settings models: one section per `[table]` of the file, each setting
 with its type, default, environment variable and meaning. The file is `NANSEN_CONFIG`, else
 `nansen.toml` in the working directory (optional: every setting has a default that works on a fresh
-machine). Secrets (`SecretStr`: the signing secret, the SMTP URL with its password, the database
-URL) are never printed; the signing secret and the SMTP password come only from the environment, so
-the file can live in git. A value that does not parse is a problem (the default is used);
-`nansen config check` prints the effective values, masked, and every problem.
+machine). Secrets (`SecretStr`: the signing secret, the SMTP and bounce-mailbox URLs with their
+passwords, the database URL) are never printed; the signing secret and those passwords come only
+from the environment, so the file can live in git. A value that does not parse is a problem (the
+default is used); `nansen config check` prints the effective values, masked, and every problem.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ DEFAULT_DATABASE_URL = "sqlite:///nansen.db"
 DEFAULT_SITE_URL = "http://127.0.0.1:8000/"
 # Schema branches of the packages built on the directory, migrated together by `nansen init`.
 MIGRATION_LOCATIONS: tuple[Path, ...] = (newsletter.MIGRATIONS, pipeline.MIGRATIONS)
-JOBS = ("feeds", "site", "watch", "newsletter", "publish")
+JOBS = ("feeds", "site", "watch", "newsletter", "bounces", "publish")
 OFF = ("", "off", "none", "-")
 
 
@@ -100,6 +100,21 @@ class NewsletterSection(Section):
         8, "NANSEN_NEWSLETTER_RETRY_ATTEMPTS", "A reader refused for now (4xx) is tried this often across runs…"
     )
     retry_days: float = setting(3.0, "NANSEN_NEWSLETTER_RETRY_DAYS", "…for at most this many days; then failed.")
+    bounces_url: SecretStr | None = setting(
+        None,
+        "NANSEN_BOUNCES_URL",
+        "Where bounces arrive: imaps://user@host:993/INBOX or a maildir; the password only in the environment.",
+    )
+    soft_bounce_limit: int = setting(
+        3, "NANSEN_SOFT_BOUNCE_LIMIT", "Soft bounces for consecutive editions before an address counts as bounced."
+    )
+
+    @field_validator("soft_bounce_limit")
+    @classmethod
+    def _at_least_one(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("must be 1 or more")
+        return value
 
 
 class ScheduleSection(Section):
@@ -108,6 +123,7 @@ class ScheduleSection(Section):
     site: str = setting("0 3 * * 1", "NANSEN_SCHEDULE_SITE", "Site crawl (then publish): weekly.")
     watch: str = setting("30 4 * * *", "NANSEN_SCHEDULE_WATCH", "Page watch (then publish): daily.")
     newsletter: str = setting("0 9 * * 1", "NANSEN_SCHEDULE_NEWSLETTER", "Newsletter: weekly.")
+    bounces: str = setting("15 5 * * *", "NANSEN_SCHEDULE_BOUNCES", "Read bounces that arrived later: daily.")
     publish: str = setting("off", "NANSEN_SCHEDULE_PUBLISH", "Publish alone (crawls publish anyway).")
     misfire_grace_seconds: int = setting(
         3600, "NANSEN_MISFIRE_GRACE", "A run missed by less than this (e.g. during a restart) still happens once."
@@ -193,12 +209,19 @@ class TomlFile(PydanticBaseSettingsSource):
                     problems.append(f"{self.path}: [{section}] {key} is a secret: set {_extra(info, 'env')} instead")
                 else:
                     found.setdefault(section, {})[key] = value
-        smtp = found.get("newsletter", {}).get("smtp_url")
-        if isinstance(smtp, str) and urlsplit(smtp).password and not os.environ.get("NANSEN_SMTP_URL"):
-            problems.append(
-                f"{self.path}: [newsletter] smtp_url holds a password: put the URL in NANSEN_SMTP_URL instead"
-            )
+        for key in ("smtp_url", "bounces_url"):
+            url = found.get("newsletter", {}).get(key)
+            env = _extra(NewsletterSection.model_fields[key], "env")
+            if isinstance(url, str) and _has_password(url) and not os.environ.get(env or ""):
+                problems.append(f"{self.path}: [newsletter] {key} holds a password: put the URL in {env} instead")
         return {**found, "problems": tuple(problems)}
+
+
+def _has_password(url: str) -> bool:
+    try:
+        return bool(urlsplit(url).password)
+    except ValueError:
+        return "@" in url
 
 
 def read_file(path: Path, problems: list[str]) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """What the scheduler runs, and `nansen run` too: one implementation of each job.
 
 Crawl jobs publish after crawling; the newsletter job sends the edition that is due (resuming a
-half-sent one), archives it and publishes. Every run is recorded and holds its job's lock.
+half-sent one), archives it and publishes; the bounces job reads the bounces that arrived since.
+Every run is recorded and holds its job's lock.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from crawlers.run import run_crawl
 from directory.models import utcnow
 from directory.store import Store
 from newsletter import archive, editions
+from newsletter import bounces as bounce_mail
 from newsletter.editions import NewsletterSettings
 from pipeline import config, runs
 from pipeline.components import crawl_options, mail_sender, newsletter_settings, site_settings
@@ -86,10 +88,19 @@ def newsletter(settings: config.Settings, store: Store) -> dict[str, Any]:
     return counts
 
 
+def read_bounces(settings: config.Settings, store: Store) -> dict[str, Any]:
+    """The bounces that arrived in `bounces_url` since the last run (see newsletter/bounces.py)."""
+    if not settings.newsletter.bounces_url:
+        return {"skipped": "NANSEN_BOUNCES_URL is needed to read bounces"}
+    options = bounce_mail.BounceSettings(soft_limit=settings.newsletter.soft_bounce_limit)
+    with bounce_mail.open_mailbox(settings.newsletter.bounces_url.get_secret_value()) as mailbox:
+        return bounce_mail.process(store.session, mailbox, options).counts()
+
+
 def body(job: str) -> Callable[[config.Settings, Store], dict[str, Any]]:
     if job in CRAWL_JOBS:
         return lambda settings, store: crawl(job, settings, store)
-    return {"newsletter": newsletter, "publish": publish}[job]
+    return {"newsletter": newsletter, "bounces": read_bounces, "publish": publish}[job]
 
 
 # --------------------------------------------------------------------------- running, recorded and locked

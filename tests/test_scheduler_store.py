@@ -161,6 +161,7 @@ def test_the_scheduler_process_drops_stale_jobs_and_stops_on_a_signal(
         "NANSEN_SCHEDULE_SITE": "off",
         "NANSEN_SCHEDULE_WATCH": "off",
         "NANSEN_SCHEDULE_NEWSLETTER": "off",
+        "NANSEN_SCHEDULE_BOUNCES": "off",
         "NANSEN_SCHEDULE_PUBLISH": "off",
     }
     (tmp_path / "nansen.toml").write_text("", encoding="utf-8")
