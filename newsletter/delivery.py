@@ -528,8 +528,9 @@ class SmtpSender:
             if not connection_failed or attempt.maybe_delivered or attempts > self.retries:
                 if attempt.outcome is Outcome.RETRY:
                     log.warning("a message was not delivered after %d attempt(s); left for later", attempts)
-                log.debug("%s: %s after %d attempt(s): %s", message.get("Message-ID"), attempt.outcome.name,
-                          attempts, attempt.detail)  # fmt: skip
+                # The server's words can quote the address: only the reply code is logged.
+                log.debug("%s: %s after %d attempt(s), reply %s", message.get("Message-ID"), attempt.outcome.name,
+                          attempts, attempt.code)  # fmt: skip
                 return Result(attempt.outcome, attempt.code, attempt.detail, attempts, attempt.maybe_delivered)
             delay = self.backoff[min(attempts - 1, len(self.backoff) - 1)] if self.backoff else 0.0
             log.warning("delivery attempt %d of %d failed (%s); retrying in %g s", attempts, self.retries + 1,
