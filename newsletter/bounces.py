@@ -311,16 +311,23 @@ def record(session: Session, ref: str, analysis: Analysis, settings: BounceSetti
             assert subscriber is not None
             failure = _failure_for(analysis.failures, subscriber.email)
             return [_apply(session, ref, subscriber, delivery, failure, settings, via="Message-ID")]
-    findings = []
-    for failure in analysis.failures:
-        subscriber = subs.find(session, failure.address)
-        delivery = _latest_delivery(session, subscriber.id) if subscriber is not None else None
-        if subscriber is None or delivery is None:
-            note = "no subscriber has this address" if subscriber is None else "no edition was sent to this address"
-            findings.append(_finding(ref, Outcome.NOT_MATCHED, failure, None, note))
-        else:
-            findings.append(_apply(session, ref, subscriber, delivery, failure, settings, via="address"))
-    return findings
+    # Without one of our Message-IDs the report proves nothing: anyone can mail a multipart/report naming
+    # an address they know, and acting on it would let them remove any subscriber. Our Message-IDs carry
+    # part of the reader's random key, which only mail we sent them contains.
+    return [
+        _finding(
+            ref,
+            Outcome.NOT_MATCHED,
+            failure,
+            None,
+            "no subscriber has this address"
+            if subs.find(session, failure.address) is None
+            else "its Message-ID matches no mail we sent"
+            if analysis.message_ids
+            else "no Message-ID of ours in it: not applied",
+        )
+        for failure in analysis.failures
+    ]
 
 
 def _failure_for(failures: Sequence[Failure], email: str) -> Failure:
@@ -348,16 +355,6 @@ def _delivery_by_message_id(session: Session, message_id: str) -> Delivery | Non
 
 _DELIVERED = (DeliveryStatus.SENT.value, DeliveryStatus.BOUNCED.value)
 _MAILED = (*_DELIVERED, DeliveryStatus.FAILED.value, DeliveryStatus.RETRY.value, DeliveryStatus.SENDING.value)
-
-
-def _latest_delivery(session: Session, subscriber_id: int) -> Delivery | None:
-    return session.scalar(
-        select(Delivery)
-        .join(Edition, Edition.id == Delivery.edition_id)
-        .where(Delivery.subscriber_id == subscriber_id, Delivery.status.in_(_DELIVERED))
-        .order_by(Edition.number.desc())
-        .limit(1)
-    )
 
 
 def _previous_edition(session: Session, subscriber_id: int, number: int) -> int | None:

@@ -7,7 +7,7 @@ Replies are read as an MTA reads them (RFC 5321 §4.2, enhanced status codes RFC
 
 - `SENT`: the server answered 250 to the end of the message; it has taken responsibility for it.
 - `BOUNCED`: the server permanently refused this recipient: a 5xx to RCPT, or a 5xx after DATA whose
-  enhanced code is about the address or the mailbox (5.1.x, 5.2.x).
+  enhanced code is about the address or the mailbox (5.1.x, 5.2.x), except 5.1.7/5.1.8 (our sender).
 - `RETRY`: a temporary refusal of this recipient (4xx at RCPT or after DATA), or a connection problem
   that lasted through every retry: try this reader again in a later run. 4xx replies are not retried
   here (a greylisting or full mailbox does not clear in seconds). `maybe_delivered` is set when the
@@ -20,8 +20,9 @@ Replies are read as an MTA reads them (RFC 5321 §4.2, enhanced status codes RFC
 Problems that concern us or the message rather than the reader raise `DeliveryError`: credentials
 refused, TLS not offered or its certificate not trusted, our sender address refused (5xx to MAIL), and
 a 5xx to DATA or after it that is about the content, the sender or policy (5.7.x, 5.6.x, 5.3.x, or no
-enhanced code). Every later message would fail the same way, so the run stops with the server's words,
-and no reader is ever recorded as bounced because of them.
+enhanced code), and a 5.7.x or 5.1.7/5.1.8 to RCPT ("relay access denied", a sender address refused
+by a relay that delays its checks to RCPT). Every later message would fail the same way, so the run
+stops with the server's words, and no reader is ever recorded as bounced because of them.
 
 Mail must not leak the subscriber list or say anything about its reader: each transaction has exactly one
 recipient (a message with several To addresses, or with Cc or Bcc, is refused before anything is sent),
@@ -597,7 +598,12 @@ class SmtpSender:
             self._reset()
             if phase == "MAIL":
                 raise DeliveryError(f"the server refused our sender address: {detail}", code)
-            if phase == "RCPT" or enhanced_code(reply)[1:2] in ((1,), (2,)):
+            enhanced = enhanced_code(reply)
+            if enhanced[1:2] == (7,) or enhanced[1:3] in ((1, 7), (1, 8)):
+                # Policy (5.7.x: "relay access denied", "authentication required") or our sender's
+                # address (5.1.7, 5.1.8), reported at RCPT by relays that delay their checks.
+                raise DeliveryError(f"the server refused us, not a reader: {detail}", code)
+            if phase == "RCPT" or enhanced[1:2] in ((1,), (2,)):
                 return _Attempt(Outcome.BOUNCED, code, detail)
             raise DeliveryError(f"the server refused the message, not a reader: {detail}", code)
         self._discard()  # no reply code we understand (smtplib says -1): start afresh

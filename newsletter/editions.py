@@ -228,6 +228,7 @@ class SendReport:
 
 CLAIM_LEASE = dt.timedelta(minutes=15)  # a sender on another machine that holds a row longer is presumed dead
 TEMPORARY_LIMIT = 3  # temporary failures in a row (no answer, or 4xx) that end the run: it resumes later
+BOUNCE_LIMIT = 10  # permanent refusals in a row that cannot all be the readers': undone, and the run ends
 OPEN = ("pending", "retry")
 
 
@@ -385,7 +386,27 @@ def _send_edition(
         for row in rows
         if row.status in OPEN or holder_is_gone(row.claimed_by) or (row.claimed_at or now) < now - CLAIM_LEASE
     ]
+    try:
+        _deliver_rows(open_session, settings, sender, cache, todo, me, report, on_progress)
+    finally:
+        report.segments += len(cache.rendered)
+    with open_session() as session:
+        _close_finished(session)
+
+
+def _deliver_rows(
+    open_session: Callable[[], AbstractContextManager[Session]],
+    settings: NewsletterSettings,
+    sender: Sender,
+    cache: SegmentCache,
+    todo: Sequence[tuple[int, str, str | None]],
+    me: str,
+    report: SendReport,
+    on_progress: Callable[[int, int], None] | None,
+) -> None:
+    """Claim and send each row in turn; return early (with `report.status`) when the run must stop."""
     temporary = 0
+    bounced: list[int] = []  # the rows bounced in a row, most recent last
     for done, (delivery_id, status, claimed_by) in enumerate(todo, 1):
         if not _claim(open_session, delivery_id, status, claimed_by, me):
             continue  # another sender has it, or it is done
@@ -400,21 +421,25 @@ def _send_edition(
             on_progress(done, len(todo))
         if outcome is not None and outcome.outcome is Outcome.DEFERRED:
             _release(open_session, delivery_id, me)
-            report.status = f"stopped: the server asks to wait ({outcome.detail})"
+            report.status = (
+                f"stopped: the SMTP server is unreachable ({outcome.detail})"
+                if outcome.code is None
+                else f"stopped: the server asks to wait ({outcome.detail})"
+            )
+            return
+        bounced = [*bounced, delivery_id] if outcome is not None and outcome.outcome is Outcome.BOUNCED else []
+        if len(bounced) >= BOUNCE_LIMIT and outcome is not None:
+            # Ten different readers refused for good one after another: a relay refusing everyone with
+            # a code that looks personal. Marking them all would wipe the list; undo, and stop.
+            _unbounce(open_session, bounced, report)
+            report.status = f"stopped: {BOUNCE_LIMIT} readers in a row were refused for good ({outcome.detail})"
             return
         temporary = temporary + 1 if outcome is not None and outcome.outcome is Outcome.RETRY else 0
         if outcome is not None and temporary >= TEMPORARY_LIMIT:
             # Several readers in a row refused for now, or the server unreachable: it is the server or
             # the relay, not the readers; stop, and resume in a later run rather than go through everyone.
-            report.status = (
-                "stopped: the SMTP server is unreachable"
-                if outcome.code is None
-                else f"stopped: {TEMPORARY_LIMIT} messages in a row were refused for now ({outcome.detail})"
-            )
+            report.status = f"stopped: {TEMPORARY_LIMIT} messages in a row were refused for now ({outcome.detail})"
             return
-    with open_session() as session:
-        _close_finished(session)
-        report.segments += len(cache.rendered)
 
 
 def _claim(
@@ -436,6 +461,17 @@ def _claim(
             .values(status="sending", claimed_by=me, claimed_at=utcnow())
         )
         return cast(CursorResult[Any], result).rowcount == 1
+
+
+def _unbounce(
+    open_session: Callable[[], AbstractContextManager[Session]], delivery_ids: Sequence[int], report: SendReport
+) -> None:
+    """Give back rows and readers bounced by this run: they are sent again in a later one."""
+    with open_session() as session:
+        for delivery in session.scalars(select(Delivery).where(Delivery.id.in_(delivery_ids))):
+            delivery.status = "retry" if delivery.attempts > 1 else "pending"
+            subs.unmark_bounced(session, delivery.subscriber_id)
+    report.bounced -= len(delivery_ids)
 
 
 def _release(open_session: Callable[[], AbstractContextManager[Session]], delivery_id: int, me: str) -> None:
@@ -481,9 +517,12 @@ def _deliver(
         return None
     result = sender.send(message_for(settings, edition, subscriber, content))
     delivery.updated_at = utcnow()
-    if result.outcome is Outcome.DEFERRED:
-        delivery.status = "retry" if delivery.attempts else "pending"  # not the reader's fault: no attempt
-        return _Attempt(result.outcome, result.code, result.detail)
+    unreachable = result.outcome is Outcome.RETRY and result.code is None and not result.maybe_delivered
+    if result.outcome is Outcome.DEFERRED or unreachable:
+        # The server asks everyone to wait, or could not be reached through the sender's own retries:
+        # not the reader's fault, so no attempt is charged, and the run ends.
+        delivery.status = "retry" if delivery.attempts else "pending"
+        return _Attempt(Outcome.DEFERRED, result.code, result.detail)
     delivery.attempts += result.attempts
     if result.outcome is Outcome.SENT:
         delivery.status = "sent"

@@ -302,6 +302,14 @@ def mark_bounced(session: Session, subscriber_id: int) -> None:
         _count(session, "bounced")
 
 
+def unmark_bounced(session: Session, subscriber_id: int) -> None:
+    """Undo `mark_bounced` for a refusal found to be the relay's, not the reader's (see editions)."""
+    subscriber = session.get(Subscriber, subscriber_id)
+    if subscriber is not None and subscriber.status == SubscriberStatus.BOUNCED:
+        subscriber.status = SubscriberStatus.ACTIVE.value
+        _count(session, "bounced", -1)
+
+
 def _count(session: Session, name: str, by: int = 1) -> None:
     counter = session.get(Count, name)
     if counter is None:

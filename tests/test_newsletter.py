@@ -314,9 +314,13 @@ def test_an_unreachable_server_stops_the_run_and_it_resumes_later(store: Store, 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed = probe.getsockname()[1]
-    down = SmtpSender(parse_smtp_url(f"smtp://127.0.0.1:{closed}"), sleep=lambda seconds: None)
+    waits: list[float] = []
+    down = SmtpSender(parse_smtp_url(f"smtp://127.0.0.1:{closed}"), sleep=waits.append)
     report = editions.send(store.session, settings(), down)
-    assert report.status == "stopped: the SMTP server is unreachable" and report.retry == editions.TEMPORARY_LIMIT
+    assert report.status.startswith("stopped: the SMTP server is unreachable (connecting: ")
+    assert report.retry == 0 and waits == [1, 4, 16]  # one reader's retries, not every reader's
+    with store.session() as session:  # nobody is charged an attempt for the server being away
+        assert set(session.scalars(select(Delivery.attempts))) == {0}
     report = editions.send(store.session, settings(), SmtpSender(parse_smtp_url(smtp)))
     assert (report.status, report.sent) == ("sent", 6)
     assert sorted(m["To"] for m in sink.messages) == [f"r{i}@example.org" for i in range(6)]

@@ -376,3 +376,41 @@ def test_a_row_claimed_by_a_process_that_died_is_taken_over(store: Store) -> Non
         )
     assert editions.send(store.session, settings(), recorder).status == "sent"
     assert len(recorder.sent) == 3
+
+
+def test_relay_access_denied_at_rcpt_stops_the_run_and_marks_nobody(store: Store, mail_sink: tuple[Sink, str]) -> None:
+    """A relay that refuses us answers at RCPT with a policy code: it is about us, not the readers."""
+    sink, smtp = mail_sink
+
+    async def handle_RCPT(server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        return f"554 5.7.1 <{address}>: Relay access denied"
+
+    sink.handle_RCPT = handle_RCPT  # type: ignore[attr-defined]
+    add_readers(store, 30)
+    report = editions.send(store.session, settings(), sender(smtp))
+    assert report.stopped and "Relay access denied" in report.status and report.bounced == 0
+    assert set(statuses(store).values()) == {"pending"}
+    with store.session() as session:
+        assert len(subs.active(session)) == 30
+
+
+def test_readers_refused_for_good_one_after_another_are_given_back(store: Store, mail_sink: tuple[Sink, str]) -> None:
+    """A relay that refuses everyone with a code that looks personal (550 5.1.1) must not wipe the list:
+    after ten in a row the run stops and those ten are active and unsent again."""
+    sink, smtp = mail_sink
+    people = add_readers(store, 30)
+    dead = people[3]
+
+    async def handle_RCPT(server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        if address == dead or sink.mail_count > 5:  # one real dead address, then the relay breaks
+            return "550 5.1.1 User unknown"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    sink.handle_RCPT = handle_RCPT  # type: ignore[attr-defined]
+    report = editions.send(store.session, settings(), sender(smtp))
+    assert report.stopped and f"{editions.BOUNCE_LIMIT} readers in a row" in report.status
+    with store.session() as session:
+        bounced = sorted(s.email for s in session.scalars(select(Subscriber).where(Subscriber.status == "bounced")))
+    assert bounced == [dead]  # the one before a success stays; the streak of ten was given back
+    assert Counter(statuses(store).values()) == {"sent": 4, "bounced": 1, "pending": 25}
