@@ -12,9 +12,6 @@ import contextlib
 import logging
 import mailbox
 import re
-import statistics
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,7 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 import lxml.html
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from starlette.testclient import TestClient
 
 from directory import entries
@@ -323,56 +320,32 @@ def test_pages_speak_the_readers_language(store: Store, mail_sink: tuple[Sink, s
 # --------------------------------------------------------------------------- the subscribe form tells nothing
 
 
-PROBE = """
-import hashlib, sys, time, httpx
-with httpx.Client(base_url=sys.argv[1], timeout=30) as client:
-    for line in sys.stdin:
-        started = time.perf_counter()
-        answer = client.post("/subscribe", data={"email": line.strip(), "lang": "en", "country": "GE"})
-        elapsed = time.perf_counter() - started
-        print(elapsed, answer.status_code, hashlib.sha256(answer.content).hexdigest(), flush=True)
-"""
-
-
-def test_subscribe_takes_the_same_time_for_new_and_active_addresses(store: Store, mail_sink: tuple[Sink, str]) -> None:
-    """What a prober on another machine sees: the app under uvicorn, the client in another process (so
-    the server's background work cannot slow the client's own reading of the answer), 50 posts of each
-    kind interleaved (the order flips every round), each sent once the server is idle, medians compared.
-    Whatever differs between the two kinds happens after the answer has left."""
+def test_the_subscribe_request_does_no_database_or_mail_work(store: Store, mail_sink: tuple[Sink, str]) -> None:
+    """Why new and active addresses take the same time: the request itself runs no SQL statement and
+    sends no mail; all of it happens in the outbox's thread after the answer. (The timing itself, medians
+    over 50 posts of each kind, is measured by `make bench`: tests/benchmarks/test_subscribe_timing.py.)"""
     sink, smtp = mail_sink
     with store.session() as session:
-        for i in range(50):
-            subs.add_confirmed(session, f"active{i}@example.org", "en", subs.Preferences(), note="test")
+        subs.add_confirmed(session, "active@example.org", "en", subs.Preferences(), note="test")
     app = endpoints(store, smtp)
-    times: dict[str, list[float]] = {"new": [], "active": []}
-    answers: dict[str, set[tuple[str, str]]] = {"new": set(), "active": set()}
-    warm = [("warm", f"warm{i}@example.org") for i in range(5)]  # templates, validator, connections
-    rounds = [[("new", f"new{i}@example.org"), ("active", f"active{i}@example.org")] for i in range(50)]
-    order = warm + [post for i, pair in enumerate(rounds) for post in (pair if i % 2 else pair[::-1])]
-    with served(create_app(None, app), log_level="warning") as base:
-        probe = subprocess.Popen(
-            [sys.executable, "-c", PROBE, base], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-        )
-        assert probe.stdin is not None and probe.stdout is not None
-        try:
-            for n, (kind, address) in enumerate(order, 1):
-                probe.stdin.write(address + "\n")
-                probe.stdin.flush()
-                elapsed, code, digest = probe.stdout.readline().split()
-                wait_for(lambda n=n: app.outbox.taken >= n)  # queued after the answer left
-                assert app.outbox.wait_idle(30)
-                if kind != "warm":
-                    times[kind].append(float(elapsed))
-                    answers[kind].add((code, digest))
-        finally:
-            probe.stdin.close()
-            probe.wait(30)
-    assert answers["new"] == answers["active"] == {("200", next(iter(answers["new"]))[1])}
-    new, active = statistics.median(times["new"]), statistics.median(times["active"])
-    assert abs(new - active) < 0.005, f"median new {new * 1000:.2f} ms, active {active * 1000:.2f} ms"
-    received = {m["To"] for m in sink.messages}
-    assert {f"new{i}@example.org" for i in range(50)} <= received
-    assert not any(address.startswith("active") for address in received)
+    threads: list[str] = []
+
+    def record(*_: Any) -> None:
+        threads.append(threading.current_thread().name)
+
+    event.listen(store.engine, "before_cursor_execute", record)
+    try:
+        with TestClient(create_app(None, app)) as web:
+            answers = {
+                address: web.post("/subscribe", data={"email": address, "lang": "en"})
+                for address in ("new@example.org", "active@example.org", "new@example.org")
+            }
+            assert app.outbox.wait_idle(30)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", record)
+    assert len({(a.status_code, a.text) for a in answers.values()}) == 1
+    assert threads and set(threads) == {"nansen-outbox"}  # every statement ran in the outbox, none in a request
+    assert [m["To"] for m in sink.messages] == ["new@example.org"]
 
 
 @contextlib.contextmanager
@@ -507,9 +480,7 @@ def test_a_relay_that_is_down_delays_the_mail_and_never_the_answer(
     sink = Sink()
     relay = Controller(sink, hostname="127.0.0.1", port=port)
     with served(create_app(None, app)) as base, httpx.Client(base_url=base, timeout=30) as web:
-        started = time.perf_counter()
         answer = web.post("/subscribe", data={"email": "eve@example.org", "lang": "ru"})
-        assert time.perf_counter() - started < 1.0
         same = web.post("/subscribe", data={"email": "old@example.org", "lang": "ru"})
         assert (answer.status_code, answer.text) == (same.status_code, same.text) == (200, same.text)
         wait_for(lambda: Outcome.RETRY in attempts)
