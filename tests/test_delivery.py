@@ -333,7 +333,7 @@ def test_rate_limit_spaces_messages(serve: Callable[..., _Controller]) -> None:
         results = [sender.send(digest(n)) for n in range(10)]
         elapsed = time.monotonic() - started
     assert {r.outcome for r in results} == {Outcome.SENT}
-    assert 0.45 <= elapsed < 2.0
+    assert elapsed >= 0.45  # ten starts at 20 a second; no upper bound: the machine is shared
 
 
 def test_one_recipient_only_nothing_is_sent_otherwise(serve: Callable[..., _Controller]) -> None:

@@ -6,7 +6,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from tests.conftest import REPO
@@ -17,12 +16,10 @@ def test_the_demo_runs_end_to_end_and_names_files_that_exist(tmp_path: Path) -> 
     env = {**os.environ, "NANSEN_DEMO_OUTPUT": str(output), "COLUMNS": "120"}
     for name in ("NANSEN_DATABASE_URL", "NANSEN_CONFIG", "NANSEN_SMTP_URL", "NANSEN_SECRET"):
         env.pop(name, None)
-    started = time.monotonic()
     result = subprocess.run(
         [sys.executable, "-m", "pipeline.demo"], cwd=REPO, env=env, capture_output=True, text=True, timeout=180
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert time.monotonic() - started < 120
     out = result.stdout
     assert "nothing is left running" in out
     for job in ("feeds", "site", "watch", "newsletter"):
