@@ -9,13 +9,14 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 from scrapy.crawler import CrawlerProcess
 from sqlalchemy import select
 
-from crawlers.progress import emit
+from crawlers.progress import FailureReporter, emit
 from crawlers.run import KINDS, CrawlOptions
 from crawlers.settings import crawl_settings
 from crawlers.spiders.feeds import FeedsSpider
@@ -23,7 +24,7 @@ from crawlers.spiders.site import SiteSpider
 from crawlers.spiders.watch import WatchSpider
 from directory import entries, posts, watch
 from directory.fields import ascii_url
-from directory.models import Entry, LinkCheck, PageSnapshot
+from directory.models import Entry, LinkCheck
 from directory.store import Store
 
 # --------------------------------------------------------------------------- targets (child side)
@@ -57,19 +58,14 @@ def targets(kind: str, database_url: str, slug: str | None = None) -> list[dict[
                         )
                 elif kind == "watch" and (watched := watch.watched_url(entry)):
                     page = ascii_url(watched)
-                    known = session.scalars(
-                        select(PageSnapshot.hash)
-                        .where(PageSnapshot.entry_id == entry.id, PageSnapshot.url == page)
-                        .order_by(PageSnapshot.id.desc())
-                        .limit(watch.HISTORY)
-                    )
+                    known = [snapshot.hash for snapshot in watch.history(session, entry.id, page)]
                     found.append(
                         {
                             "slug": entry.slug,
                             "url": page,
                             "selector": entry.watch_selector,
                             "ignore": entry.watch_ignore,
-                            "known": list(known),
+                            "known": known,
                         }
                     )
             return found
@@ -115,6 +111,7 @@ def child_main(argv: Sequence[str] | None = None) -> int:
         },
     )
     emit({"event": "start", "total": len(found)})
+    logging.getLogger().addHandler(FailureReporter({target["url"]: target["slug"] for target in found}))
     spider = {"site": SiteSpider, "feeds": FeedsSpider, "watch": WatchSpider}[args.kind]
     process = CrawlerProcess(settings, install_root_handler=False)
     crawler = process.create_crawler(spider)

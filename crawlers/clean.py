@@ -1,14 +1,18 @@
 """Turn untrusted crawled text into what may be stored: plain text, or a small allow-list of HTML.
 
-Everything a crawler stores passes through here. Titles become plain text the way a browser would show
-them (inscriptis), escaped again wherever they are shown; summaries keep harmless formatting and links
-(nh3, the Rust `ammonia` sanitizer).
+Everything a crawler stores passes through here. A field is read as what its source says it is: an
+HTML title becomes plain text the way a browser would show it (`plain`, inscriptis), a plain-text
+title keeps every word, `<col>` included (`words`); both are escaped again wherever they are shown.
+Summaries keep harmless formatting and links (`summary_html`, nh3, the Rust `ammonia` sanitizer), and
+a plain-text summary is escaped into that HTML (`text_html`), never read as markup. Links are kept
+only when they are http(s) on a public host (`public_url`).
 """
 
 from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -18,6 +22,10 @@ from inscriptis.css_profiles import STRICT_CSS_PROFILE
 from inscriptis.html_properties import Display
 from inscriptis.model.config import ParserConfig
 from inscriptis.model.html_element import HtmlElement
+
+from crawlers.safety import Network, refusal
+from directory import untrusted
+from directory.posts import SUMMARY_LIMIT
 
 SUMMARY_TAGS = {"p", "br", "a", "b", "strong", "i", "em", "ul", "ol", "li", "blockquote"}
 
@@ -36,9 +44,9 @@ _PLAIN_CONFIG = ParserConfig(
     display_images=False,
     display_links=False,
 )
-# Not text: control characters that are not white space, lone surrogates (lxml reads NUL as U+FFFD and
-# stops at a surrogate, dropping the rest), and the noncharacter `plain` uses as a stand-in for "&".
-_NOT_TEXT = re.compile(r"[\x00-\x08\x0e-\x1b\x7f\ud800-\udfff\ufdd0]")
+# Not text: control characters that are not white space and the noncharacter `plain` uses as a stand-in
+# for "&". Lone surrogates (lxml stops at one, dropping the rest) are U+FFFD first (`untrusted.text`).
+_NOT_TEXT = re.compile(r"[\x00-\x08\x0e-\x1b\x7f\ufdd0]")
 _AMPERSAND = "\ufdd0"
 
 
@@ -65,29 +73,76 @@ def text(value: Any) -> str:
     (a block element starts a line), for page texts that are compared line by line."""
     if value is None:
         return ""
-    source = _NOT_TEXT.sub("", str(value)).replace("&", _AMPERSAND)
+    source = _not_text(value).replace("&", _AMPERSAND)
     return html.unescape(get_text(source, _PLAIN_CONFIG).replace(_AMPERSAND, "&"))
 
 
-def summary_html(value: Any, limit: int = 5000) -> str:
+def words(value: Any, limit: int = 500) -> str:
+    """Plain text as it was, every word kept (`a <col> b` stays so), white space collapsed, at most
+    `limit` characters. For fields their source declares to be text (Atom `type="text"`, JSON Feed)."""
+    if value is None:
+        return ""
+    return " ".join(_not_text(value).split())[:limit].rstrip()
+
+
+def _not_text(value: Any) -> str:
+    """`value` as a string with lone surrogates as U+FFFD and no control characters but white space."""
+    return _NOT_TEXT.sub("", untrusted.text(re.sub(r"[\x0b\x0c\x1c-\x1f\x85]", " ", str(value))))
+
+
+def text_html(value: Any, limit: int = SUMMARY_LIMIT) -> str:
+    """Plain text as summary HTML: escaped, blank lines between paragraphs, at most `limit` characters."""
+    source = _not_text(value or "")
+    paragraphs = (" ".join(block.split()) for block in re.split(r"\n\s*\n", source))
+    return summary_html("".join(f"<p>{html.escape(p, quote=False)}</p>" for p in paragraphs if p), limit)
+
+
+def summary_html(value: Any, limit: int = SUMMARY_LIMIT) -> str:
+    """HTML with only `SUMMARY_TAGS`, links as http(s) `href` only, at most `limit` characters.
+
+    A summary too long is cut in its source and sanitized again, so it never ends inside a tag, an
+    attribute or a character reference (nh3 closes what the cut left open), and ends with "…".
+    """
     if not value:
         return ""
-    cleaned = nh3.clean(
-        str(value),
+    full = _sanitize(untrusted.text(str(value)))
+    cleaned, cut = full, limit
+    while len(cleaned) > limit and cut > 0:
+        cleaned = _sanitize(_HALF_MARKUP.sub("", full[:cut]).rstrip() + "…")
+        cut -= len(cleaned) - limit
+    return cleaned if len(cleaned) <= limit else ""
+
+
+def _sanitize(value: str) -> str:
+    return nh3.clean(
+        value,
         tags=SUMMARY_TAGS,
         attributes={"a": {"href"}},
         url_schemes={"http", "https"},
         link_rel="noopener noreferrer nofollow",
-    )
-    return cleaned.strip()[:limit]
+    ).strip()
+
+
+# What a cut through sanitized HTML can leave at its end: part of a tag, or of a character reference.
+_HALF_MARKUP = re.compile(r"<[^>]*$|&[#\w]*$")
 
 
 def http_url(value: Any, base: str | None = None) -> str | None:
-    """An absolute http(s) URL, or None (javascript:, data:, mailto: and junk are dropped)."""
+    """An absolute http(s) URL, or None (javascript:, data:, mailto:, white space, control characters
+    and other junk are dropped)."""
     if not value or not isinstance(value, str):
         return None
     url = urljoin(base, value.strip()) if base else value.strip()
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
+    if parts.scheme not in ("http", "https") or not parts.hostname or not url.isprintable() or " " in url:
         return None
     return url[:2000]
+
+
+def public_url(value: Any, base: str | None = None, allowed: Sequence[Network] = ()) -> str | None:
+    """`http_url`, and None too when its host is a non-public IP address in any spelling
+    (`http://169.254.169.254/`, `http://2852039166/`, `http://[::ffff:10.0.0.1]/`) outside `allowed`:
+    such a link is neither stored nor republished. Names are not resolved here; the request guard
+    (`crawlers.safety`) checks what a name resolves to before anything is fetched."""
+    url = http_url(value, base)
+    return url if url and refusal(url, allowed) is None else None

@@ -20,32 +20,53 @@ from twisted.internet.error import (
     TimeoutError,
 )
 
+from crawlers.robots import RobotsRefusal, RobotsUnreachable
 from crawlers.safety import BlockedAddress
 
 
 def classify(failure: Any) -> tuple[str, str]:
-    """(kind, message) of a Twisted failure from a Scrapy errback."""
+    """(kind, message) of a Twisted failure from a Scrapy errback.
+
+    A request refused because robots.txt answered 5xx is kind `robots` (not a sign the site is gone);
+    one refused because robots.txt was unreachable has the kind of that network failure (`dns`,
+    `refused`, `timeout`…), since a host that does not answer is what the dead-site rule is for. Both
+    keep the refusal's message, which says why (RFC 9309 §2.3.1.4, see `crawlers.robots`).
+    """
 
     error = failure.value
-    message = str(error)[:300] or type(error).__name__
-    if failure.check(BlockedAddress):
+    if isinstance(error, RobotsUnreachable):
+        return describe(error.cause)[0], _text(error)
+    if isinstance(error, RobotsRefusal):
+        return "robots", _text(error)
+    return describe(error)
+
+
+def describe(error: BaseException) -> tuple[str, str]:
+    """(kind, message) of the exception a request failed with."""
+
+    message = _text(error)
+    if isinstance(error, BlockedAddress):
         return "blocked", message
-    if failure.check(IgnoreRequest):
+    if isinstance(error, IgnoreRequest):
         if "robots.txt" in message:
             return "robots", "disallowed by robots.txt"
         return "ignored", message
-    if failure.check(HttpError):
+    if isinstance(error, HttpError):
         return f"http-{error.response.status}", f"HTTP {error.response.status}"
-    if failure.check(DNSLookupError, CannotResolveHostError):
+    if isinstance(error, DNSLookupError | CannotResolveHostError):
         return "dns", message
-    if failure.check(TimeoutError, TCPTimedOutError, DownloadTimeoutError):
+    if isinstance(error, TimeoutError | TCPTimedOutError | DownloadTimeoutError):
         return "timeout", message
-    if failure.check(ConnectionRefusedError, DownloadConnectionRefusedError):
+    if isinstance(error, ConnectionRefusedError | DownloadConnectionRefusedError):
         return "refused", message
-    if failure.check(DownloadCancelledError):
+    if isinstance(error, DownloadCancelledError):
         return "too-large", message
-    if failure.check(ConnectError):
+    if isinstance(error, ConnectError):
         return "connect", message
     if "maxsize" in message.lower() or "exceeds" in message.lower() or "cancel" in message.lower():
         return "too-large", message
     return type(error).__name__.lower(), message
+
+
+def _text(error: BaseException) -> str:
+    return str(error)[:300] or type(error).__name__

@@ -1,12 +1,25 @@
-"""A Scrapy extension that reports progress as JSON lines on stdout, for the parent process's bar."""
+"""What the crawl child tells its parent, as JSON lines on stdout: progress for the bar, and failures.
+
+A failure is anything the crawl logged at ERROR or worse: a spider callback that raised (a feed that
+could not be parsed), an item that could not be stored, an extension that broke. Scrapy logs each and
+carries on, so without this the parent would see a clean run. Each is reported with the entry it
+concerns, found by the target URLs named in the message.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from scrapy import signals
+
+MESSAGE_LIMIT = 500
+# Loggers whose errors are findings about a site, recorded by its check: robots.txt that could not be
+# downloaded (the request it guards then fails with the same cause, or is refused per RFC 9309).
+FINDINGS = ("scrapy.downloadermiddlewares.robotstxt", "crawlers.robots")
 
 
 def emit(event: dict[str, Any]) -> None:
@@ -28,3 +41,33 @@ class ProgressReporter:
     def item_scraped(self, item: Any, response: Any = None, spider: Any = None) -> None:
         self.done += 1
         emit({"event": "progress", "done": self.done, "total": self.total})
+
+
+class FailureReporter(logging.Handler):
+    """A logging handler that reports every ERROR record as `{"event": "failure", "entry", "error"}`,
+    but those of `FINDINGS`.
+
+    `targets` maps each URL the crawl visits to its entry's slug; the first one a record's message or
+    exception mentions names the entry (None when none does). `error` is the message's first line and
+    the exception's type and words, at most `MESSAGE_LIMIT` characters.
+    """
+
+    def __init__(self, targets: Mapping[str, str]) -> None:
+        super().__init__(logging.ERROR)
+        # Longest first, so https://a.org/feed/ is not taken for https://a.org/.
+        self.targets = sorted(targets.items(), key=lambda item: -len(item[0]))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name.startswith(FINDINGS):
+            return
+        try:
+            message = record.getMessage()
+            exception = record.exc_info[1] if record.exc_info else None
+            said = f"{message}\n{exception!r}"
+            entry = next((slug for url, slug in self.targets if url in said), None)
+            error = message.splitlines()[0] if message else ""
+            if exception is not None:
+                error += f": {type(exception).__name__}: {exception}"
+            emit({"event": "failure", "entry": entry, "error": error[:MESSAGE_LIMIT]})
+        except Exception:
+            self.handleError(record)

@@ -21,8 +21,22 @@ from typing import Any
 KINDS = ("site", "feeds", "watch")
 
 
+@dataclass(frozen=True)
+class Failure:
+    """Something the crawl itself failed at (not a finding about a site): which entry, if known, and what."""
+
+    entry: str | None
+    error: str
+
+    def __str__(self) -> str:
+        return f"{self.entry or 'crawl'}: {self.error}"
+
+
 @dataclass
 class CrawlSummary:
+    """What a crawl did. `errors` counts findings (`dns`, `http-404`, `robots`…) and failures
+    (`failed`: each of `failures`; `crawl-failed`: the child exited non-zero); `ok` is False on a failure."""
+
     kind: str
     targets: int = 0
     pages: int = 0
@@ -31,6 +45,11 @@ class CrawlSummary:
     posts: int = 0
     stats: dict[str, Any] = field(default_factory=dict)
     returncode: int = 0
+    failures: list[Failure] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.failures
 
 
 @dataclass(frozen=True)
@@ -82,11 +101,16 @@ def run_crawl(
                 on_progress(event["done"], event["total"])
             elif event.get("event") == "summary":
                 _fill(summary, event["stats"])
+            elif event.get("event") == "failure":
+                summary.failures.append(Failure(event.get("entry"), str(event.get("error", ""))))
+                summary.errors["failed"] += 1
         stderr = child.stderr.read() if child.stderr else ""
         summary.returncode = child.wait(timeout=timeout)
     if summary.returncode != 0:
         summary.errors["crawl-failed"] += 1
         summary.stats["stderr"] = stderr[-2000:]
+        last = stderr.strip().splitlines()[-1:] or [f"exit status {summary.returncode}"]
+        summary.failures.append(Failure(entry, f"the crawl process failed: {last[0][:500]}"))
     return summary
 
 

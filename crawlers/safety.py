@@ -10,6 +10,7 @@ network explicitly allowed (`NANSEN_CRAWL_ALLOW_NETWORKS`, e.g. 127.0.0.0/8 for 
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -57,11 +58,54 @@ def category(address: Address) -> str | None:
     return None
 
 
-def resolve(host: str, port: int | None) -> list[Address]:
+# The last label of a host that spells an IPv4 address (WHATWG URL Standard, "ends in a number").
+_NUMERIC_LABEL = re.compile(r"(0x[0-9a-f]*|[0-9]+)", re.IGNORECASE)
+
+
+def ip_literal(host: str) -> Address | None:
+    """The address `host` spells, in any spelling browsers and resolvers accept, or None for a name.
+
+    Besides dotted decimal and IPv6 (brackets and a zone optional): one to four parts, each decimal,
+    octal (`0251`) or hexadecimal (`0xa9`), the last filling the remaining bytes (`2852039166`,
+    `169.254.43518`), with a trailing dot or not (WHATWG URL Standard §3.5, the IPv4 parser; the same
+    forms `inet_aton(3)` reads). An IPv4-mapped IPv6 address is its IPv4 address.
+    """
+    host = host.strip("[]").split("%", 1)[0].rstrip(".")
+    address: Address
     try:
-        return [ipaddress.ip_address(host)]
+        address = ipaddress.ip_address(host)
     except ValueError:
-        pass
+        if not _NUMERIC_LABEL.fullmatch(host.rsplit(".", 1)[-1]):
+            return None
+        try:
+            address = ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return address.ipv4_mapped
+    return address
+
+
+def refusal(url: str, allowed: Sequence[Network] = ()) -> str | None:
+    """Why a link to `url` must not be kept — its host is a non-public IP address outside `allowed` —
+    or None. Names are not resolved: this judges what a link says, `check_url` what a request reaches."""
+    address = ip_literal(urlsplit(url).hostname or "")
+    if address is None:
+        return None
+    reason = category(address)
+    if reason is None or _inside(address, allowed):
+        return None
+    return f"{address} is a {reason} address"
+
+
+def _inside(address: Address, allowed: Sequence[Network]) -> bool:
+    return any(address in network for network in allowed if address.version == network.version)
+
+
+def resolve(host: str, port: int | None) -> list[Address]:
+    literal = ip_literal(host)
+    if literal is not None:
+        return [literal]
     infos = socket.getaddrinfo(host, port or 80, type=socket.SOCK_STREAM)
     return sorted({ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos}, key=str)
 
@@ -77,7 +121,7 @@ def check_url(url: str, allowed: Sequence[Network] = ()) -> None:
         return  # the download itself reports the DNS failure
     for address in addresses:
         reason = category(address)
-        if reason and not any(address in network for network in allowed if address.version == network.version):
+        if reason and not _inside(address, allowed):
             raise BlockedAddress(f"blocked: {parts.hostname} resolves to {address}, a {reason} address")
 
 

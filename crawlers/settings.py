@@ -1,8 +1,9 @@
 """Scrapy settings for every Nansen spider: polite, bounded, and guarded.
 
-robots.txt is obeyed, AutoThrottle adapts to each site, at most two requests run per domain, the
-User-Agent names Nansen and where to reach its maintainers, and downloads are bounded in time and
-size. No HTTP cache: a cached copy must never hide an outage.
+robots.txt is obeyed as RFC 9309 reads it (`crawlers.robots`: 5xx or unreachable means disallow),
+AutoThrottle adapts to each site, at most two requests run per domain, the User-Agent names Nansen
+and where to reach its maintainers, and downloads are bounded in time and size. No HTTP cache: a
+cached copy must never hide an outage.
 """
 
 from __future__ import annotations
@@ -44,7 +45,11 @@ def crawl_settings(
         "HTTPCACHE_ENABLED": False,
         "TELNETCONSOLE_ENABLED": False,
         "LOG_LEVEL": "WARNING",
-        "DOWNLOADER_MIDDLEWARES": {"crawlers.safety.AddressGuardMiddleware": 50},
+        "DOWNLOADER_MIDDLEWARES": {
+            "crawlers.safety.AddressGuardMiddleware": 50,
+            "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+            "crawlers.robots.RFC9309RobotsTxtMiddleware": 100,
+        },
         "ITEM_PIPELINES": {"crawlers.pipelines.DirectoryPipeline": 300},
         "EXTENSIONS": {"crawlers.progress.ProgressReporter": 500},
         "NANSEN_DATABASE_URL": database_url,

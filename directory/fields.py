@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -119,12 +120,55 @@ def _hostname(host: str) -> str:
     return ascii_name if host.isascii() else idna.decode(ascii_name)
 
 
+# Characters no one sees but that act: a terminal obeys controls (ESC [2J clears the screen, an OSC 8
+# sequence makes a link that opens another address than the one shown, U+009B is CSI to some), and a
+# renderer lets format characters change what the text around them looks like (U+202E shows what follows
+# backwards, so `/lmx.<U+202E>deef` reads "/feed.xml"; a zero-width space or soft hyphen hides inside a
+# name). They are the categories Cc (C0, DEL, C1), Cf (bidi embeddings, overrides, isolates and marks,
+# zero-width spaces and joiners, the BOM, soft hyphen, tags…), Zl and Zp (line and paragraph separators)
+# and Cs (lone surrogates, which no encoder writes), plus the rest of Unicode's Default_Ignorable_Code_Point
+# (variation selectors, Hangul fillers…), as of Unicode 15; tests/test_terminal_safety.py checks the
+# list against the running Python's Unicode database. One compiled class, because every table cell a
+# command prints is searched with it.
+HIDDEN = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\xad\u034f\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u115f\u1160"
+    r"\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u2028-\u202e\u2060-\u206f\u3164\ud800-\udfff\ufe00-\ufe0f"
+    r"\ufeff\uffa0\ufff0-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3"
+    r"\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+)
+
+
+def hidden_characters(text: str) -> list[str]:
+    """The characters of `text` that `HIDDEN` matches, in order, once each: what a URL or an address
+    must never hold, and what a terminal must be shown rather than given."""
+    return list(dict.fromkeys(HIDDEN.findall(text)))
+
+
+def _refuse_hidden(text: str, what: str) -> None:
+    """ValueError naming each hidden character of `text` by code point and Unicode name, if it has any."""
+    found = hidden_characters(text)
+    if found:
+        names = ", ".join(f"U+{ord(c):04X} {_character_name(c)}" for c in found)
+        raise ValueError(
+            f"{text!r} is not {what}: it contains invisible or control characters that can disguise it ({names})"
+        )
+
+
+def _character_name(char: str) -> str:
+    """The Unicode name, or what the character is when it has none (controls and surrogates have none)."""
+    fallback = {"Cc": "(control)", "Cs": "(lone surrogate)"}.get(unicodedata.category(char), "(unassigned)")
+    return unicodedata.name(char, fallback)
+
+
 def _url(value: Any) -> str | None:
+    """An absolute http(s) URL, kept as written: no white space, credentials, or hidden characters (a
+    URL that needs them has them percent-encoded), and a host that is an IP address or a valid name."""
     text = _text(value)
     if text is None:
         return None
     if any(ch.isspace() for ch in text):
         raise ValueError(f"{text!r} is not a URL: it contains white space")
+    _refuse_hidden(text, "a URL")
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https"):
         raise ValueError(f"{text!r} is not an http(s) URL")
@@ -208,6 +252,7 @@ def _email(value: Any) -> str | None:
     text = _text(value)
     if text is None:
         return None
+    _refuse_hidden(text, "an email address")  # email_validator refuses them too, but in its own words
     try:
         return validate_email(text, check_deliverability=False).normalized
     except EmailNotValidError as exc:

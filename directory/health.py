@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from directory import entries, proposals
+from directory import entries, proposals, untrusted
 from directory.models import LinkCheck, Proposal, utcnow
 
 UNKNOWN_STATUSES = frozenset({401, 403, 429})
@@ -63,13 +63,13 @@ def record_check(
     session.add(
         LinkCheck(
             entry_id=entry.id,
-            url=check.url,
-            final_url=check.final_url,
+            url=untrusted.text(check.url),
+            final_url=untrusted.optional(check.final_url),
             status_code=check.status_code,
             outcome=check.outcome,
-            error=check.error,
+            error=untrusted.optional(check.error),
             latency_ms=check.latency_ms,
-            details=check.details,
+            details=untrusted.value(check.details),
             checked_at=check.checked_at or utcnow(),
         )
     )

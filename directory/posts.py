@@ -9,11 +9,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from directory import entries
+from directory import entries, untrusted
 from directory.models import FeedState, Post, utcnow
 
 TITLE_LIMIT = 500
@@ -33,7 +34,11 @@ class NewPost:
 
 
 def store_posts(session: Session, slug: str, feed_url: str, items: Sequence[NewPost]) -> int:
-    """Insert the posts not stored yet; returns how many were new."""
+    """Insert the posts not stored yet; returns how many were new.
+
+    What a feed said is stored as `directory.untrusted` allows: its text without the characters XML
+    forbids, in NFC, and its date only when plausible (`untrusted.moment`, against the time of storing).
+    """
     entry = entries.get_entry(session, slug)
     known = set(
         session.scalars(select(Post.guid).where(Post.entry_id == entry.id, Post.guid.in_([i.guid for i in items])))
@@ -49,17 +54,29 @@ def store_posts(session: Session, slug: str, feed_url: str, items: Sequence[NewP
                 entry_id=entry.id,
                 feed_url=feed_url,
                 guid=item.guid,
-                title=item.title[:TITLE_LIMIT],
-                link=item.link,
-                published_at=item.published_at,
-                summary=(item.summary or "")[:SUMMARY_LIMIT] or None,
-                language=item.language,
+                title=untrusted.text(item.title)[:TITLE_LIMIT],
+                link=_http_link(item.link),
+                published_at=untrusted.moment(item.published_at, now),
+                summary=untrusted.text(item.summary or "")[:SUMMARY_LIMIT] or None,
+                language=untrusted.optional(item.language),
                 fetched_at=now,
             )
         )
         new += 1
     session.flush()
     return new
+
+
+def _http_link(value: str | None) -> str | None:
+    """An absolute http(s) URL with no white space or control characters, else None: a link the site
+    and feeds republish can never be `javascript:` or disguised, whoever stored it."""
+    if not value or not value.isprintable() or " " in value:
+        return None
+    try:
+        parts = urlsplit(value)
+        return value if parts.scheme in ("http", "https") and parts.hostname else None
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return None
 
 
 def feed_state(session: Session, slug: str, url: str) -> FeedState | None:
@@ -84,7 +101,7 @@ def save_feed_state(
         state = FeedState(entry_id=entry.id, url=url)
         session.add(state)
     if status == 200:
-        state.etag, state.last_modified = etag, last_modified
-    state.last_status, state.last_error, state.fetched_at = status, error, utcnow()
+        state.etag, state.last_modified = untrusted.optional(etag), untrusted.optional(last_modified)
+    state.last_status, state.last_error, state.fetched_at = status, untrusted.optional(error), utcnow()
     session.flush()
     return state

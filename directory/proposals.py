@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from directory import entries
+from directory import entries, untrusted
 from directory import fields as F
 from directory.errors import DomainError
 from directory.models import Entry, Proposal, utcnow
@@ -56,7 +56,11 @@ class Suggestion:
 
 
 def propose(session: Session, entry: Entry, suggestion: Suggestion, origin: str) -> Proposal | None:
-    """Queue a suggestion, unless it changes nothing, is already pending, or was rejected before."""
+    """Queue a suggestion, unless it changes nothing, is already pending, or was rejected before.
+
+    The value must pass its field's rules (ValueError otherwise); the evidence, crawled text, is stored
+    as `directory.untrusted.value` makes it.
+    """
     if suggestion.field != PAGE_FIELD:
         field = F.FIELD_BY_KEY[suggestion.field]
         normalized = (
@@ -68,7 +72,7 @@ def propose(session: Session, entry: Entry, suggestion: Suggestion, origin: str)
         ):
             return None
     else:
-        normalized, current = suggestion.value, None
+        normalized, current = untrusted.value(suggestion.value), None
     key = value_key([suggestion.operation, normalized])
     seen = session.scalar(
         select(Proposal.id).where(
@@ -88,7 +92,7 @@ def propose(session: Session, entry: Entry, suggestion: Suggestion, origin: str)
         value=normalized,
         value_key=key,
         current=current,
-        evidence=suggestion.evidence,
+        evidence=untrusted.value(suggestion.evidence),
         origin=origin,
         status="pending",
         created_at=utcnow(),

@@ -48,21 +48,36 @@ def archive_editions(session: Session, nl: NewsletterSettings, output: Path) -> 
 def publish(settings: config.Settings, store: Store) -> dict[str, Any]:
     with store.session() as session:
         report = build_site(session, site_settings(settings))
-    return {"files_written": report.total_written, "files_unchanged": sum(report.unchanged.values())}
+    counts: dict[str, Any] = {"files_written": report.total_written, "files_unchanged": sum(report.unchanged.values())}
+    if report.skipped:
+        counts["rows_left_out"] = report.skipped
+    return counts
+
+
+class PartlyFailed(RuntimeError):
+    """The job did its work but failed somewhere: the run is recorded as failed, with its counts."""
+
+    def __init__(self, message: str, counts: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.counts = counts
 
 
 def crawl(kind: str, settings: config.Settings, store: Store) -> dict[str, Any]:
+    """Crawl, then publish what the crawl stored, also when it failed part-way (what it stored is good).
+    Raises PartlyFailed, naming each failure, when the crawl failed anywhere."""
     summary = run_crawl(kind, crawl_options(settings))
-    if summary.returncode != 0:
-        raise RuntimeError(f"{kind} crawl failed: {summary.stats.get('stderr', '')[-300:]}")
-    counts = {
+    counts: dict[str, Any] = {
         "targets": summary.targets,
         "pages": summary.pages,
         "proposals": summary.proposals,
         "posts": summary.posts,
         "errors": dict(summary.errors),
     }
-    return counts | publish(settings, store)
+    counts |= publish(settings, store)
+    if not summary.ok:
+        counts["failures"] = [str(failure) for failure in summary.failures]
+        raise PartlyFailed(f"{kind} crawl failed: " + "; ".join(counts["failures"]), counts)
+    return counts
 
 
 def newsletter(settings: config.Settings, store: Store) -> dict[str, Any]:
@@ -119,6 +134,10 @@ def execute(job: str, settings: config.Settings, slot: dt.datetime | None = None
         except runs.Busy:
             runs.finish_run(store, run_id, "skipped", error="running in another process")
             return "skipped"
+        except PartlyFailed as exc:
+            log.error("%s", exc)
+            runs.finish_run(store, run_id, "failed", exc.counts, error=str(exc)[:2000])
+            return "failed"
         except Exception as exc:  # a failed run is recorded; the scheduler goes on
             log.exception("%s failed", job)
             runs.finish_run(store, run_id, "failed", error=f"{type(exc).__name__}: {exc}"[:2000])

@@ -19,6 +19,7 @@ from xml.etree import ElementTree as ET
 
 from feedgen.feed import FeedGenerator
 
+from directory import untrusted
 from directory.taxonomy import KINDS, TOPICS, Topic
 from publishing.i18n import LANGUAGES, country_name, gettext_for, language_name
 from publishing.updates import Update, _
@@ -165,6 +166,7 @@ class Item:
     html: str | None = None  # already sanitized markup (crawled summaries); else `text` is plain
     category: str | None = None
     author: str | None = None
+    origin: str = ""  # the row it comes from, to name it when it cannot be published ("post 17 (slug)")
 
 
 @dataclass(frozen=True)
@@ -184,6 +186,7 @@ def update_items(updates: Sequence[Update], lang: str, settings: FeedSettings) -
             time=u.time,
             text=item_text(u, lang) or item_title(u, lang),
             category=u.kind,
+            origin=f"update {u.id} ({u.entry.slug})",
         )
         for u in updates
     ]
@@ -191,7 +194,7 @@ def update_items(updates: Sequence[Update], lang: str, settings: FeedSettings) -
 
 def _generator(head: FeedHead, items: Sequence[Item], lang: str, settings: FeedSettings, fmt: str) -> FeedGenerator:
 
-    updated = items[0].time if items else EPOCH
+    updated = max((item.time for item in items), default=EPOCH)
     feed = FeedGenerator()
     feed.id(settings.tag(f"feed/{lang}/{head.path}"))
     feed.title(f"Nansen — {head.title}")
@@ -208,7 +211,9 @@ def _generator(head: FeedHead, items: Sequence[Item], lang: str, settings: FeedS
         entry = feed.add_entry(order="append")
         entry.id(item.id)
         entry.guid(item.id, permalink=False)
-        entry.title(item.title)
+        # Atom titles are text (type="text"); RSS readers often render <title> as HTML, so there its
+        # "<" and ">" are escaped once more: a title that is literally "<script>" stays words in both.
+        entry.title(item.title if fmt == "atom" else item.title.replace("<", "&lt;").replace(">", "&gt;"))
         entry.link(href=item.link, rel="alternate")
         entry.updated(item.time)
         entry.published(item.time)
@@ -282,39 +287,67 @@ class PostView:
 
 
 def post_items(posts: Sequence[PostView], lang: str, settings: FeedSettings) -> list[Item]:
+    """The posts as feed items; a post without a title (JSON Feed allows it) is "(untitled)"."""
     return [
         Item(
             id=settings.tag(f"post-{p.id}"),
-            title=p.title,
+            title=p.title or gettext_for(lang, "(untitled)"),
             link=p.link or settings.url(entry_page(lang, p.slug)),
             time=p.time,
-            text=p.title,
+            text=p.title or gettext_for(lang, "(untitled)"),
             html=p.summary or None,
             author=p.name[lang],
+            origin=f"post {p.id} ({p.slug})",
         )
         for p in posts
     ]
 
 
-def build(updates: Sequence[Update], settings: FeedSettings, posts: Sequence[PostView] = ()) -> dict[str, bytes]:
-    """Every feed file, keyed by its path under the site root (`ru/feeds/kind/media.atom`)."""
-    files: dict[str, bytes] = {}
+@dataclass
+class FeedFiles:
+    """Every feed file, keyed by its path under the site root (`ru/feeds/kind/media.atom`), and the
+    rows left out because XML cannot carry them, each named once with the reason."""
+
+    files: dict[str, bytes]
+    skipped: dict[str, str]
+
+
+def build(updates: Sequence[Update], settings: FeedSettings, posts: Sequence[PostView] = ()) -> FeedFiles:
+    """Every feed of the updates and of the organizations' posts.
+
+    A row that cannot be written stops nothing: an item holding a character XML 1.0 forbids (which
+    the store keeps out of crawled text, see `directory.untrusted`) is left out of every feed, and
+    named in `skipped`; every other item is published.
+    """
+    result = FeedFiles({}, {})
     for spec in specs(updates):
         chosen = list(itertools.islice((u for u in updates if spec.matches(u)), settings.item_limit))
         for lang in LANGUAGES:
             head = FeedHead(spec.path, spec.title(lang), spec.page, gettext_for(lang, SUBTITLE))
-            items = update_items(chosen, lang, settings)
+            items = _writable(update_items(chosen, lang, settings), result.skipped)
             for fmt, render in FORMATS.items():
-                files[f"{lang}/feeds/{spec.path}.{fmt}"] = render(head, items, lang, settings)
+                result.files[f"{lang}/feeds/{spec.path}.{fmt}"] = render(head, items, lang, settings)
     recent = list(posts[: settings.item_limit])
     for lang in LANGUAGES:
         head = FeedHead(
             POSTS_PATH, gettext_for(lang, "From the organizations"), "feeds.html", gettext_for(lang, POSTS_SUBTITLE)
         )
-        items = post_items(recent, lang, settings)
+        items = _writable(post_items(recent, lang, settings), result.skipped)
         for fmt, render in FORMATS.items():
-            files[f"{lang}/feeds/{POSTS_PATH}.{fmt}"] = render(head, items, lang, settings)
-    return files
+            result.files[f"{lang}/feeds/{POSTS_PATH}.{fmt}"] = render(head, items, lang, settings)
+    return result
+
+
+def _writable(items: Sequence[Item], skipped: dict[str, str]) -> list[Item]:
+    kept = []
+    for item in items:
+        if character := untrusted.forbidden(item):
+            skipped[item.origin] = f"holds {character}, which XML 1.0 does not allow"
+        elif not item.title.strip():
+            skipped[item.origin] = "has no title, which Atom requires"
+        else:
+            kept.append(item)
+    return kept
 
 
 @dataclass(frozen=True)
@@ -326,8 +359,18 @@ class OrgFeed:
     website: str | None
 
 
-def opml(feeds: Sequence[OrgFeed], lang: str) -> bytes:
-    """OPML 2.0 of every organization's own feed, one outline per kind, to subscribe to all at once."""
+def opml(feeds: Sequence[OrgFeed], lang: str, skipped: dict[str, str] | None = None) -> bytes:
+    """OPML 2.0 of every organization's own feed, one outline per kind, to subscribe to all at once.
+
+    A feed holding a character XML 1.0 forbids is left out (ElementTree would write it, and the file
+    would no longer parse), and named in `skipped` when given.
+    """
+    writable = [f for f in feeds if untrusted.forbidden(f) is None]
+    if skipped is not None:
+        for feed in feeds:
+            if (character := untrusted.forbidden(feed)) is not None:
+                skipped[f"feed {feed.url!r} ({feed.slug})"] = f"holds {character}, which XML 1.0 does not allow"
+    feeds = writable
     root = ET.Element("opml", version="2.0")
     head = ET.SubElement(root, "head")
     ET.SubElement(head, "title").text = "Nansen — " + gettext_for(lang, "Feeds of the organizations")
@@ -347,6 +390,7 @@ def opml(feeds: Sequence[OrgFeed], lang: str) -> bytes:
 
 
 _OPML_MESSAGES = (
+    _("(untitled)"),
     _("Feeds of the organizations"),
     _("From the organizations"),
     _("Recent posts from the organizations' own feeds, as they published them."),

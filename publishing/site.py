@@ -7,6 +7,7 @@ and templates are unchanged is not rendered again, and a file is written only wh
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
 import json
@@ -22,7 +23,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from directory.models import Entry, Post
+from directory.models import Entry, Post, utcnow
 from directory.taxonomy import KINDS, TOPIC_BY_SLUG, TOPICS
 from publishing import feeds
 from publishing.i18n import LANGUAGES, country_name, gettext_for, language_name, translations
@@ -48,6 +49,7 @@ class BuildReport:
     unchanged: Counter[str] = field(default_factory=Counter)
     removed: list[str] = field(default_factory=list)
     changed_paths: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # rows left out ("post 17 (slug)") and why
 
     @property
     def total_written(self) -> int:
@@ -319,8 +321,13 @@ def org_feeds(entries: Sequence[Mapping[str, Any]]) -> list[feeds.OrgFeed]:
     ]
 
 
-def load_posts(session: Session, limit: int = 1000) -> list[feeds.PostView]:
-    """The organizations' most recent posts (crawled, sanitized when stored), newest first."""
+def load_posts(session: Session, limit: int = 1000, now: dt.datetime | None = None) -> list[feeds.PostView]:
+    """The organizations' most recent posts (crawled, sanitized when stored), newest first.
+
+    A post's time is when it says it was published, never later than `now` (default: the clock), so
+    no feed's `<updated>` is in the future, whatever a feed claimed before its dates were bounded.
+    """
+    now = now or utcnow()
 
     moment = func.coalesce(Post.published_at, Post.fetched_at)
     rows = session.execute(
@@ -337,7 +344,7 @@ def load_posts(session: Session, limit: int = 1000) -> list[feeds.PostView]:
             {"en": name_en, "ru": name_ru},
             post.title,
             post.link,
-            post.published_at or post.fetched_at,
+            min(post.published_at or post.fetched_at, now),
             post.summary,
         )
         for post, slug, name_en, name_ru in rows
@@ -368,9 +375,10 @@ def build_from(
     previous = _read_manifest(output)
     manifest: dict[str, str] = {}
 
-    files: dict[str, bytes] = feeds.build(updates, settings.feeds, posts)
+    built = feeds.build(updates, settings.feeds, posts)
+    files, report.skipped = built.files, built.skipped
     for lang in LANGUAGES:
-        files[f"{lang}/organizations.opml"] = feeds.opml(org_feeds(entries), lang)
+        files[f"{lang}/organizations.opml"] = feeds.opml(org_feeds(entries), lang, report.skipped)
     for name in ("style.css",):
         files[name] = (STATIC / name).read_bytes()
     for path, content in files.items():

@@ -67,7 +67,7 @@ RSS = b"""<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><tit
 
 def test_feed_items_are_sanitized_and_bad_ones_skipped() -> None:
     posts = parse_feed(RSS, "application/rss+xml", "https://a.org/feed", None)
-    assert [p.title for p in posts] == ["Пост", "Second"]
+    assert [p.title for p in posts] == ["Пост", "Second"]  # RSS titles carry escaped HTML by convention
     assert posts[0].published_at is None and posts[0].language == "ru"
     assert posts[1].link is None and posts[1].summary == "<b>ok</b>"
     assert posts[1].published_at.isoformat() == "2026-11-23T10:00:00+00:00"
@@ -119,3 +119,46 @@ def test_a_page_without_main_content_falls_back_to_its_visible_text() -> None:
     body = b"<html><head><script>x()</script></head><body><div>Ex<span>ile</span></div><div>Press</div></body></html>"
     text = main_text(HtmlResponse("https://example.org/", body=body, encoding="utf-8"), None)
     assert text.split() == ["Exile", "Press"]
+
+
+@pytest.mark.parametrize(
+    ("host", "address"),
+    [
+        ("169.254.169.254", "169.254.169.254"),
+        ("2852039166", "169.254.169.254"),  # one decimal number
+        ("0xa9.0xfe.0xa9.0xfe", "169.254.169.254"),  # hexadecimal parts
+        ("0251.0376.0251.0376", "169.254.169.254"),  # octal parts
+        ("169.254.43518", "169.254.169.254"),  # the last part fills the rest
+        ("169.254.169.254.", "169.254.169.254"),  # a trailing dot
+        ("[::ffff:169.254.169.254]", "169.254.169.254"),  # IPv4-mapped IPv6
+        ("127.1", "127.0.0.1"),
+        ("[fe80::1%25eth0]", "fe80::1"),
+        ("example.org", None),
+        ("1.2.3.com", None),  # a name that ends in letters is a name
+    ],
+)
+def test_every_spelling_of_an_ip_address_is_read_as_one(host: str, address: str | None) -> None:
+    found = safety.ip_literal(host)
+    assert (str(found) if found else None) == address
+
+
+def test_links_to_non_public_addresses_are_dropped_unless_allowed() -> None:
+    assert clean.public_url("http://2852039166/latest/meta-data/") is None
+    assert clean.public_url("http://[::ffff:10.0.0.1]/x") is None
+    assert clean.public_url("http://127.0.0.5:8080/feed") is None
+    assert clean.public_url("http://127.0.0.5:8080/feed", allowed=LOOPBACK) == "http://127.0.0.5:8080/feed"
+    assert clean.public_url("https://example.org/a") == "https://example.org/a"  # names are not resolved here
+    assert clean.http_url("https://example.org/\x1b[2J") is None and clean.http_url("https://x.org/\u202e") is None
+
+
+def test_dates_from_outside_are_bounded() -> None:
+    import datetime as dt
+
+    from directory import untrusted
+
+    fetched = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
+    assert untrusted.moment(dt.datetime(1, 1, 1, tzinfo=dt.UTC), fetched) is None
+    assert untrusted.moment(dt.datetime(1970, 1, 1, tzinfo=dt.UTC), fetched) is None
+    assert untrusted.moment(dt.datetime(2099, 1, 1, tzinfo=dt.UTC), fetched) == fetched
+    assert untrusted.moment(fetched + dt.timedelta(minutes=10), fetched) == fetched + dt.timedelta(minutes=10)
+    assert untrusted.moment(dt.datetime(2024, 5, 1, tzinfo=dt.UTC), fetched) == dt.datetime(2024, 5, 1, tzinfo=dt.UTC)

@@ -88,8 +88,12 @@ def test_site_crawl_classifies_every_site_and_proposes_only(store: Store, fixtur
     assert good["language"] == "ru" and good["og_title"] and good["logo"].startswith("http")
     assert any("t.me" in url for url in good["same_as"])
     assert good["contact_links"] and good["donation_links"]
-    hostile = json.dumps(checks["hostile-page"].details, ensure_ascii=False)
-    assert "<script" not in hostile and "javascript:" not in hostile
+    hostile = checks["hostile-page"].details
+    # A <title> holds text, not markup (HTML's RCDATA): its words are kept as a browser's tab shows them,
+    # and escaped wherever they are shown. No link is anything but http(s).
+    assert hostile["title"] == "Фонд <script>alert(1)</script><b>«Ловушка»</b>"
+    links = [hostile["og_image"], hostile["logo"], *hostile["same_as"], *hostile["contact_links"]]
+    assert "javascript:" not in json.dumps([*links, *hostile["donation_links"]])
     assert checks["redirect-chain"].final_url.endswith("/final")
     agent = fixture_web.requests("good-org")[0].headers["User-Agent"]
     assert agent == "NansenBot/0.1 (+https://nansen.example.org/contact)"

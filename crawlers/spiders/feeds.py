@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import hashlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
+from email.message import Message
 from typing import Any, ClassVar
 
+import chardet
 import feedparser
 import scrapy
 
 from crawlers import clean
 from crawlers.failures import classify
 from crawlers.items import FeedItem
+from crawlers.safety import Network, parse_networks
 from directory.posts import NewPost
 
 ITEM_LIMIT = 200
@@ -53,7 +57,16 @@ class FeedsSpider(scrapy.Spider):
             self.crawler.stats.inc_value(f"nansen/errors/http-{response.status}")
             yield FeedItem(meta["slug"], meta["feed"], response.status, error=f"HTTP {response.status}")
             return
-        posts = parse_feed(response.body, _header(response, "Content-Type"), response.url, meta.get("language"))
+        allowed = parse_networks(self.crawler.settings.get("NANSEN_ALLOW_NETWORKS"))
+        try:
+            posts = parse_feed(
+                response.body, _header(response, "Content-Type"), response.url, meta.get("language"), allowed
+            )
+        except Exception as exc:  # a document no parser can read: the entry's failure, the crawl goes on
+            self.logger.error("unreadable feed %s", response.url, exc_info=True)
+            self.crawler.stats.inc_value("nansen/errors/unreadable-feed")
+            yield FeedItem(meta["slug"], meta["feed"], 200, error=f"unreadable feed: {type(exc).__name__}: {exc}")
+            return
         self.crawler.stats.inc_value("nansen/feed_items", len(posts))
         yield FeedItem(
             meta["slug"],
@@ -76,36 +89,98 @@ def _header(response: Any, name: str) -> str | None:
     return value.decode("latin-1")[:300] if value else None
 
 
-def parse_feed(body: bytes, content_type: str | None, url: str, fallback_language: str | None) -> list[NewPost]:
-    """Every good item of an RSS 0.9x/1.0/2.0, Atom or JSON Feed document; bad items are skipped."""
+def parse_feed(
+    body: bytes, content_type: str | None, url: str, fallback_language: str | None, allowed: Sequence[Network] = ()
+) -> list[NewPost]:
+    """Every good item of an RSS 0.9x/1.0/2.0, Atom or JSON Feed document (at most `ITEM_LIMIT`).
+
+    A bad item costs only itself: one that cannot be read is skipped, a date that cannot be read
+    leaves its item undated. Links to non-public addresses outside `allowed` are dropped.
+    """
     if body.lstrip()[:1] == b"{":
-        return _json_feed(body, url, fallback_language)
+        return _json_feed(body, url, fallback_language, allowed)
 
     parsed = feedparser.parse(
-        body, response_headers={"content-type": content_type or "application/xml", "content-location": url}
+        body, response_headers={"content-type": _charset_checked(body, content_type), "content-location": url}
     )
     language = _language(parsed.feed.get("language")) or fallback_language
+    typed = str(parsed.get("version", "")).startswith("atom")
+    return _each(parsed.entries[:ITEM_LIMIT], lambda item: _feedparser_post(item, url, language, typed, allowed))
+
+
+# Charsets in which any bytes decode, so a lie (a server default) is never caught by a decoding error.
+_PERMISSIVE = frozenset({"latin-1", "iso8859-1", "cp1252", "iso8859-15"})
+# What a lie usually hides in this directory's feeds: UTF-8 or a Cyrillic encoding.
+_LIKELY = frozenset({"utf-8", "cp1251", "koi8-r", "koi8-u", "iso8859-5", "cp866", "mac-cyrillic"})
+
+
+def _charset_checked(body: bytes, content_type: str | None) -> str:
+    """The Content-Type to believe: a permissive single-byte charset (`_PERMISSIVE`) on a non-ASCII body
+    is replaced by chardet's guess when that is UTF-8 or Cyrillic (its confidence for right Cyrillic
+    guesses is under 0.5, so it is not asked for); a Western feed that is what it says stays so."""
+    header = Message()
+    header["content-type"] = content_type or "application/xml"
+    declared = header.get_param("charset")
+    if not isinstance(declared, str) or body.isascii():
+        return header["content-type"]
+    permissive = _codec(declared) in _PERMISSIVE
+    guess = (chardet.detect(body).get("encoding") or "") if permissive else ""
+    if _codec(guess) in _LIKELY:
+        header.set_param("charset", guess)
+    return header["content-type"]
+
+
+def _codec(name: str) -> str | None:
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def _each(items: Sequence[Any], read: Callable[[Any], NewPost | None]) -> list[NewPost]:
     posts = []
-    for item in parsed.entries[:ITEM_LIMIT]:
-        title = clean.plain(item.get("title"))
-        link = clean.http_url(item.get("link"), url)
-        identity = item.get("id") or link or title
-        if not identity or not (title or link):
-            continue
-        posts.append(
-            NewPost(
-                guid=_guid(identity),
-                title=title or link or "",
-                link=link,
-                published_at=_time(dict.get(item, "published_parsed") or dict.get(item, "updated_parsed")),
-                summary=clean.summary_html(item.get("summary")) or None,
-                language=language,
-            )
-        )
+    for item in items:
+        try:
+            post = read(item)
+        except Exception:  # whatever one hostile item does, the others are kept
+            post = None
+        if post is not None:
+            posts.append(post)
     return posts
 
 
-def _json_feed(body: bytes, url: str, fallback_language: str | None) -> list[NewPost]:
+def _feedparser_post(
+    item: Any, base: str, language: str | None, typed: bool, allowed: Sequence[Network]
+) -> NewPost | None:
+    """An RSS or Atom item. Atom declares what each text is (`type="text"` by default, RFC 4287 §3.1);
+    RSS does not, and its titles and descriptions carry escaped HTML by convention, so they are HTML."""
+    title = _text_or_html(typed, item.get("title_detail"), item.get("title"), clean.words, clean.plain)
+    link = clean.public_url(item.get("link"), base, allowed)
+    identity = item.get("id") or link or title
+    if not identity or not (title or link):
+        return None
+    summary = _text_or_html(typed, item.get("summary_detail"), item.get("summary"), clean.text_html, clean.summary_html)
+    return NewPost(
+        guid=_guid(identity),
+        title=title or link or "",
+        link=link,
+        published_at=_time(dict.get(item, "published_parsed") or dict.get(item, "updated_parsed")),
+        summary=summary or None,
+        language=language,
+    )
+
+
+def _text_or_html(
+    typed: bool, detail: Any, value: Any, as_text: Callable[[Any], str], as_html: Callable[[Any], str]
+) -> str:
+    """A feed field read as what the feed declares it to be: text only when declared so (`typed`)."""
+    if not value:
+        return ""
+    kind = detail.get("type") if isinstance(detail, dict) else None
+    return as_text(value) if typed and kind == "text/plain" else as_html(value)
+
+
+def _json_feed(body: bytes, url: str, fallback_language: str | None, allowed: Sequence[Network]) -> list[NewPost]:
     try:
         document = json.loads(body.decode("utf-8", errors="replace"))
     except ValueError:
@@ -113,24 +188,26 @@ def _json_feed(body: bytes, url: str, fallback_language: str | None) -> list[New
     if not isinstance(document, dict) or not isinstance(document.get("items"), list):
         return []
     language = _language(document.get("language")) or fallback_language
-    posts = []
-    for item in document["items"][:ITEM_LIMIT]:
-        if not isinstance(item, dict) or not item.get("id"):
-            continue
-        link = clean.http_url(item.get("url"), url)
-        title = clean.plain(item.get("title")) or link or ""
-        posts.append(
-            NewPost(
-                guid=_guid(str(item["id"])),
-                title=title,
-                link=link,
-                published_at=_iso(item.get("date_published")),
-                summary=clean.summary_html(item.get("content_html") or item.get("summary") or item.get("content_text"))
-                or None,
-                language=language,
-            )
-        )
-    return posts
+    return _each(document["items"][:ITEM_LIMIT], lambda item: _json_post(item, url, language, allowed))
+
+
+def _json_post(item: Any, base: str, language: str | None, allowed: Sequence[Network]) -> NewPost | None:
+    """A JSON Feed 1.1 item: `title`, `summary` and `content_text` are plain text, `content_html` HTML."""
+    if not isinstance(item, dict) or not item.get("id"):
+        return None
+    link = clean.public_url(item.get("url"), base, allowed)
+    if item.get("content_html"):
+        summary = clean.summary_html(item["content_html"])
+    else:
+        summary = clean.text_html(item.get("summary") or item.get("content_text"))
+    return NewPost(
+        guid=_guid(str(item["id"])),
+        title=clean.words(item.get("title")) or link or "",
+        link=link,
+        published_at=_iso(item.get("date_published") or item.get("date_modified")),
+        summary=summary or None,
+        language=language,
+    )
 
 
 def _guid(identity: str) -> str:
@@ -143,16 +220,20 @@ def _time(parsed: Any) -> dt.datetime | None:
             return None
         year, month, day, hour, minute, second = tuple(parsed)[:6]
         return dt.datetime(year, month, day, hour, minute, second, tzinfo=dt.UTC)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 
 def _iso(value: Any) -> dt.datetime | None:
+    """An RFC 3339 date as UTC, or None when it is none (the year 1 in UTC+5 is before the year 1 in UTC)."""
     try:
         moment = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         return None
-    return moment.astimezone(dt.UTC) if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    try:
+        return moment.astimezone(dt.UTC) if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    except OverflowError:  # the first or last day there is, in a zone that moves it out of range
+        return None if moment.year == 1 else dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
 def _language(value: Any) -> str | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, ClassVar
 
 import extruct
@@ -12,6 +12,7 @@ import scrapy
 from crawlers import clean
 from crawlers.failures import classify
 from crawlers.items import SiteItem
+from crawlers.safety import Network, parse_networks
 from directory.health import Check
 
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json", "application/json")
@@ -51,7 +52,7 @@ class SiteSpider(scrapy.Spider):
             permanent_redirect=permanent,
         )
         if response.status < 400 and isinstance(response, scrapy.http.TextResponse):
-            found = metadata(response)
+            found = metadata(response, parse_networks(self.crawler.settings.get("NANSEN_ALLOW_NETWORKS")))
             check = Check(
                 **{**check.__dict__, "feeds": tuple(found.pop("feeds")), "email": found.pop("email"), "details": found}
             )
@@ -72,8 +73,15 @@ class SiteSpider(scrapy.Spider):
         yield SiteItem(request.meta["slug"], Check(url=request.meta["start_url"], error=message, error_kind=kind))
 
 
-def metadata(response: Any) -> dict[str, Any]:
-    """What the page says about itself, sanitized: nothing here is trusted or applied by itself."""
+def metadata(response: Any, allowed: Sequence[Network] = ()) -> dict[str, Any]:
+    """What the page says about itself, sanitized: nothing here is trusted or applied by itself.
+
+    Titles, descriptions and attribute values are text (an HTML `<title>` holds no markup), read as the
+    parser decoded them; links are kept only when public (`clean.public_url`, outside `allowed`).
+    """
+
+    def link(value: Any) -> str | None:
+        return clean.public_url(value, response.url, allowed)
 
     try:
         data = extruct.extract(response.text, base_url=response.url, syntaxes=["opengraph", "json-ld"], uniform=True)
@@ -90,24 +98,23 @@ def metadata(response: Any) -> dict[str, Any]:
         )
     feeds = [
         url
-        for link in response.css("link[rel~='alternate']")
-        if (link.attrib.get("type") or "").lower() in FEED_TYPES
-        and (url := clean.http_url(link.attrib.get("href"), response.url))
+        for element in response.css("link[rel~='alternate']")
+        if (element.attrib.get("type") or "").lower() in FEED_TYPES and (url := link(element.attrib.get("href")))
     ]
     # Words of each link, nested elements included (`<a><span>Donate</span></a>`), for keyword matching only.
     anchors = [(a.attrib.get("href"), " ".join(a.xpath(".//text()").getall())) for a in response.css("a[href]")]
     return {
-        "title": clean.plain(response.css("title::text").get(), 300),
-        "description": clean.plain(response.css("meta[name='description']::attr(content)").get(), 1000),
-        "language": clean.plain(response.css("html::attr(lang)").get(), 16),
-        "og_title": clean.plain(og.get("og:title"), 300),
-        "og_image": clean.http_url(og.get("og:image"), response.url),
-        "logo": clean.http_url(_logo(organization), response.url),
-        "same_as": [u for u in (clean.http_url(s, response.url) for s in same_as if isinstance(s, str)) if u][:20],
-        "contact_links": _links(anchors, CONTACT, response.url),
-        "donation_links": _links(anchors, DONATE, response.url),
+        "title": clean.words(response.css("title::text").get(), 300),
+        "description": clean.words(response.css("meta[name='description']::attr(content)").get(), 1000),
+        "language": clean.words(response.css("html::attr(lang)").get(), 16),
+        "og_title": clean.words(og.get("og:title"), 300),
+        "og_image": link(og.get("og:image")),
+        "logo": link(_logo(organization)),
+        "same_as": [u for u in (link(s) for s in same_as if isinstance(s, str)) if u][:20],
+        "contact_links": _links(anchors, CONTACT, link),
+        "donation_links": _links(anchors, DONATE, link),
         "feeds": list(dict.fromkeys(feeds))[:10],
-        "email": clean.plain(email, 320) or None,
+        "email": clean.words(email, 320) or None,
     }
 
 
@@ -122,6 +129,8 @@ def _logo(organization: dict[str, Any]) -> Any:
     return logo.get("url") if isinstance(logo, dict) else logo
 
 
-def _links(anchors: list[tuple[str | None, str]], pattern: re.Pattern[str], base: str) -> list[str]:
-    found = [url for href, text in anchors if pattern.search(f"{href} {text}") and (url := clean.http_url(href, base))]
+def _links(
+    anchors: list[tuple[str | None, str]], pattern: re.Pattern[str], link: Callable[[Any], str | None]
+) -> list[str]:
+    found = [url for href, text in anchors if pattern.search(f"{href} {text}") and (url := link(href))]
     return list(dict.fromkeys(found))[:5]

@@ -8,7 +8,7 @@ import typer
 
 from directory.store import Store
 from newsletter import bounces
-from pipeline.commands.output import DocFormat, emit_json, settings
+from pipeline.commands.output import DocFormat, emit_json, settings, visible
 from pipeline.config import ConfigError
 
 
@@ -49,7 +49,8 @@ def bounces_command(
         for finding in report.findings:
             if finding.outcome != bounces.Outcome.NOT_A_BOUNCE:
                 what = _WOULD[finding.outcome]
-                typer.echo(f"{finding.message}: {finding.address}: {what}: {finding.note} ({finding.diagnostic})")
+                line = f"{finding.message}: {finding.address}: {what}: {finding.note} ({finding.diagnostic})"
+                typer.echo(visible(line))  # each part but `what` is quoted from a message that came in
     typer.echo(report.summary())
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from functools import partial
 
 import typer
+from rich.markup import escape
 from rich.progress import Progress, TaskID
 
 from crawlers.run import KINDS, run_crawl
 from directory.errors import UsageError
-from pipeline.commands.output import console, settings
+from pipeline.commands.output import console, settings, visible
 from pipeline.components import crawl_options
 
 
@@ -18,7 +19,12 @@ def crawl_command(
     kinds: list[str] = typer.Argument(None, help="site, feeds and/or watch [default: all three]."),
     entry: str | None = typer.Option(None, "--entry", help="Only this entry."),
 ) -> None:
-    """Crawl the directory's sites, feeds and watched pages; findings become proposals to review."""
+    """Crawl the directory's sites, feeds and watched pages; findings become proposals to review.
+
+    Exits 1 when the crawl itself failed anywhere (a feed that could not be parsed, an item that could
+    not be stored, a crashed crawl process), naming the entry; what the sites answered (a 404, a
+    refused connection) is a finding, counted under `errors`, not a failure.
+    """
     chosen = kinds or list(KINDS)
     unknown = [k for k in chosen if k not in KINDS]
     if unknown:
@@ -30,14 +36,17 @@ def crawl_command(
         with Progress(console=out, transient=True) as progress:
             task = progress.add_task(f"crawl {kind}", total=None)
             summary = run_crawl(kind, options, entry=entry, on_progress=partial(_advance, progress, task))
-        errors = ", ".join(f"{k}: {v}" for k, v in sorted(summary.errors.items())) or "none"
+        errors = escape(visible(", ".join(f"{k}: {v}" for k, v in sorted(summary.errors.items())))) or "none"
         out.print(
             f"{kind}: {summary.targets} targets, {summary.pages} pages, errors {errors}, "
             f"{summary.proposals} proposals, {summary.posts} new posts"
         )
+        for failure in summary.failures:  # logs quote crawled URLs and text
+            typer.echo(f"{kind} crawl failed: {visible(str(failure))}", err=True)
         if summary.returncode != 0:
-            failed = True
-            out.print(f"[red]{kind} crawl failed[/red]: {summary.stats.get('stderr', '')[-500:]}", markup=True)
+            stderr = str(summary.stats.get("stderr", ""))[-500:]
+            out.print(f"[red]{kind} crawl process[/red]: {escape(visible(stderr, lines=True))}")
+        failed = failed or not summary.ok
     if failed:
         raise typer.Exit(1)
 

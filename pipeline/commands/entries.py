@@ -38,6 +38,7 @@ from pipeline.commands.output import (
     emit_table,
     settings,
     unit_of_work,
+    visible,
 )
 from pipeline.config import MIGRATION_LOCATIONS
 
@@ -419,12 +420,13 @@ def _print_plan(plan: imports.ImportPlan) -> None:
     out = console()
     for change in plan.changes:
         if change.action == "create":
-            out.print(f"[green]+ {escape(change.slug)}[/green] (new entry)")
+            out.print(f"[green]+ {escape(visible(change.slug))}[/green] (new entry)")
         elif change.action == "update":
-            out.print(f"[yellow]~ {escape(change.slug)}[/yellow]")
+            out.print(f"[yellow]~ {escape(visible(change.slug))}[/yellow]")
             for c in change.changes:
-                out.print(f"    {escape(c.field)}: [red]- {escape(repr(c.old))}[/red]")
-                out.print(f"    {' ' * len(c.field)}  [green]+ {escape(repr(c.new))}[/green]")
+                # repr shows controls and format characters, `visible` also the invisible rest
+                out.print(f"    {escape(c.field)}: [red]- {escape(visible(repr(c.old)))}[/red]")
+                out.print(f"    {' ' * len(c.field)}  [green]+ {escape(visible(repr(c.new)))}[/green]")
 
 
 def export_command(

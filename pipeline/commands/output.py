@@ -1,10 +1,17 @@
-"""What every command shares: its settings and unit of work, output as table/json/csv, and errors.
+r"""What every command shares: its settings and unit of work, output as table/json/csv, and errors.
 
 Human output is a Rich table; `--format json|csv` is for machines (JSON: a list of objects with
 stable keys and ISO 8601 times, compact when piped). A `DomainError` from any service becomes its
 lines on stderr and exit 1 (bad input, nothing written) or 2 (bad usage), here in one place
 (`domain_errors`, wrapped around every command by the root), so no command prints a traceback
 for a user's mistake.
+
+Nothing from outside reaches a terminal as it is: a crawled value may hold escape sequences (clear the
+screen, recolour, an OSC 8 link that opens another address than the one shown) or bidi overrides that
+show it as another value. Every table cell and every stored string a command echoes goes through
+`visible`, which shows such characters as escapes (`\x1b`, `\u202e`) instead. JSON writes them as
+JSON escapes, which changes no value. CSV is data and keeps its values byte for byte, except when it is
+written to a terminal, where someone reads it: then its cells are `visible` too.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -55,7 +63,7 @@ def domain_errors() -> Iterator[None]:
         yield
     except DomainError as exc:
         for line in exc.lines():
-            typer.echo(line, err=True)
+            typer.echo(visible(line), err=True)  # errors quote the values they refuse
         raise typer.Exit(exc.exit_code) from None
 
 
@@ -82,18 +90,73 @@ def console() -> Console:
     return Console()
 
 
+def visible(text: str, *, lines: bool = False) -> str:
+    r"""`text` safe to write to a terminal: each character a terminal would act on, or that would change
+    how its neighbours look while being invisible itself, is shown as its escape instead.
+
+    Those are the characters of `directory.fields.HIDDEN`, the ones a URL or an address may never hold:
+    C0 controls, DEL and C1 controls (U+0080–U+009F; some terminals read U+009B as CSI), bidi
+    embeddings, overrides, isolates and marks (U+202A–U+202E, U+2066–U+2069, U+200E, U+200F, U+061C),
+    zero-width characters (U+200B–U+200D, U+2060, U+FEFF), the soft hyphen, line and paragraph
+    separators, lone surrogates (which would stop the output with an encoding error) and the other
+    default-ignorable characters. Each is written as in a Python literal: `\t`, `\n`, `\r`, `\x1b`,
+    `\x9b`, `\u202e`, `\U000e0041`. So an OSC 8 hyperlink `ESC ]8;;http://evil/ ESC \ text` prints as
+    `\x1b]8;;http://evil/\x1b\text`, and nothing a site wrote can clear, colour or relink the screen.
+
+    Tab and newline are controls too, and are shown: a value is one line, and a value with a line break
+    in it could forge what looks like the next line of the output (another proposal, another field).
+    `lines=True` keeps line feeds for text that is many lines by nature (a child's stderr), each line
+    made safe; a carriage return, which lets a line overwrite itself, is still shown. Backslashes are left
+    alone: this is for eyes, not a form to read back. Rich markup is another matter: wherever text goes
+    through Rich, escape that too, after this (`rich.markup.escape(visible(text))`).
+    """
+    if lines:
+        return "\n".join(visible(line) for line in text.split("\n"))
+    return fields.HIDDEN.sub(_escaped, text)
+
+
+_SHORT_ESCAPES = {"\t": r"\t", "\n": r"\n", "\r": r"\r"}
+
+
+def _escaped(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    if char in _SHORT_ESCAPES:
+        return _SHORT_ESCAPES[char]
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def _json_escaped(match: re.Match[str]) -> str:
+    """One character as JSON writes it escaped (a UTF-16 surrogate pair beyond the BMP, RFC 8259 §7).
+
+    C0 controls are left as they are: json.dumps has escaped every one inside strings, so any left is
+    the line breaks of indented output, which are JSON's own white space."""
+    char = match.group()
+    if char < " ":
+        return char
+    units = char.encode("utf-16-be", "surrogatepass")
+    return "".join(f"\\u{int.from_bytes(units[i : i + 2], 'big'):04x}" for i in range(0, len(units), 2))
+
+
 def emit_json(data: Any) -> None:
-    """Indented for a person at a terminal; compact (and several times faster to encode) for a pipe."""
+    """Indented for a person at a terminal; compact (and several times faster to encode) for a pipe.
+
+    Letters stay letters (`ensure_ascii=False`), but every other character `visible` would show is
+    written as a JSON escape (json.dumps escapes only C0), which every JSON reader decodes to the same
+    value: DEL, C1, bidi and zero-width characters never reach a terminal raw, and no value changes.
+    """
     indent = 2 if sys.stdout.isatty() else None
-    typer.echo(json.dumps(data, ensure_ascii=False, indent=indent))
+    typer.echo(fields.HIDDEN.sub(_json_escaped, json.dumps(data, ensure_ascii=False, indent=indent)))
 
 
 def emit_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> None:
+    """CSV of `columns`: the values as they are, or `visible` when a person reads it at a terminal."""
+    shown = visible if sys.stdout.isatty() else str
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow([csv_cell(row.get(column)) for column in columns])
+        writer.writerow([shown(str(csv_cell(row.get(column)))) for column in columns])
     typer.echo(out.getvalue(), nl=False)
 
 
@@ -144,10 +207,14 @@ def emit_measures(data: Mapping[str, Any], fmt: DocFormat, title: str) -> None:
 
 
 def _cell(value: Any) -> str:
+    """What a table shows for a value: lists joined with ", ", objects as JSON, made `visible`, and
+    escaped for Rich markup (a cell is markup to Rich, and `[link=…]` would make a hyperlink)."""
     if value is None:
         return ""
     if isinstance(value, list):
-        return escape(", ".join(str(v) for v in value))
-    if isinstance(value, dict):
-        return escape(json.dumps(value, ensure_ascii=False))
-    return escape(str(value))
+        text = ", ".join(str(v) for v in value)
+    elif isinstance(value, dict):
+        text = json.dumps(value, ensure_ascii=False)
+    else:
+        text = str(value)
+    return escape(visible(text))

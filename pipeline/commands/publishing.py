@@ -13,7 +13,7 @@ from directory.store import Store
 from newsletter.delivery import Result
 from newsletter.web import Endpoints, create_app
 from pipeline import jobs
-from pipeline.commands.output import settings, unit_of_work
+from pipeline.commands.output import settings, unit_of_work, visible
 from pipeline.components import mail_sender, newsletter_settings, site_settings
 
 
@@ -33,6 +33,8 @@ def publish_command(
     )
     for category in sorted(set(report.written) | set(report.unchanged)):
         typer.echo(f"  {category:10} {report.written[category]:6} written {report.unchanged[category]:7} unchanged")
+    for row, reason in report.skipped.items():
+        typer.echo(visible(f"skipped {row}: {reason}"), err=True)  # a row quotes what was crawled
 
 
 def serve_command(

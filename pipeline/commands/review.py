@@ -12,7 +12,7 @@ from rich.markup import escape
 from directory import proposals
 from directory.errors import UsageError
 from directory.models import Proposal
-from pipeline.commands.output import TableFormat, console, emit_rows, settings, unit_of_work
+from pipeline.commands.output import TableFormat, console, emit_rows, settings, unit_of_work, visible
 
 review_app = typer.Typer(help="Review what the crawlers propose; nothing they see is applied without you.")
 
@@ -59,28 +59,37 @@ def _row(proposal: Proposal) -> dict[str, Any]:
 
 
 def _show(rows: Sequence[dict[str, Any]]) -> None:
-    """Each proposal as a block: what, evidence, and the change as a coloured diff."""
+    """Each proposal as a block: what, evidence, and the change as a coloured diff.
+
+    Every value here was crawled: each goes through `_safe`, so what the maintainer reads is what would
+    be accepted, not what its escape sequences or bidi overrides make it look like. The diff is split on
+    line feeds only (`str.splitlines` would also split on U+2028, U+0085 and the like, and a page could
+    forge a green "+" line with one); whatever else a line holds is shown."""
     out = console()
     if not rows:
         out.print("Nothing to review.")
         return
     for row in rows:
         out.print(
-            f"[bold]#{row['id']}[/bold] {escape(row['entry'])} · {escape(row['kind'])} · "
-            f"{escape(row['field'])} [dim]({escape(row['origin'])}, {row['status']})[/dim]"
+            f"[bold]#{row['id']}[/bold] {_safe(row['entry'])} · {_safe(row['kind'])} · "
+            f"{_safe(row['field'])} [dim]({_safe(row['origin'])}, {_safe(row['status'])})[/dim]"
         )
         out.print(
-            f"  evidence: {escape(str(row['evidence_seen']))} at {escape(str(row['evidence_url']))}, "
-            f"{escape(str(row['evidence_time']))}"
+            f"  evidence: {_safe(row['evidence_seen'])} at {_safe(row['evidence_url'])}, {_safe(row['evidence_time'])}"
         )
         if row["diff"]:
-            for line in str(row["diff"]).splitlines()[2:40]:
+            for line in str(row["diff"]).rstrip("\n").split("\n")[2:40]:
                 style = "green" if line.startswith("+") else "red" if line.startswith("-") else "dim"
-                out.print(f"  [{style}]{escape(line)}[/{style}]")
+                out.print(f"  [{style}]{_safe(line)}[/{style}]")
         else:
             sign = "+ add" if row["operation"] == "add" else "+"
-            out.print(f"  [red]- {escape(_text(row['current']))}[/red]")
-            out.print(f"  [green]{sign} {escape(_text(row['proposed']))}[/green]")
+            out.print(f"  [red]- {_safe(_text(row['current']))}[/red]")
+            out.print(f"  [green]{sign} {_safe(_text(row['proposed']))}[/green]")
+
+
+def _safe(value: Any) -> str:
+    """A stored value as Rich markup that prints it as it is: hidden characters shown, brackets escaped."""
+    return escape(visible(str(value)))
 
 
 def _text(value: Any) -> str:
