@@ -17,9 +17,11 @@ from typing import Any
 from scrapy import signals
 
 MESSAGE_LIMIT = 500
-# Loggers whose errors are findings about a site, recorded by its check: robots.txt that could not be
-# downloaded (the request it guards then fails with the same cause, or is refused per RFC 9309).
-FINDINGS = ("scrapy.downloadermiddlewares.robotstxt", "crawlers.robots")
+# Loggers whose errors are findings about a site, recorded by its check or feed state: robots.txt that
+# could not be downloaded (the request it guards then fails with the same cause, or is refused per
+# RFC 9309), and a request that failed again after its retries ("Gave up retrying": the errback
+# records why).
+FINDINGS = ("scrapy.downloadermiddlewares.robotstxt", "scrapy.downloadermiddlewares.retry", "crawlers.robots")
 
 
 def emit(event: dict[str, Any]) -> None:

@@ -14,8 +14,9 @@ import re
 import socket
 from collections.abc import Iterable, Sequence
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
+import idna
 from scrapy.exceptions import IgnoreRequest
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -68,9 +69,10 @@ def ip_literal(host: str) -> Address | None:
     Besides dotted decimal and IPv6 (brackets and a zone optional): one to four parts, each decimal,
     octal (`0251`) or hexadecimal (`0xa9`), the last filling the remaining bytes (`2852039166`,
     `169.254.43518`), with a trailing dot or not (WHATWG URL Standard §3.5, the IPv4 parser; the same
-    forms `inet_aton(3)` reads). An IPv4-mapped IPv6 address is its IPv4 address.
+    forms `inet_aton(3)` reads), also percent-encoded or in full-width digits, as browsers read them.
+    An IPv4-mapped or 6to4 IPv6 address is its IPv4 address.
     """
-    host = host.strip("[]").split("%", 1)[0].rstrip(".")
+    host = _as_browsers_read(host).strip("[]").split("%", 1)[0].rstrip(".")
     address: Address
     try:
         address = ipaddress.ip_address(host)
@@ -81,9 +83,19 @@ def ip_literal(host: str) -> Address | None:
             address = ipaddress.IPv4Address(socket.inet_aton(host))
         except OSError:
             return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        return address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        return address.ipv4_mapped or address.sixtofour or address
     return address
+
+
+def _as_browsers_read(host: str) -> str:
+    """`host` as the WHATWG URL host parser reads it before looking for an address: percent-decoded,
+    then mapped by UTS #46 (full-width digits are digits, "。" is a dot)."""
+    host = unquote(host)
+    try:
+        return idna.uts46_remap(host, std3_rules=False, transitional=False)
+    except (idna.IDNAError, ValueError):
+        return host
 
 
 def refusal(url: str, allowed: Sequence[Network] = ()) -> str | None:

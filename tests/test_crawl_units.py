@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from crawlers import clean, safety
-from crawlers.spiders.feeds import parse_feed
+from crawlers.spiders.feeds import UnreadableFeed, parse_feed
 
 LOOPBACK = safety.parse_networks("127.0.0.0/8")
 
@@ -82,8 +82,10 @@ def test_json_feed_and_garbage() -> None:
     )
     [post] = parse_feed(body, "application/feed+json", "https://j.org/feed.json", "en")
     assert (post.title, post.link, post.language) == ("A", "https://j.org/a", "en")
-    assert parse_feed(b"{not json", None, "https://j.org/f", None) == []
-    assert parse_feed(b"<html>not a feed</html>", "text/html", "https://j.org/f", None) == []
+    with pytest.raises(UnreadableFeed, match="not JSON"):
+        parse_feed(b"{not json", None, "https://j.org/f", None)
+    with pytest.raises(UnreadableFeed, match="not a feed"):
+        parse_feed(b"<html>not a feed</html>", "text/html", "https://j.org/f", None)
 
 
 WATCHED_PAGE = (
@@ -132,6 +134,10 @@ def test_a_page_without_main_content_falls_back_to_its_visible_text() -> None:
         ("169.254.169.254.", "169.254.169.254"),  # a trailing dot
         ("[::ffff:169.254.169.254]", "169.254.169.254"),  # IPv4-mapped IPv6
         ("127.1", "127.0.0.1"),
+        ("%31%30.0.0.1", "10.0.0.1"),  # percent-encoded, as browsers decode it
+        ("\uff11\uff10.\uff10.\uff10.\uff11", "10.0.0.1"),  # full-width digits (UTS #46 maps them)
+        ("10\u30020\u30020\u30021", "10.0.0.1"),  # ideographic full stops
+        ("[2002:a00:1::]", "10.0.0.1"),  # 6to4
         ("[fe80::1%25eth0]", "fe80::1"),
         ("example.org", None),
         ("1.2.3.com", None),  # a name that ends in letters is a name

@@ -19,7 +19,7 @@ from directory.store import Store
 from pipeline import jobs
 from pipeline.config import load
 from tests.conftest import Cli
-from tests.fixtures.web.sites_text import CONTROL_TITLES, LONG_SUMMARY, PRIVATE_LINKS
+from tests.fixtures.web.sites_text import CONTROL_TITLES, LONG_SUMMARY, NOT_FEEDS, PRIVATE_LINKS
 from tests.fixtureweb import FixtureWeb
 from tests.test_crawlers import add, options
 
@@ -213,3 +213,36 @@ def _record(slug: str) -> dict[str, object]:
     from tests.conftest import entry_record
 
     return entry_record(slug)
+
+
+def test_what_sites_answer_is_a_finding_not_a_failure_even_after_retries(store: Store, fixture_web: FixtureWeb) -> None:
+    """A refused connection, a 500 and a 503 robots.txt are facts about the sites: Scrapy logs "Gave up
+    retrying" at ERROR once its retries are spent, and that must not make the crawl a failed one."""
+    add(store, "refused-feed", feeds=[fixture_web.url("refused", "/feed.xml")])
+    add(store, "error-feed", feeds=[fixture_web.url("server-error", "/feed.xml")])
+    add(store, "robots-503-feed", feeds=[fixture_web.url("robots-503", "/feed.xml")])
+    summary = run_crawl("feeds", options(store, RETRY_ENABLED=True))
+    assert summary.ok, summary.failures
+    assert summary.errors["refused"] == 1 and summary.errors["http-500"] == 1 and "failed" not in summary.errors
+
+
+def test_a_document_that_is_no_feed_fails_the_crawl_and_names_the_entry(store: Store, fixture_web: FixtureWeb) -> None:
+    for path in NOT_FEEDS:
+        add(
+            store,
+            f"not-a-feed{path.replace('/', '-').replace('.', '-')}",
+            feeds=[fixture_web.url("feed-not-feeds", path)],
+        )
+    summary = run_crawl("feeds", options(store))
+    assert not summary.ok and summary.errors["failed"] == len(NOT_FEEDS)
+    assert sorted(f.entry or "" for f in summary.failures) == sorted(
+        f"not-a-feed{path.replace('/', '-').replace('.', '-')}" for path in NOT_FEEDS
+    )
+    with store.session() as session:
+        errors = [state.last_error or "" for state in session.scalars(select(FeedState))]
+    assert len(errors) == len(NOT_FEEDS) and all(e.startswith("unreadable feed: UnreadableFeed") for e in errors)
+
+
+def test_a_json_feed_behind_a_byte_order_mark_is_read(store: Store, fixture_web: FixtureWeb) -> None:
+    stored = crawl_feed(store, fixture_web, "feed-json-bom", "/feed.json")
+    assert sorted(stored) == ["Вторая новость", "Лента с BOM"]  # the item with no title and no link is skipped

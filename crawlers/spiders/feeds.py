@@ -95,14 +95,20 @@ def parse_feed(
     """Every good item of an RSS 0.9x/1.0/2.0, Atom or JSON Feed document (at most `ITEM_LIMIT`).
 
     A bad item costs only itself: one that cannot be read is skipped, a date that cannot be read
-    leaves its item undated. Links to non-public addresses outside `allowed` are dropped.
+    leaves its item undated. Links to non-public addresses outside `allowed` are dropped. A document
+    that is no feed at all (empty, HTML, invalid JSON, bytes) raises UnreadableFeed: the entry's feed
+    URL needs a maintainer, and the crawl says so.
     """
-    if body.lstrip()[:1] == b"{":
-        return _json_feed(body, url, fallback_language, allowed)
+    document = _json_text(body)
+    if document is not None:
+        return _json_feed(document, url, fallback_language, allowed)
 
     parsed = feedparser.parse(
         body, response_headers={"content-type": _charset_checked(body, content_type), "content-location": url}
     )
+    if not parsed.get("version") and not parsed.entries:
+        reason = parsed.get("bozo_exception") or "no RSS, Atom or JSON Feed document"
+        raise UnreadableFeed(f"not a feed: {str(reason)[:200]}")
     language = _language(parsed.feed.get("language")) or fallback_language
     typed = str(parsed.get("version", "")).startswith("atom")
     return _each(parsed.entries[:ITEM_LIMIT], lambda item: _feedparser_post(item, url, language, typed, allowed))
@@ -180,13 +186,29 @@ def _text_or_html(
     return as_text(value) if typed and kind == "text/plain" else as_html(value)
 
 
-def _json_feed(body: bytes, url: str, fallback_language: str | None, allowed: Sequence[Network]) -> list[NewPost]:
+class UnreadableFeed(ValueError):
+    """The document is no feed any parser here reads; the message says why."""
+
+
+_UNICODE_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
+                 (codecs.BOM_UTF16_BE, "utf-16"), (codecs.BOM_UTF8, "utf-8-sig"))  # fmt: skip
+
+
+def _json_text(body: bytes) -> str | None:
+    """The body as text when it is JSON (its first character, after any byte-order mark and white
+    space, is "{"), else None. JSON is UTF-8 (RFC 8259 §8.1); a BOM says otherwise, and is dropped."""
+    encoding = next((name for bom, name in _UNICODE_BOMS if body.startswith(bom)), "utf-8")
+    head = body[:64].decode(encoding, errors="ignore").lstrip("\ufeff \t\r\n")
+    return body.decode(encoding, errors="replace").lstrip("\ufeff") if head[:1] == "{" else None
+
+
+def _json_feed(text: str, url: str, fallback_language: str | None, allowed: Sequence[Network]) -> list[NewPost]:
     try:
-        document = json.loads(body.decode("utf-8", errors="replace"))
-    except ValueError:
-        return []
+        document = json.loads(text)
+    except ValueError as exc:
+        raise UnreadableFeed(f"not JSON: {exc}") from None
     if not isinstance(document, dict) or not isinstance(document.get("items"), list):
-        return []
+        raise UnreadableFeed("JSON, but not a JSON Feed: no list of items")
     language = _language(document.get("language")) or fallback_language
     return _each(document["items"][:ITEM_LIMIT], lambda item: _json_post(item, url, language, allowed))
 
@@ -195,16 +217,24 @@ def _json_post(item: Any, base: str, language: str | None, allowed: Sequence[Net
     """A JSON Feed 1.1 item: `title`, `summary` and `content_text` are plain text, `content_html` HTML."""
     if not isinstance(item, dict) or not item.get("id"):
         return None
-    link = clean.public_url(item.get("url"), base, allowed)
-    if item.get("content_html"):
-        summary = clean.summary_html(item["content_html"])
+
+    def string(key: str) -> str | None:  # a value of the wrong type is no value
+        value = item.get(key)
+        return value if isinstance(value, str) and value else None
+
+    link = clean.public_url(string("url"), base, allowed)
+    title = clean.words(string("title"))
+    if not (title or link):
+        return None
+    if string("content_html"):
+        summary = clean.summary_html(string("content_html"))
     else:
-        summary = clean.text_html(item.get("summary") or item.get("content_text"))
+        summary = clean.text_html(string("summary") or string("content_text"))
     return NewPost(
         guid=_guid(str(item["id"])),
-        title=clean.words(item.get("title")) or link or "",
+        title=title or link or "",
         link=link,
-        published_at=_iso(item.get("date_published") or item.get("date_modified")),
+        published_at=_iso(string("date_published") or string("date_modified")),
         summary=summary or None,
         language=language,
     )
