@@ -27,6 +27,7 @@ from crawlers.safety import Network, refusal
 from directory import untrusted
 from directory.posts import SUMMARY_LIMIT
 
+URL_LIMIT = 2000
 SUMMARY_TAGS = {"p", "br", "a", "b", "strong", "i", "em", "ul", "ol", "li", "blockquote"}
 
 # Firefox's defaults, so an inline element never splits a word (`Ex<span>ile</span>` is "Exile", where
@@ -44,9 +45,10 @@ _PLAIN_CONFIG = ParserConfig(
     display_images=False,
     display_links=False,
 )
-# Not text: control characters that are not white space and the noncharacter `plain` uses as a stand-in
-# for "&". Lone surrogates (lxml stops at one, dropping the rest) are U+FFFD first (`untrusted.text`).
-_NOT_TEXT = re.compile(r"[\x00-\x08\x0e-\x1b\x7f\ufdd0]")
+# Controls that Python's str.split takes for white space (form feed, vertical tab, the information
+# separators, NEL): spaces here, before `untrusted.text` removes the controls XML forbids, so no two
+# words run together. `_AMPERSAND` is the noncharacter `text` uses as a stand-in for "&".
+_SPACE_LIKE = re.compile(r"[\x0b\x0c\x1c-\x1f\x85]")
 _AMPERSAND = "\ufdd0"
 
 
@@ -86,8 +88,9 @@ def words(value: Any, limit: int = 500) -> str:
 
 
 def _not_text(value: Any) -> str:
-    """`value` as a string with lone surrogates as U+FFFD and no control characters but white space."""
-    return _NOT_TEXT.sub("", untrusted.text(re.sub(r"[\x0b\x0c\x1c-\x1f\x85]", " ", str(value))))
+    """`value` as a string as `untrusted.text` stores it (lone surrogates as U+FFFD, no control
+    characters but white space), and without the stand-in for "&"."""
+    return untrusted.text(_SPACE_LIKE.sub(" ", str(value))).replace(_AMPERSAND, "")
 
 
 def text_html(value: Any, limit: int = SUMMARY_LIMIT) -> str:
@@ -128,15 +131,15 @@ _HALF_MARKUP = re.compile(r"<[^>]*$|&[#\w]*$")
 
 
 def http_url(value: Any, base: str | None = None) -> str | None:
-    """An absolute http(s) URL, or None (javascript:, data:, mailto:, white space, control characters
-    and other junk are dropped)."""
+    """An absolute http(s) URL, or None (javascript:, data:, mailto:, white space, control characters,
+    more than `URL_LIMIT` characters and other junk are dropped: a URL cut short is another URL)."""
     if not value or not isinstance(value, str):
         return None
     url = urljoin(base, value.strip()) if base else value.strip()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or not url.isprintable() or " " in url:
         return None
-    return url[:2000]
+    return url if len(url) <= URL_LIMIT else None
 
 
 def public_url(value: Any, base: str | None = None, allowed: Sequence[Network] = ()) -> str | None:

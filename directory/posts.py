@@ -9,12 +9,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from directory import entries, untrusted
+from directory import fields as F
 from directory.models import FeedState, Post, utcnow
 
 TITLE_LIMIT = 500
@@ -68,14 +68,12 @@ def store_posts(session: Session, slug: str, feed_url: str, items: Sequence[NewP
 
 
 def _http_link(value: str | None) -> str | None:
-    """An absolute http(s) URL with no white space or control characters, else None: a link the site
-    and feeds republish can never be `javascript:` or disguised, whoever stored it."""
-    if not value or not value.isprintable() or " " in value:
-        return None
+    """`value` when it is a URL the directory's own URL fields accept (absolute http(s), no white space,
+    credentials or hidden characters, a valid host), else None: a link the site and feeds republish can
+    never be `javascript:` or disguised, whoever stored it."""
     try:
-        parts = urlsplit(value)
-        return value if parts.scheme in ("http", "https") and parts.hostname else None
-    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return F.FIELD_BY_KEY["website"].normalize(value)
+    except ValueError:
         return None
 
 

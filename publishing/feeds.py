@@ -365,11 +365,13 @@ def opml(feeds: Sequence[OrgFeed], lang: str, skipped: dict[str, str] | None = N
     A feed holding a character XML 1.0 forbids is left out (ElementTree would write it, and the file
     would no longer parse), and named in `skipped` when given.
     """
-    writable = [f for f in feeds if untrusted.forbidden(f) is None]
-    if skipped is not None:
-        for feed in feeds:
-            if (character := untrusted.forbidden(feed)) is not None:
+    writable = []
+    for feed in feeds:
+        if character := untrusted.forbidden(feed):
+            if skipped is not None:
                 skipped[f"feed {feed.url!r} ({feed.slug})"] = f"holds {character}, which XML 1.0 does not allow"
+        else:
+            writable.append(feed)
     feeds = writable
     root = ET.Element("opml", version="2.0")
     head = ET.SubElement(root, "head")

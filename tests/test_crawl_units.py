@@ -155,6 +155,8 @@ def test_links_to_non_public_addresses_are_dropped_unless_allowed() -> None:
     assert clean.public_url("http://127.0.0.5:8080/feed", allowed=LOOPBACK) == "http://127.0.0.5:8080/feed"
     assert clean.public_url("https://example.org/a") == "https://example.org/a"  # names are not resolved here
     assert clean.http_url("https://example.org/\x1b[2J") is None and clean.http_url("https://x.org/\u202e") is None
+    long = "https://example.org/" + "a" * clean.URL_LIMIT
+    assert clean.http_url(long) is None  # refused, not cut into another URL
 
 
 def test_dates_from_outside_are_bounded() -> None:

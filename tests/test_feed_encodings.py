@@ -14,7 +14,7 @@ from collections.abc import Collection
 
 from sqlalchemy import select
 
-from crawlers.run import CrawlOptions, run_crawl
+from crawlers.run import run_crawl
 from directory import entries
 from directory.models import Entry, Post
 from directory.store import Store
@@ -27,6 +27,7 @@ from tests.fixtures.web.sites_encoding import (
     WINDOWS1252_ITEMS,
 )
 from tests.fixtureweb import FixtureWeb
+from tests.test_crawlers import options
 
 ME = entries.Actor("maintainer")
 
@@ -47,16 +48,6 @@ LYING_SINGLE_BYTE = {
     "feed-utf8-lying-latin1": CP1251_ITEMS,
     "feed-windows1252-honest": WINDOWS1252_ITEMS,  # a Western feed telling the truth is believed
 }
-
-
-def options(store: Store) -> CrawlOptions:
-    return CrawlOptions(
-        store.url,
-        "https://nansen.example.org/contact",
-        ("127.0.0.0/8",),
-        polite=False,
-        overrides={"DOWNLOAD_TIMEOUT": 2, "RETRY_ENABLED": False},
-    )
 
 
 def crawl_titles(store: Store, fixture_web: FixtureWeb, sites: Collection[str]) -> dict[str, list[str]]:

@@ -203,10 +203,14 @@ def test_storing_normalizes_whatever_a_caller_hands_in(store: Store) -> None:
             session,
             "direct",
             "https://example.org/feed",
-            [posts.NewPost("g", "e\u0301\x00\x1b\x9b\ud800", "https://example.org/x", None, "<p>\x01ok</p>", "ru")],
+            [
+                posts.NewPost("g", "e\u0301\x00\x1b\x9b\ud800", "https://example.org/x", None, "<p>\x01ok</p>", "ru"),
+                posts.NewPost("h", "scripted", "javascript:alert(1)", None, None, "ru"),
+            ],
         )
-        [post] = session.scalars(select(Post))
-        assert (post.title, post.summary) == ("é\ufffd", "<p>ok</p>")
+        first, second = session.scalars(select(Post).order_by(Post.guid))
+        assert (first.title, first.link, first.summary) == ("é\ufffd", "https://example.org/x", "<p>ok</p>")
+        assert second.link is None  # only a URL the directory's URL fields accept is republished
 
 
 def _record(slug: str) -> dict[str, object]:

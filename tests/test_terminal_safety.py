@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from crawlers.run import CrawlOptions, run_crawl
+from crawlers.run import run_crawl
 from directory import entries, fields, health, proposals
 from directory.models import Post, Proposal, utcnow
 from directory.store import Store
@@ -31,6 +31,7 @@ from pipeline.commands.output import visible
 from tests.conftest import Cli, entry_record
 from tests.fixtures.web.sites_encoding import BIDI_EMAIL, ESC, HOSTILE_FEEDS
 from tests.fixtureweb import FixtureWeb
+from tests.test_crawlers import options
 
 ME = entries.Actor("maintainer")
 
@@ -51,16 +52,6 @@ HOSTILE_DIFF = (
     f"+Приём заявлений {ESC}[8mскрыт{ESC}[0m приостановлен \u202eдо 2026\u202c\n"
 )
 HOSTILE_TITLE = f"Новости {ESC}]0;pwned\x07 \u202eevil\u202c \u009b2J"
-
-
-def options(store: Store) -> CrawlOptions:
-    return CrawlOptions(
-        store.url,
-        "https://nansen.example.org/contact",
-        ("127.0.0.0/8",),
-        polite=False,
-        overrides={"DOWNLOAD_TIMEOUT": 2, "RETRY_ENABLED": False},
-    )
 
 
 # --------------------------------------------------------------------------- the character class

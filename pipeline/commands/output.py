@@ -170,7 +170,7 @@ def emit_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], title:
     for column in columns:
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(*(_cell(row.get(column)) for column in columns))
+        table.add_row(*(cell(row.get(column)) for column in columns))
     console().print(table)
 
 
@@ -206,7 +206,7 @@ def emit_measures(data: Mapping[str, Any], fmt: DocFormat, title: str) -> None:
     emit_table(rows, ["measure", "value"], title=title)
 
 
-def _cell(value: Any) -> str:
+def cell(value: Any) -> str:
     """What a table shows for a value: lists joined with ", ", objects as JSON, made `visible`, and
     escaped for Rich markup (a cell is markup to Rich, and `[link=…]` would make a hyperlink)."""
     if value is None:

@@ -7,12 +7,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import typer
-from rich.markup import escape
 
 from directory import proposals
 from directory.errors import UsageError
 from directory.models import Proposal
-from pipeline.commands.output import TableFormat, console, emit_rows, settings, unit_of_work, visible
+from pipeline.commands.output import TableFormat, cell, console, emit_rows, settings, unit_of_work
 
 review_app = typer.Typer(help="Review what the crawlers propose; nothing they see is applied without you.")
 
@@ -61,7 +60,7 @@ def _row(proposal: Proposal) -> dict[str, Any]:
 def _show(rows: Sequence[dict[str, Any]]) -> None:
     """Each proposal as a block: what, evidence, and the change as a coloured diff.
 
-    Every value here was crawled: each goes through `_safe`, so what the maintainer reads is what would
+    Every value here was crawled: each goes through `output.cell`, so what the maintainer reads is what would
     be accepted, not what its escape sequences or bidi overrides make it look like. The diff is split on
     line feeds only (`str.splitlines` would also split on U+2028, U+0085 and the like, and a page could
     forge a green "+" line with one); whatever else a line holds is shown."""
@@ -71,25 +70,20 @@ def _show(rows: Sequence[dict[str, Any]]) -> None:
         return
     for row in rows:
         out.print(
-            f"[bold]#{row['id']}[/bold] {_safe(row['entry'])} · {_safe(row['kind'])} · "
-            f"{_safe(row['field'])} [dim]({_safe(row['origin'])}, {_safe(row['status'])})[/dim]"
+            f"[bold]#{row['id']}[/bold] {cell(row['entry'])} · {cell(row['kind'])} · "
+            f"{cell(row['field'])} [dim]({cell(row['origin'])}, {cell(row['status'])})[/dim]"
         )
         out.print(
-            f"  evidence: {_safe(row['evidence_seen'])} at {_safe(row['evidence_url'])}, {_safe(row['evidence_time'])}"
+            f"  evidence: {cell(row['evidence_seen'])} at {cell(row['evidence_url'])}, {cell(row['evidence_time'])}"
         )
         if row["diff"]:
             for line in str(row["diff"]).rstrip("\n").split("\n")[2:40]:
                 style = "green" if line.startswith("+") else "red" if line.startswith("-") else "dim"
-                out.print(f"  [{style}]{_safe(line)}[/{style}]")
+                out.print(f"  [{style}]{cell(line)}[/{style}]")
         else:
             sign = "+ add" if row["operation"] == "add" else "+"
-            out.print(f"  [red]- {_safe(_text(row['current']))}[/red]")
-            out.print(f"  [green]{sign} {_safe(_text(row['proposed']))}[/green]")
-
-
-def _safe(value: Any) -> str:
-    """A stored value as Rich markup that prints it as it is: hidden characters shown, brackets escaped."""
-    return escape(visible(str(value)))
+            out.print(f"  [red]- {cell(_text(row['current']))}[/red]")
+            out.print(f"  [green]{sign} {cell(_text(row['proposed']))}[/green]")
 
 
 def _text(value: Any) -> str:
