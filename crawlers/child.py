@@ -111,7 +111,7 @@ def child_main(argv: Sequence[str] | None = None) -> int:
         },
     )
     emit({"event": "start", "total": len(found)})
-    logging.getLogger().addHandler(FailureReporter({target["url"]: target["slug"] for target in found}))
+    logging.getLogger().addHandler(FailureReporter((target["url"], target["slug"]) for target in found))
     spider = {"site": SiteSpider, "feeds": FeedsSpider, "watch": WatchSpider}[args.kind]
     process = CrawlerProcess(settings, install_root_handler=False)
     crawler = process.create_crawler(spider)

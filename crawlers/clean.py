@@ -25,6 +25,7 @@ from inscriptis.model.html_element import HtmlElement
 
 from crawlers.safety import Network, refusal
 from directory import untrusted
+from directory.fields import HIDDEN
 from directory.posts import SUMMARY_LIMIT
 
 URL_LIMIT = 2000
@@ -67,7 +68,7 @@ def plain(value: Any, limit: int = 500) -> str:
     every "&" goes through it as a stand-in and the references are decoded here, once the markup is
     gone: what they spell can never become markup.
     """
-    return " ".join(text(value).split())[:limit].rstrip()
+    return _seen(" ".join(text(value).split())[:limit].rstrip())
 
 
 def text(value: Any) -> str:
@@ -84,7 +85,13 @@ def words(value: Any, limit: int = 500) -> str:
     `limit` characters. For fields their source declares to be text (Atom `type="text"`, JSON Feed)."""
     if value is None:
         return ""
-    return " ".join(_not_text(value).split())[:limit].rstrip()
+    return _seen(" ".join(_not_text(value).split())[:limit].rstrip())
+
+
+def _seen(text: str) -> str:
+    """`text`, or "" when nothing in it would be seen (only format characters such as U+FEFF, U+200B
+    or bidi marks, and spaces): a title no one can read is no title."""
+    return text if HIDDEN.sub("", text).strip() else ""
 
 
 def _not_text(value: Any) -> str:
@@ -132,12 +139,15 @@ _HALF_MARKUP = re.compile(r"<[^>]*$|&[#\w]*$")
 
 def http_url(value: Any, base: str | None = None) -> str | None:
     """An absolute http(s) URL, or None (javascript:, data:, mailto:, white space, control characters,
-    more than `URL_LIMIT` characters and other junk are dropped: a URL cut short is another URL)."""
+    credentials, backslashes, more than `URL_LIMIT` characters and other junk are dropped: a URL cut
+    short is another URL, and `http://10.0.0.1\\@example.org/` goes to 10.0.0.1 in a browser)."""
     if not value or not isinstance(value, str):
         return None
     url = urljoin(base, value.strip()) if base else value.strip()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or not url.isprintable() or " " in url:
+        return None
+    if parts.username or parts.password or "\\" in url:  # a browser reads "\" as "/": another host
         return None
     return url if len(url) <= URL_LIMIT else None
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from scrapy import signals
 
 MESSAGE_LIMIT = 500
+CONTEXT_LIMIT = 200  # of the message, so the exception's words always fit
 # Loggers whose errors are findings about a site, recorded by its check or feed state: robots.txt that
 # could not be downloaded (the request it guards then fails with the same cause, or is refused per
 # RFC 9309), and a request that failed again after its retries ("Gave up retrying": the errback
@@ -49,15 +50,19 @@ class FailureReporter(logging.Handler):
     """A logging handler that reports every ERROR record as `{"event": "failure", "entry", "error"}`,
     but those of `FINDINGS`.
 
-    `targets` maps each URL the crawl visits to its entry's slug; the first one a record's message or
-    exception mentions names the entry (None when none does). `error` is the message's first line and
-    the exception's type and words, at most `MESSAGE_LIMIT` characters.
+    `targets` pairs each URL the crawl visits with its entry's slug; the first URL a record's message
+    or exception mentions names the entry, or the entries, comma-separated, when several share that
+    URL (None when none is mentioned). `error` is the start of the message's first line (a message may
+    quote a whole item), then the exception's type and words, at most `MESSAGE_LIMIT` characters.
     """
 
-    def __init__(self, targets: Mapping[str, str]) -> None:
+    def __init__(self, targets: Iterable[tuple[str, str]]) -> None:
         super().__init__(logging.ERROR)
+        slugs: dict[str, list[str]] = {}
+        for url, slug in targets:
+            slugs.setdefault(url, []).append(slug)
         # Longest first, so https://a.org/feed/ is not taken for https://a.org/.
-        self.targets = sorted(targets.items(), key=lambda item: -len(item[0]))
+        self.targets = sorted(((url, ", ".join(names)) for url, names in slugs.items()), key=lambda t: -len(t[0]))
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.name.startswith(FINDINGS):
@@ -67,7 +72,7 @@ class FailureReporter(logging.Handler):
             exception = record.exc_info[1] if record.exc_info else None
             said = f"{message}\n{exception!r}"
             entry = next((slug for url, slug in self.targets if url in said), None)
-            error = message.splitlines()[0] if message else ""
+            error = message.splitlines()[0][:CONTEXT_LIMIT] if message else ""
             if exception is not None:
                 error += f": {type(exception).__name__}: {exception}"
             emit({"event": "failure", "entry": entry, "error": error[:MESSAGE_LIMIT]})

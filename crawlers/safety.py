@@ -99,15 +99,26 @@ def _as_browsers_read(host: str) -> str:
 
 
 def refusal(url: str, allowed: Sequence[Network] = ()) -> str | None:
-    """Why a link to `url` must not be kept — its host is a non-public IP address outside `allowed` —
-    or None. Names are not resolved: this judges what a link says, `check_url` what a request reaches."""
-    address = ip_literal(urlsplit(url).hostname or "")
+    """Why a link to `url` must not be kept — its host is a non-public IP address outside `allowed`, or
+    a name under `localhost`, which is this machine without any lookup (RFC 6761 §6.3) — or None.
+    Other names are not resolved: this judges what a link says, `check_url` what a request reaches."""
+    host = urlsplit(url).hostname or ""
+    address = ip_literal(host) or (LOCALHOST if _is_localhost(host) else None)
     if address is None:
         return None
     reason = category(address)
     if reason is None or _inside(address, allowed):
         return None
     return f"{address} is a {reason} address"
+
+
+# RFC 6761 §6.3: "localhost" and every name under it are this machine, resolved without DNS.
+LOCALHOST = ipaddress.ip_address("127.0.0.1")
+
+
+def _is_localhost(host: str) -> bool:
+    name = host.rstrip(".").lower()
+    return name == "localhost" or name.endswith(".localhost")
 
 
 def _inside(address: Address, allowed: Sequence[Network]) -> bool:

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -177,6 +178,15 @@ class Proposal(Base):
     __table_args__ = (
         Index("ix_proposals_lookup", "entry_id", "field", "value_key", "status"),
         Index("ix_proposals_status", "status", "id"),
+        Index(
+            "uq_proposals_pending",
+            "entry_id",
+            "field",
+            "value_key",
+            unique=True,
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 from directory import entries, untrusted
 from directory import fields as F
 from directory.models import FeedState, Post, utcnow
+from directory.store import insert_new
 
 TITLE_LIMIT = 500
 SUMMARY_LIMIT = 5000
@@ -34,7 +36,8 @@ class NewPost:
 
 
 def store_posts(session: Session, slug: str, feed_url: str, items: Sequence[NewPost]) -> int:
-    """Insert the posts not stored yet; returns how many were new.
+    """Insert the posts not stored yet; returns how many were new. Two crawls storing the same posts at
+    once each insert what the other has not (`store.insert_new`), and neither fails.
 
     What a feed said is stored as `directory.untrusted` allows: its text without the characters XML
     forbids, in NFC, and its date only when plausible (`untrusted.moment`, against the time of storing).
@@ -44,27 +47,22 @@ def store_posts(session: Session, slug: str, feed_url: str, items: Sequence[NewP
         session.scalars(select(Post.guid).where(Post.entry_id == entry.id, Post.guid.in_([i.guid for i in items])))
     )
     now = utcnow()
-    new = 0
-    for item in items:
-        if item.guid in known:
+    rows: dict[str, dict[str, Any]] = {}
+    for item in items:  # of two items with one guid, the first is kept, as a reader shows it
+        if item.guid in known or item.guid in rows:
             continue
-        known.add(item.guid)
-        session.add(
-            Post(
-                entry_id=entry.id,
-                feed_url=feed_url,
-                guid=item.guid,
-                title=untrusted.text(item.title)[:TITLE_LIMIT],
-                link=_http_link(item.link),
-                published_at=untrusted.moment(item.published_at, now),
-                summary=untrusted.text(item.summary or "")[:SUMMARY_LIMIT] or None,
-                language=untrusted.optional(item.language),
-                fetched_at=now,
-            )
-        )
-        new += 1
-    session.flush()
-    return new
+        rows[item.guid] = {
+            "entry_id": entry.id,
+            "feed_url": feed_url,
+            "guid": item.guid,
+            "title": untrusted.text(item.title)[:TITLE_LIMIT],
+            "link": _http_link(item.link),
+            "published_at": untrusted.moment(item.published_at, now),
+            "summary": untrusted.text(item.summary or "")[:SUMMARY_LIMIT] or None,
+            "language": untrusted.optional(item.language),
+            "fetched_at": now,
+        }
+    return insert_new(session, Post, list(rows.values()), ("entry_id", "guid"))
 
 
 def _http_link(value: str | None) -> str | None:

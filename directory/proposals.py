@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from directory import entries, untrusted
@@ -56,7 +57,8 @@ class Suggestion:
 
 
 def propose(session: Session, entry: Entry, suggestion: Suggestion, origin: str) -> Proposal | None:
-    """Queue a suggestion, unless it changes nothing, is already pending, or was rejected before.
+    """Queue a suggestion, unless it changes nothing, is already pending (also when another process
+    queued it a moment ago), or was rejected before.
 
     The value must pass its field's rules (ValueError otherwise); the evidence, crawled text, is stored
     as `directory.untrusted.value` makes it.
@@ -97,8 +99,11 @@ def propose(session: Session, entry: Entry, suggestion: Suggestion, origin: str)
         status="pending",
         created_at=utcnow(),
     )
-    session.add(proposal)
-    session.flush()
+    try:
+        with session.begin_nested():  # another crawl may queue the same change at this moment
+            session.add(proposal)
+    except IntegrityError:  # it did: one pending proposal per value (uq_proposals_pending)
+        return None
     return proposal
 
 

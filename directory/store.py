@@ -18,6 +18,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -151,3 +152,24 @@ def holder_is_gone(owner: str | None) -> bool:
     except PermissionError:
         return False
     return False
+
+
+def insert_new(session: Session, model: Any, rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> int:
+    """Insert `rows` into `model`'s table, leaving out any that would break the unique constraint on
+    `keys` (already there, or inserted by another process meanwhile); returns how many were inserted.
+
+    One `INSERT … ON CONFLICT (keys) DO NOTHING RETURNING`, which SQLite (3.35+) and PostgreSQL both
+    have (the rows returned are the ones inserted): a check-then-insert would let two crawls of one
+    feed race, and the loser lose its whole transaction.
+    """
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(model)
+        .values(list(rows))
+        .on_conflict_do_nothing(index_elements=list(keys))
+        .returning(*(getattr(model, key) for key in keys))
+    )
+    return len(session.execute(statement).all())

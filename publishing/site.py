@@ -11,6 +11,8 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import os
+import secrets
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -404,9 +406,9 @@ def build_from(
     for stale in sorted(set(previous) - set(manifest)):
         target = output / stale
         if target.exists():
-            target.unlink()
+            target.unlink(missing_ok=True)  # another build may remove it first
             report.removed.append(stale)
-    (output / MANIFEST).write_text(json.dumps(manifest, sort_keys=True, indent=0), encoding="utf-8")
+    _replace(output / MANIFEST, json.dumps(manifest, sort_keys=True, indent=0).encode("utf-8"))
     return report
 
 
@@ -446,9 +448,16 @@ def _write(output: Path, path: str, content: bytes, category: str, report: Build
             return
     except OSError:
         pass
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(target.name + ".tmp")
-    temporary.write_bytes(content)
-    temporary.replace(target)
+    _replace(target, content)
     report.written[category] += 1
     report.changed_paths.append(path)
+
+
+def _replace(target: Path, content: bytes) -> None:
+    """Write `target` atomically: a reader (a web server, another build) sees the old bytes or the new,
+    never half. The temporary file is this build's own, so two builds into one folder never take each
+    other's (`nansen publish` run twice at once, or beside the scheduler)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    temporary.write_bytes(content)  # with the umask's permissions, as a web server needs to read it
+    temporary.replace(target)

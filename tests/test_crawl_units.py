@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from crawlers import clean, safety
@@ -155,6 +157,10 @@ def test_links_to_non_public_addresses_are_dropped_unless_allowed() -> None:
     assert clean.public_url("http://127.0.0.5:8080/feed", allowed=LOOPBACK) == "http://127.0.0.5:8080/feed"
     assert clean.public_url("https://example.org/a") == "https://example.org/a"  # names are not resolved here
     assert clean.http_url("https://example.org/\x1b[2J") is None and clean.http_url("https://x.org/\u202e") is None
+    assert clean.public_url("http://foo.localhost/") is None  # RFC 6761: this machine, no lookup
+    assert clean.public_url("http://foo.localhost:8000/", allowed=LOOPBACK) == "http://foo.localhost:8000/"
+    assert clean.http_url("http://user:pw@example.org/") is None
+    assert clean.http_url("http://10.0.0.1\\@example.org/") is None  # a browser goes to 10.0.0.1
     long = "https://example.org/" + "a" * clean.URL_LIMIT
     assert clean.http_url(long) is None  # refused, not cut into another URL
 
@@ -170,3 +176,23 @@ def test_dates_from_outside_are_bounded() -> None:
     assert untrusted.moment(dt.datetime(2099, 1, 1, tzinfo=dt.UTC), fetched) == fetched
     assert untrusted.moment(fetched + dt.timedelta(minutes=10), fetched) == fetched + dt.timedelta(minutes=10)
     assert untrusted.moment(dt.datetime(2024, 5, 1, tzinfo=dt.UTC), fetched) == dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
+
+
+def test_a_failure_names_every_entry_of_its_url_and_keeps_the_exception(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+    import logging
+
+    from crawlers.progress import FailureReporter
+
+    reporter = FailureReporter([("https://a.org/feed", "one"), ("https://a.org/feed", "two"), ("https://b.org/", "b")])
+    item = "FeedItem(slug='one', url='https://a.org/feed', posts=[" + "NewPost(lorem ipsum), " * 200 + "])"
+    try:
+        raise ValueError("duplicate key value violates unique constraint")
+    except ValueError:
+        record = logging.getLogger("scrapy.core.scraper").makeRecord(
+            "scrapy.core.scraper", logging.ERROR, __file__, 1, "Error processing %s", (item,), sys.exc_info()
+        )
+    reporter.emit(record)
+    event = json.loads(capsys.readouterr().out)
+    assert event["entry"] == "one, two"
+    assert event["error"].endswith(": ValueError: duplicate key value violates unique constraint")

@@ -250,3 +250,67 @@ def test_a_document_that_is_no_feed_fails_the_crawl_and_names_the_entry(store: S
 def test_a_json_feed_behind_a_byte_order_mark_is_read(store: Store, fixture_web: FixtureWeb) -> None:
     stored = crawl_feed(store, fixture_web, "feed-json-bom", "/feed.json")
     assert sorted(stored) == ["Вторая новость", "Лента с BOM"]  # the item with no title and no link is skipped
+
+
+def test_two_crawls_storing_the_same_posts_at_once_both_succeed(store: Store) -> None:
+    """A second process storing the same feed's posts while the first has not committed: the second
+    waits on the first's rows, then inserts none of them, instead of losing its transaction to the
+    unique constraint (it read "not there yet" before the first committed)."""
+    import threading
+    import time
+
+    items = [posts.NewPost(f"g{n}", f"Post {n}", f"https://example.org/{n}", None, None, "ru") for n in range(3)]
+    with store.session() as session:
+        entries.add_entry(session, _record("shared"), entries.Actor("maintainer"))
+    second: dict[str, object] = {}
+
+    def store_again() -> None:
+        try:
+            with store.session() as other:
+                second["new"] = posts.store_posts(other, "shared", "https://example.org/feed", items)
+        except Exception as exc:  # what the test is about: reported below, not lost in the thread
+            second["error"] = exc
+
+    with store.session() as first:
+        assert posts.store_posts(first, "shared", "https://example.org/feed", items) == 3
+        thread = threading.Thread(target=store_again)
+        thread.start()
+        time.sleep(1)  # ordering only: the second has read "not there" and waits on our uncommitted rows
+    thread.join()
+    assert second == {"new": 0}
+    with store.session() as session:
+        assert len(list(session.scalars(select(Post)))) == 3
+
+
+def test_two_crawls_proposing_the_same_change_at_once_make_one_proposal(store: Store) -> None:
+    """The same race for the review queue: the second process read "not pending yet" before the first
+    committed, and once made a twin that stayed pending after its sibling was rejected."""
+    import threading
+    import time
+
+    from directory import proposals
+
+    with store.session() as session:
+        entries.add_entry(session, _record("proposed"), entries.Actor("maintainer"))
+    suggestion = proposals.Suggestion(
+        "feed-found", "feeds", "https://example.org/feed.xml", {"seen": "feed link"}, operation="add"
+    )
+    second: dict[str, object] = {}
+
+    def propose_again() -> None:
+        try:
+            with store.session() as other:
+                made = proposals.propose(other, entries.get_entry(other, "proposed"), suggestion, "crawler:site")
+                second["made"] = made is not None
+        except Exception as exc:  # what the test is about: reported below, not lost in the thread
+            second["error"] = exc
+
+    with store.session() as first:
+        assert proposals.propose(first, entries.get_entry(first, "proposed"), suggestion, "crawler:site")
+        thread = threading.Thread(target=propose_again)
+        thread.start()
+        time.sleep(1)  # ordering only: the second has found nothing pending and waits on our row
+    thread.join()
+    assert second == {"made": False}
+    with store.session() as session:
+        assert len(proposals.list_proposals(session, slug="proposed")) == 1

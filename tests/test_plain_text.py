@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crawlers.clean import plain
+from directory.fields import HIDDEN
 
 
 @pytest.mark.parametrize(
@@ -85,4 +86,12 @@ _TEXT = st.characters(blacklist_characters="<&\ufeff", blacklist_categories=("Cs
 
 @given(st.text(alphabet=st.one_of(_TEXT, st.sampled_from(" \t\n\r\x0b\x0c\x1c\x85\u2028\u3000"))))
 def test_text_without_markup_or_references_only_has_its_white_space_collapsed(text: str) -> None:
-    assert plain(text) == unicodedata.normalize("NFC", " ".join(text.split()))[:500].rstrip()
+    expected = unicodedata.normalize("NFC", " ".join(text.split()))[:500].rstrip()
+    assert plain(text) == (expected if HIDDEN.sub("", expected).strip() else "")  # nothing visible: no text
+
+
+def test_a_title_no_one_can_see_is_no_title() -> None:
+    from crawlers.clean import words
+
+    assert plain("&#xfeff;&#xa0;&#x3000;") == "" and words("\u200b\u200e\u202e\u2066") == ""
+    assert words("\U0001f468\u200d\U0001f469 ok") == "\U0001f468\u200d\U0001f469 ok"  # joiners inside text stay

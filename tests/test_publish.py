@@ -222,3 +222,27 @@ def test_the_organizations_posts_feed_escapes_crawled_text(store: Store, tmp_pat
     assert_valid_feed(tmp_path / "en/feeds/organizations.rss")
     page = (tmp_path / "en/entries/poster.html").read_text(encoding="utf-8")
     assert "Title &lt;script&gt;alert(&#34;t&#34;)&lt;/script&gt;" in page and "<script>" not in page
+
+
+def test_two_publishes_into_one_folder_at_once_both_succeed(seeded: Store, tmp_path: Path) -> None:
+    """A second process doing the same job: `nansen publish` twice at once into an empty folder (a
+    maintainer beside the scheduler). Each writes through its own temporary files, so neither takes
+    the other's, both exit 0, and what is left is a whole site with no temporary file."""
+    import os
+    import subprocess
+
+    from tests.test_senders import NANSEN
+
+    env = {**os.environ, "NANSEN_DATABASE_URL": seeded.url}
+    for round_ in range(3):
+        output = tmp_path / f"public-{round_}"
+        runs = [
+            subprocess.Popen([NANSEN, "publish", "--output", str(output)], env=env, cwd=REPO, stderr=subprocess.PIPE)
+            for _ in range(2)
+        ]
+        for run in runs:
+            _, stderr = run.communicate(timeout=300)
+            assert run.returncode == 0, stderr.decode()
+        assert not [p for p in output.rglob("*") if p.name.endswith(".tmp")]
+        for path in output.rglob("*.atom"):
+            ET.parse(path)
