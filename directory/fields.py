@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import json
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
@@ -21,7 +22,15 @@ import idna
 import pycountry
 from email_validator import EmailNotValidError, validate_email
 
-from directory.taxonomy import KINDS, PROGRAM_STATES, STATUSES, TOPIC_BY_SLUG
+from directory import sources
+from directory.taxonomy import (
+    AUTHORITY_BY_SLUG,
+    DESIGNATION_KIND_BY_SLUG,
+    KINDS,
+    PROGRAM_STATES,
+    STATUSES,
+    TOPIC_BY_SLUG,
+)
 
 
 class FieldError(ValueError):
@@ -220,6 +229,19 @@ def _iso_code(registry: str, upper: bool, standard: str) -> Callable[[Any], str 
 
 
 _country = _iso_code("countries", True, "ISO 3166-1 alpha-2 country")
+
+# ISO 3166-1 reserves EU "exceptionally" for the European Union: the host of rules that apply in every
+# member state (the Union's visa rules for Russians), which no single country code can hold.
+EUROPEAN_UNION = "EU"
+
+
+def _host_country(value: Any) -> str | None:
+    text = _text(value)
+    if text is not None and text.upper() == EUROPEAN_UNION:
+        return EUROPEAN_UNION
+    return _country(value)
+
+
 _language = _iso_code("languages", False, "ISO 639-1 language")
 
 
@@ -310,6 +332,89 @@ def _datetime(value: Any) -> str | None:
     return moment.astimezone(dt.UTC).isoformat()
 
 
+_PARTIAL_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+
+
+def _partial_date(value: Any) -> str | None:
+    """An ISO 8601 calendar date at the precision a source gives: `2025-07-14`, `2025-07` or `2025`.
+
+    Facts people act on are often reported to the month ("halted in July 2025"); a made-up day would
+    claim a precision nobody has. Stored and compared as that text, which sorts in time order.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.date | dt.datetime):
+        return _date(value)
+    text = str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) else None
+    match = _PARTIAL_DATE.match(text or "")
+    if text is None or match is None:
+        raise ValueError(f"{value!r} is not a date (YYYY-MM-DD, or YYYY-MM / YYYY when only that is known)")
+    year, month, day = match.groups()
+    try:
+        dt.date(int(year), int(month or 1), int(day or 1))
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not a date: {exc}") from exc
+    return text
+
+
+def _source(value: Any) -> str | None:
+    """Where facts were checked: one or more http(s) URLs, none of them a copy (`directory.sources`),
+    written back separated by ` ; `."""
+    text = _text(value)
+    if text is None:
+        return None
+    urls = []
+    for part in sources.split(text):
+        url = _url(part)
+        reason = sources.refusal(url) if url else None
+        if reason:
+            raise ValueError(reason)
+        if url and url not in urls:
+            urls.append(url)
+    return sources.SEPARATOR.join(urls) or None
+
+
+def _mapping(value: Any, required: tuple[str, ...], optional: tuple[str, ...], what: str) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"each {what} is a mapping of {', '.join(required + optional)}")
+    unknown = [key for key in value if key not in required + optional]
+    if unknown:
+        raise ValueError(f"a {what} has no field {unknown[0]!r} (it has {', '.join(required + optional)})")
+    missing = [key for key in required if value.get(key) in (None, "")]
+    if missing:
+        raise ValueError(f"a {what} needs {', '.join(missing)}")
+    return dict(value)
+
+
+def _designation(value: Any) -> dict[str, Any]:
+    """{authority, kind, date, source[, lifted]}: a state's label on the organization, dated and sourced."""
+    item = _mapping(value, ("authority", "kind", "date", "source"), ("lifted",), "designation")
+    authority, kind = _text(item["authority"]), _text(item["kind"])
+    if authority not in AUTHORITY_BY_SLUG:
+        raise ValueError(f"{authority!r} is not a designating authority (see docs/taxonomy.md)")
+    if kind not in DESIGNATION_KIND_BY_SLUG:
+        raise ValueError(f"{kind!r} is not a kind of designation ({', '.join(DESIGNATION_KIND_BY_SLUG)})")
+    date = _partial_date(item["date"]) or ""
+    designation = {"authority": authority, "kind": kind, "date": date, "source": _source(item["source"])}
+    lifted = _partial_date(item.get("lifted"))
+    if lifted is not None:
+        if lifted < date[: len(lifted)]:
+            raise ValueError(f"a designation cannot be lifted ({lifted}) before it was made ({date})")
+        designation["lifted"] = lifted
+    return designation
+
+
+def _warning(value: Any) -> dict[str, Any]:
+    """{en, ru, date, source}: a risk a reader must know first, in both languages, dated and sourced."""
+    item = _mapping(value, ("en", "ru", "date", "source"), (), "warning")
+    return {
+        "en": _text(item["en"]),
+        "ru": _text(item["ru"]),
+        "date": _partial_date(item["date"]),
+        "source": _source(item["source"]),
+    }
+
+
 def _date(value: Any) -> str | None:
     if value is None or value == "":
         return None
@@ -337,6 +442,7 @@ class Field:
     required: bool = False
     program_only: bool = False
     default: Any = None
+    structured: bool = False  # a list of mappings; a CSV cell holds it as a JSON array
 
     def normalize(self, value: Any) -> Any:
         """The canonical value, or ValueError with the reason."""
@@ -344,13 +450,23 @@ class Field:
             return self.check(value)
         if value is None or value == "":
             return []
-        if isinstance(value, str):
+        if isinstance(value, str) and self.structured:
+            try:
+                value = json.loads(value)
+            except ValueError as exc:
+                raise ValueError(f"expected a JSON array of objects: {exc}") from exc
+        elif isinstance(value, str):
             value = [part for part in (p.strip() for p in re.split(r"\s*\|\s*", value)) if part]
         if not isinstance(value, list | tuple):
             raise ValueError(f"expected a list, got {type(value).__name__}")
         items: list[Any] = []
-        for item in value:
-            normalized = self.check(item)
+        for number, item in enumerate(value, 1):
+            try:
+                normalized = self.check(item)
+            except ValueError as exc:
+                if not self.structured:
+                    raise
+                raise ValueError(f"item {number}: {exc}") from exc
             if normalized is not None and normalized not in items:
                 items.append(normalized)
         return items
@@ -366,7 +482,7 @@ FIELDS: tuple[Field, ...] = (
     Field("website", "website", _url),
     Field("other_domains", "other_domains", _domain, many=True),
     Field("feeds", "feeds", _url, many=True),
-    Field("host_countries", "host_countries", _country, many=True),
+    Field("host_countries", "host_countries", _host_country, many=True),
     Field("countries_served", "countries_served", _country, many=True),
     Field("languages", "languages", _language, many=True),
     Field("topics", "topics", _topic, many=True),
@@ -377,14 +493,20 @@ FIELDS: tuple[Field, ...] = (
     Field("status_note", "status_note", _text),
     Field("verified_at", "verified_at", _datetime),
     Field("verified_by", "verified_by", _text),
-    Field("source", "source", _text),
+    Field("source", "source", _source),
+    Field("designations", "designations", _designation, many=True, structured=True),
+    Field("warnings", "warnings", _warning, many=True, structured=True),
     Field("program.state", "program_state", _choice(PROGRAM_STATES), program_only=True),
-    Field("program.state_since", "program_state_since", _date, program_only=True),
+    Field("program.state_since", "program_state_since", _partial_date, program_only=True),
+    Field("program.state_note.en", "state_note_en", _text, program_only=True),
+    Field("program.state_note.ru", "state_note_ru", _text, program_only=True),
     Field("program.eligibility.en", "eligibility_en", _text, program_only=True),
     Field("program.eligibility.ru", "eligibility_ru", _text, program_only=True),
     Field("program.official_url", "official_url", _url, program_only=True),
     Field("program.application_route.en", "application_route_en", _text, program_only=True),
     Field("program.application_route.ru", "application_route_ru", _text, program_only=True),
+    Field("program.next_call.opens", "next_call_opens", _partial_date, program_only=True),
+    Field("program.next_call.closes", "next_call_closes", _partial_date, program_only=True),
     Field("watch.url", "watch_url", _url),
     Field("watch.selector", "watch_selector", _text),
     Field("watch.ignore", "watch_ignore", _pattern),
@@ -425,11 +547,17 @@ def check_complete(record: Mapping[str, Any]) -> list[FieldError]:
         for field in FIELDS
         if field.required and record.get(field.key) in (None, "", [])
     ]
+    if record.get("verified_at") and not record.get("source"):
+        errors.append(FieldError("source", "is required for a verified entry: say where the facts were checked"))
+    if EUROPEAN_UNION in (record.get("host_countries") or []) and record.get("kind") != "program":
+        errors.append(FieldError("host_countries", "EU is the host only of a Union-wide program or rule"))
     if record.get("kind") == "program":
         if len(record.get("host_countries") or []) != 1:
             errors.append(FieldError("host_countries", "a program has exactly one host country"))
         if not record.get("program.state"):
             errors.append(FieldError("program.state", "is required for a program (open, paused, closed or unknown)"))
+        if bool(record.get("program.state_note.en")) != bool(record.get("program.state_note.ru")):
+            errors.append(FieldError("program.state_note", "needs both languages, en and ru"))
     else:
         errors.extend(
             FieldError(field.key, f"only a program has this field, and this entry is a {record.get('kind')}")
@@ -477,8 +605,6 @@ def column_value(field: Field, value: Any) -> Any:
         return None
     if field.check is _datetime:
         return dt.datetime.fromisoformat(value)
-    if field.check is _date:
-        return dt.date.fromisoformat(value)
     return list(value) if field.many else value
 
 
@@ -490,6 +616,8 @@ def record_value(field: Field, value: Any) -> Any:
         return value.astimezone(dt.UTC).isoformat()
     if isinstance(value, dt.date):
         return value.isoformat()
+    if field.structured:
+        return [dict(item) for item in value]
     return list(value) if field.many else value
 
 
@@ -500,6 +628,8 @@ def csv_cell(value: Any) -> str:
     """A value as a CSV cell: list items joined with `LIST_SEPARATOR`, None as an empty cell."""
     if value is None:
         return ""
+    if isinstance(value, list) and any(isinstance(item, Mapping) for item in value):
+        return json.dumps(value, ensure_ascii=False)
     if isinstance(value, list):
         return LIST_SEPARATOR.join(str(item) for item in value)
     return str(value)

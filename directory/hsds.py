@@ -9,7 +9,10 @@ form in which Nansen's entries can be exchanged with them. The mapping, per entr
   identifier) and one `virtual` location for its web address, each linked through `service_at_location`;
 * `service_area` rows for the countries whose people it serves (none when it serves anyone);
 * `language` rows for the languages it works in;
-* its topics as `attribute` rows pointing at the `taxonomy_term`s of the `nansen-topics` `taxonomy`.
+* its topics as `attribute` rows pointing at the `taxonomy_term`s of the `nansen-topics` `taxonomy`;
+* its designations (a state's "foreign agent", "undesirable", "extremist"… label) as `attribute` rows
+  of the organization pointing at the `nansen-designations` taxonomy, the attribute's `value` a JSON
+  object `{"authority", "date", "lifted", "source"}`; its warnings lead the service's `alert`.
 
 What HSDS 3.0 has no place for is left out rather than forced in: `address` rows need a street, city,
 region and postal code that the directory does not record (so the host country lives on the
@@ -37,7 +40,8 @@ from urllib.parse import urlsplit
 
 import pycountry
 
-from directory.taxonomy import TOPICS
+from directory import fields as F
+from directory.taxonomy import AUTHORITY_BY_SLUG, DESIGNATION_KINDS, TOPICS
 
 HSDS_VERSION = "3.0"
 LANGUAGES: tuple[str, ...] = ("en", "ru")
@@ -46,6 +50,11 @@ LANGUAGES: tuple[str, ...] = ("en", "ru")
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://nansen.directory/hsds")
 
 TOPIC_TAXONOMY = "nansen-topics"
+DESIGNATION_TAXONOMY = "nansen-designations"
+DESIGNATION_TAXONOMY_DESCRIPTION = (
+    "Labels the Russian and Belarusian states put on organizations (foreign agent, undesirable, extremist, "
+    "terrorist…), which change what supporting them risks for a reader in those countries."
+)
 TOPIC_TAXONOMY_DESCRIPTION = (
     "The closed list of topics the Nansen directory files its entries under "
     "(organizations serving the political diaspora that left Russia and Belarus)."
@@ -227,8 +236,9 @@ def hsds_tables(records: Sequence[Mapping[str, Any]], *, language: str = "en") -
     ordered = _sorted_records(records)
     rows: Rows = {table.name: [] for table in TABLES}
     term_ids = _add_topic_taxonomy(rows, language)
+    designation_ids = _add_designation_taxonomy(rows, language)
     for record in ordered:
-        _add_entry(rows, record, language, term_ids)
+        _add_entry(rows, record, language, term_ids, designation_ids)
     return rows
 
 
@@ -317,6 +327,8 @@ def _translator(domain: str, language: str) -> Callable[[str], str]:
 
 
 def country_name(code: str, language: str) -> str:
+    if code == F.EUROPEAN_UNION:
+        return {"ru": "Европейский союз"}.get(language, "European Union")
     country = pycountry.countries.get(alpha_2=code)
     return _translator("iso3166-1", language)(country.name) if country else code
 
@@ -360,24 +372,70 @@ def _assured_date(verified_at: str | None) -> str | None:
     return dt.datetime.fromisoformat(verified_at.replace("Z", "+00:00")).date().isoformat()
 
 
+def _alert(record: Mapping[str, Any], language: str) -> str | None:
+    """What a reader must know first: the entry's warnings (dated), then its status note."""
+    lines = [f"{w[language]} ({w['date']})" for w in record.get("warnings") or []]
+    if record.get("status_note"):
+        lines.append(record["status_note"])
+    return "\n".join(lines) or None
+
+
+def _add_designation_taxonomy(rows: Rows, language: str) -> dict[str, str]:
+    """The `nansen-designations` taxonomy: the labels states put on organizations; kind -> term id."""
+    terms = [
+        (kind.slug, getattr(kind, language), f"Designated by the Russian or Belarusian state as: {kind.en}.")
+        for kind in DESIGNATION_KINDS
+    ]
+    return _add_taxonomy(rows, DESIGNATION_TAXONOMY, DESIGNATION_TAXONOMY_DESCRIPTION, terms, language)
+
+
+def _add_designations(rows: Rows, record: Mapping[str, Any], organization_id: str, term_ids: Mapping[str, str]) -> None:
+    for number, designation in enumerate(record.get("designations") or []):
+        value = {
+            "authority": designation["authority"],
+            "authority_name": AUTHORITY_BY_SLUG[designation["authority"]].en,
+            "date": designation["date"],
+            "lifted": designation.get("lifted"),
+            "source": designation["source"],
+        }
+        rows["attribute"].append(
+            _row(
+                "attribute",
+                {
+                    "id": stable_id("attribute", record["slug"], DESIGNATION_TAXONOMY, str(number)),
+                    "link_id": organization_id,
+                    "taxonomy_term_id": term_ids[designation["kind"]],
+                    "link_entity": "organization",
+                    "value": json.dumps(value, ensure_ascii=False, sort_keys=True),
+                },
+            )
+        )
+
+
 def _add_topic_taxonomy(rows: Rows, language: str) -> dict[str, str]:
     """The `nansen-topics` taxonomy and all its terms (the whole vocabulary, used or not); slug -> term id."""
-    taxonomy_id = stable_id("taxonomy", TOPIC_TAXONOMY)
-    rows["taxonomy"].append(
-        _row("taxonomy", {"id": taxonomy_id, "name": TOPIC_TAXONOMY, "description": TOPIC_TAXONOMY_DESCRIPTION})
-    )
+    terms = [(topic.slug, getattr(topic, language), topic.scope) for topic in TOPICS]
+    return _add_taxonomy(rows, TOPIC_TAXONOMY, TOPIC_TAXONOMY_DESCRIPTION, terms, language)
+
+
+def _add_taxonomy(
+    rows: Rows, name: str, description: str, terms: Sequence[tuple[str, str, str]], language: str
+) -> dict[str, str]:
+    """A `taxonomy` row and one `taxonomy_term` per (code, name, description); code -> term id."""
+    taxonomy_id = stable_id("taxonomy", name)
+    rows["taxonomy"].append(_row("taxonomy", {"id": taxonomy_id, "name": name, "description": description}))
     term_ids: dict[str, str] = {}
-    for topic in TOPICS:
-        term_id = term_ids[topic.slug] = stable_id("taxonomy_term", TOPIC_TAXONOMY, topic.slug)
+    for code, term_name, term_description in terms:
+        term_id = term_ids[code] = stable_id("taxonomy_term", name, code)
         rows["taxonomy_term"].append(
             _row(
                 "taxonomy_term",
                 {
                     "id": term_id,
-                    "code": topic.slug,
-                    "name": getattr(topic, language),
-                    "description": topic.scope,
-                    "taxonomy": TOPIC_TAXONOMY,
+                    "code": code,
+                    "name": term_name,
+                    "description": term_description,
+                    "taxonomy": name,
                     "language": language,
                     "taxonomy_id": taxonomy_id,
                 },
@@ -386,7 +444,13 @@ def _add_topic_taxonomy(rows: Rows, language: str) -> dict[str, str]:
     return term_ids
 
 
-def _add_entry(rows: Rows, record: Mapping[str, Any], language: str, term_ids: Mapping[str, str]) -> None:
+def _add_entry(
+    rows: Rows,
+    record: Mapping[str, Any],
+    language: str,
+    term_ids: Mapping[str, str],
+    designation_ids: Mapping[str, str],
+) -> None:
     """All the rows one entry contributes."""
     slug = record["slug"]
     organization_id = stable_id("organization", slug)
@@ -439,7 +503,7 @@ def _add_entry(rows: Rows, record: Mapping[str, Any], language: str, term_ids: M
                 "application_process": _localized(record, "program.application_route", language),
                 "eligibility_description": _localized(record, "program.eligibility", language),
                 "assured_date": _assured_date(record.get("verified_at")),
-                "alert": record.get("status_note"),
+                "alert": _alert(record, language),
             },
         )
     )
@@ -447,6 +511,7 @@ def _add_entry(rows: Rows, record: Mapping[str, Any], language: str, term_ids: M
     _add_service_areas(rows, record, language, service_id)
     _add_languages(rows, record, language, service_id)
     _add_topics(rows, record, service_id, term_ids)
+    _add_designations(rows, record, organization_id, designation_ids)
 
 
 def _add_locations(rows: Rows, record: Mapping[str, Any], language: str, organization_id: str, service_id: str) -> None:

@@ -14,7 +14,6 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
-    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -107,13 +106,19 @@ class Entry(Base):
     verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     verified_by: Mapped[str | None] = mapped_column(String(200))
     source: Mapped[str | None] = mapped_column(Text)
+    designations: Mapped[list[dict[str, Any]]] = mapped_column(JSONList, default=list)
+    warnings: Mapped[list[dict[str, Any]]] = mapped_column(JSONList, default=list)
     program_state: Mapped[str | None] = mapped_column(String(16))
-    program_state_since: Mapped[dt.date | None] = mapped_column(Date)
+    program_state_since: Mapped[str | None] = mapped_column(String(10))  # YYYY-MM-DD, YYYY-MM or YYYY
+    state_note_en: Mapped[str | None] = mapped_column(Text)
+    state_note_ru: Mapped[str | None] = mapped_column(Text)
     eligibility_en: Mapped[str | None] = mapped_column(Text)
     eligibility_ru: Mapped[str | None] = mapped_column(Text)
     official_url: Mapped[str | None] = mapped_column(String(2000))
     application_route_en: Mapped[str | None] = mapped_column(Text)
     application_route_ru: Mapped[str | None] = mapped_column(Text)
+    next_call_opens: Mapped[str | None] = mapped_column(String(10))
+    next_call_closes: Mapped[str | None] = mapped_column(String(10))
     watch_url: Mapped[str | None] = mapped_column(String(2000))
     watch_selector: Mapped[str | None] = mapped_column(String(500))
     watch_ignore: Mapped[str | None] = mapped_column(String(500))

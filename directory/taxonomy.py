@@ -195,3 +195,52 @@ TOPICS: tuple[Topic, ...] = (
 )
 
 TOPIC_BY_SLUG: dict[str, Topic] = {topic.slug: topic for topic in TOPICS}
+
+
+@dataclass(frozen=True)
+class Authority:
+    """A state body that designates organizations; `country` is the ISO 3166-1 code of its state."""
+
+    slug: str
+    country: str
+    en: str
+    ru: str
+
+
+AUTHORITIES: tuple[Authority, ...] = (
+    Authority("ru-minjust", "RU", "Ministry of Justice of Russia", "Министерство юстиции России"),
+    Authority("ru-prosecutor-general", "RU", "Prosecutor General's Office of Russia", "Генеральная прокуратура России"),
+    Authority("ru-court", "RU", "a Russian court", "российский суд"),
+    Authority("ru-supreme-court", "RU", "Supreme Court of Russia", "Верховный суд России"),
+    Authority("ru-rosfinmonitoring", "RU", "Rosfinmonitoring", "Росфинмониторинг"),
+    Authority("ru-fsb", "RU", "Federal Security Service of Russia (FSB)", "ФСБ России"),
+    Authority("by-mvd", "BY", "Ministry of Internal Affairs of Belarus", "МВД Беларуси"),
+    Authority("by-kgb", "BY", "KGB of Belarus", "КГБ Беларуси"),
+    Authority("by-court", "BY", "a Belarusian court", "белорусский суд"),
+    Authority("by-supreme-court", "BY", "Supreme Court of Belarus", "Верховный суд Беларуси"),
+    Authority("by-mininform", "BY", "Ministry of Information of Belarus", "Министерство информации Беларуси"),
+    Authority("other", "", "another authority", "другой орган"),
+)
+
+AUTHORITY_BY_SLUG: dict[str, Authority] = {authority.slug: authority for authority in AUTHORITIES}
+
+
+@dataclass(frozen=True)
+class DesignationKind:
+    """A label a state puts on an organization; `en`/`ru` are the names the site and feeds show."""
+
+    slug: str
+    en: str
+    ru: str
+
+
+DESIGNATION_KINDS: tuple[DesignationKind, ...] = (
+    DesignationKind("foreign-agent", "foreign agent", "иностранный агент"),
+    DesignationKind("undesirable", "undesirable organization", "нежелательная организация"),
+    DesignationKind("extremist", "extremist organization", "экстремистская организация"),
+    DesignationKind("extremist-materials", "extremist materials", "экстремистские материалы"),
+    DesignationKind("terrorist", "terrorist organization", "террористическая организация"),
+    DesignationKind("other", "other restriction", "другое ограничение"),
+)
+
+DESIGNATION_KIND_BY_SLUG: dict[str, DesignationKind] = {kind.slug: kind for kind in DESIGNATION_KINDS}

@@ -36,7 +36,7 @@ from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup, escape
 
 from publishing.feeds import KIND_TITLES
-from publishing.i18n import LANGUAGES, translations
+from publishing.i18n import LANGUAGES, partial_date, translations
 from publishing.updates import Update
 
 UNSUBSCRIBE_PLACEHOLDER = "https://nansen.invalid/__unsubscribe__"  # survives MJML and escaping
@@ -71,6 +71,7 @@ class _Item:
     program_state: str | None  # "paused" or "closed" when the program must not read as open
     state_since: str | None
     closed: bool  # an organization that has closed
+    warnings: tuple[str, ...] = ()  # the entry's warnings, worded with their dates, shown before the text
 
 
 @dataclass(frozen=True)
@@ -168,14 +169,20 @@ def _sections(updates: Sequence[Update], lang: str, base: str) -> list[_Section]
         entry = update.entry
         state = entry.program_state if entry.kind == "program" and entry.program_state in ("paused", "closed") else None
         since = entry.program_state_since
+        warnings = (
+            ()
+            if update.kind == "warning"
+            else tuple(f"{w[lang]} ({partial_date(w['date'], lang)})" for w in entry.warnings)
+        )
         by_kind.setdefault(entry.kind, []).append(
             _Item(
                 title=update.title[lang],
                 text=update.text[lang],
                 url=f"{base}/{lang}/entries/{quote(entry.slug, safe='')}.html",
                 program_state=state,
-                state_since=format_date(since, DATE_PATTERN, locale=lang) if state and since else None,
+                state_since=partial_date(since, lang, after_since=True) if state and since else None,
                 closed=entry.kind != "program" and entry.status == "closed",
+                warnings=warnings,
             )
         )
     return [_Section(KIND_TITLES.get(kind, kind), tuple(items)) for kind, items in by_kind.items() if items]

@@ -21,14 +21,14 @@ from feedgen.feed import FeedGenerator
 
 from directory import untrusted
 from directory.taxonomy import KINDS, TOPICS, Topic
-from publishing.i18n import LANGUAGES, country_name, gettext_for, language_name
+from publishing.i18n import LANGUAGES, country_name, gettext_for, language_name, partial_date
 from publishing.updates import Update, _
 
 EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 _FEED_MESSAGES = (
     _("All updates"), _("Exile media"), _("Organizations and initiatives"), _("Host-country programs"),
     _("Updates: {name}"), _("Changes in the Nansen directory of organizations serving people who left Russia "
-                             "and Belarus."), _("This program is {state}."),
+                             "and Belarus."), _("This program is {state}."), _("Warning: {text} ({date})"),
 )  # fmt: skip
 KIND_TITLES = {"media": "Exile media", "ngo": "Organizations and initiatives", "program": "Host-country programs"}
 
@@ -142,12 +142,16 @@ def item_title(update: Update, lang: str) -> str:
 
 
 def item_text(update: Update, lang: str) -> str:
+    """The update's text, after what a reader must know first: a paused or closed program, the entry's warnings."""
     state = update.entry.program_state
-    text = update.text[lang]
+    notices = [
+        gettext_for(lang, "Warning: {text} ({date})").format(text=w[lang], date=partial_date(w["date"], lang))
+        for w in update.entry.warnings
+        if update.kind != "warning"  # a new warning is the text itself
+    ]
     if update.entry.kind == "program" and state in ("paused", "closed"):
-        notice = gettext_for(lang, "This program is {state}.").format(state=gettext_for(lang, state))
-        text = f"{notice}\n{text}" if text else notice
-    return text
+        notices.insert(0, gettext_for(lang, "This program is {state}.").format(state=gettext_for(lang, state)))
+    return "\n".join([*notices, update.text[lang]] if update.text[lang] else notices)
 
 
 def entry_page(lang: str, slug: str) -> str:

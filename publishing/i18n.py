@@ -8,12 +8,14 @@ reviewable `.po` text. Country and language names come from pycountry's own ISO 
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import gettext
 import io
 from pathlib import Path
 
 import pycountry
+from babel.dates import format_date
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
@@ -54,9 +56,15 @@ def _iso_catalog(domain: str, lang: str) -> gettext.NullTranslations:
     return gettext.translation(domain, pycountry.LOCALES_DIR, languages=[lang], fallback=True)
 
 
+# Names of codes ISO 3166-1 reserves outside its list (pycountry has only the assigned ones).
+_RESERVED_COUNTRIES = {"EU": {"en": "European Union", "ru": "Европейский союз"}}
+
+
 @functools.cache
 def country_name(code: str, lang: str) -> str:
 
+    if code in _RESERVED_COUNTRIES:
+        return _RESERVED_COUNTRIES[code].get(lang, _RESERVED_COUNTRIES[code]["en"])
     country = pycountry.countries.get(alpha_2=code)
     if country is None:
         return code
@@ -74,3 +82,17 @@ def language_name(code: str, lang: str) -> str:
     if language is None:
         return code
     return _iso_catalog("iso639-3", lang).gettext(language.name)
+
+
+def partial_date(text: str, lang: str, *, after_since: bool = False) -> str:
+    """A date at the precision the data has it, for reading: `2025-07-14` → "14 July 2025" / "14 июля 2025",
+    `2025-07` → "July 2025" / "июль 2025" ("июля 2025" `after_since`, for "с …"), `2025` → "2025".
+
+    Raises ValueError for text that is none of YYYY-MM-DD, YYYY-MM, YYYY (the forms `directory.fields` keeps).
+    """
+    parts = [int(part) for part in text.split("-")]
+    if len(parts) == 1:
+        return str(parts[0])
+    if len(parts) == 2:
+        return format_date(dt.date(parts[0], parts[1], 1), "MMMM y" if after_since else "LLLL y", locale=lang)
+    return format_date(dt.date(*parts), "d MMMM y", locale=lang)

@@ -19,16 +19,25 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from directory import sources
 from directory.models import Entry, Post, utcnow
-from directory.taxonomy import KINDS, TOPIC_BY_SLUG, TOPICS
+from directory.taxonomy import (
+    AUTHORITY_BY_SLUG,
+    DESIGNATION_KIND_BY_SLUG,
+    DESIGNATION_KINDS,
+    KINDS,
+    TOPIC_BY_SLUG,
+    TOPICS,
+)
 from publishing import feeds
-from publishing.i18n import LANGUAGES, country_name, gettext_for, language_name, translations
+from publishing.i18n import LANGUAGES, country_name, gettext_for, language_name, partial_date, translations
 from publishing.updates import Update, collect
 
 TEMPLATES = Path(__file__).parent / "templates" / "site"
@@ -77,6 +86,11 @@ def environment(lang: str) -> Any:
     env.filters["language"] = lambda code: language_name(code, lang)
     env.filters["topic"] = lambda slug: getattr(TOPIC_BY_SLUG[slug], lang) if slug in TOPIC_BY_SLUG else slug
     env.filters["paragraphs"] = _paragraphs
+    env.filters["date"] = lambda text: partial_date(text, lang)
+    env.filters["since_date"] = lambda text: partial_date(text, lang, after_since=True)
+    env.filters["authority"] = lambda slug: getattr(AUTHORITY_BY_SLUG[slug], lang)
+    env.filters["designation"] = lambda slug: getattr(DESIGNATION_KIND_BY_SLUG[slug], lang)
+    env.filters["host"] = lambda url: (urlsplit(url).hostname or url).removeprefix("www.")
     env.globals["lang"] = lang
     env.globals["other_lang"] = "en" if lang == "ru" else "ru"
     env.globals["kind_titles"] = feeds.KIND_TITLES
@@ -125,15 +139,19 @@ def _entry_context(entry: Entry) -> dict[str, Any]:
         "status": entry.status,
         "status_note": entry.status_note,
         "verified_at": entry.verified_at.date().isoformat() if entry.verified_at else None,
-        "source": entry.source,
+        "sources": sources.split(entry.source or ""),
+        "designations": [{**d, "sources": sources.split(d["source"])} for d in entry.designations],
+        "warnings": [{**w, "sources": sources.split(w["source"])} for w in entry.warnings],
         "program": None
         if entry.kind != "program"
         else {
             "state": entry.program_state,
-            "since": entry.program_state_since.isoformat() if entry.program_state_since else None,
+            "since": entry.program_state_since,
+            "note": {"en": entry.state_note_en, "ru": entry.state_note_ru},
             "eligibility": {"en": entry.eligibility_en, "ru": entry.eligibility_ru},
             "official_url": entry.official_url,
             "application_route": {"en": entry.application_route_en, "ru": entry.application_route_ru},
+            "next_call": {"opens": entry.next_call_opens, "closes": entry.next_call_closes},
         },
     }
 
@@ -153,6 +171,8 @@ def _brief(entry: Mapping[str, Any]) -> dict[str, Any]:
     """What a listing shows of an entry (so a listing is rebuilt only when that changes)."""
     keys = ("slug", "kind", "name", "summary", "host_countries", "languages", "topics", "status")
     brief = {key: entry[key] for key in keys}
+    brief["designated"] = sorted({d["kind"] for d in entry["designations"] if not d.get("lifted")})
+    brief["warned"] = bool(entry["warnings"])
     brief["program_state"] = entry["program"]["state"] if entry["program"] else None
     return brief
 
@@ -269,6 +289,15 @@ def pages(
                 brief_digest,
             )
         yield Page(f"{lang}/feeds.html", "feeds.html", {"feed_names": dict(feed_names[lang]), "feed": "all"}, lang)
+        yield Page(
+            f"{lang}/designations.html",
+            "designations.html",
+            {
+                "kinds": [(kind, [b for b in briefs if kind.slug in b["designated"]]) for kind in DESIGNATION_KINDS],
+                "feed": "all",
+            },
+            lang,
+        )
 
 
 def _entry_page(

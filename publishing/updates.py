@@ -20,10 +20,10 @@ from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
 from directory.models import Entry, Revision
-from directory.taxonomy import TOPIC_BY_SLUG
-from publishing.i18n import LANGUAGES, country_name, gettext_for, language_name
+from directory.taxonomy import AUTHORITY_BY_SLUG, DESIGNATION_KIND_BY_SLUG, TOPIC_BY_SLUG
+from publishing.i18n import LANGUAGES, country_name, gettext_for, language_name, partial_date
 
-KINDS = ("added", "closed", "reopened", "program-state", "page-change", "changed")
+KINDS = ("added", "closed", "reopened", "designation", "program-state", "warning", "page-change", "changed")
 
 # Fields whose change is news, in the order they are told, with their label (an msgid).
 SIGNIFICANT: dict[str, str] = {
@@ -39,6 +39,12 @@ SIGNIFICANT: dict[str, str] = {
     "status": "Status",
     "program.state": "Program state",
     "program.state_since": "Program state",
+    "program.state_note.en": "Program state",
+    "program.state_note.ru": "Program state",
+    "program.next_call.opens": "Next call",
+    "program.next_call.closes": "Next call",
+    "designations": "Designations",
+    "warnings": "Warning",
     "program.eligibility.en": "Who qualifies",
     "program.eligibility.ru": "Who qualifies",
     "program.official_url": "Official page",
@@ -60,6 +66,9 @@ _MESSAGES = (
     _("New in the directory: {name}"), _("{name} has closed"), _("{name} is active again"),
     _("{name}: program is now {state}"), _("{name}: updated"),
     _("{name}: the official page changed"), _("Page"), _("since {date}"), _("none"),
+    _("Next call"), _("Designations"), _("Warning"), _("{name}: designated as {kind}"),
+    _("{name}: designation as {kind} lifted"), _("{name}: new warning"), _("{kind}: {authority}, {date}"),
+    _("lifted {date}"), _("opens {date}"), _("deadline {date}"), _("last confirmed {date}"),
     _("open"), _("paused"), _("closed"), _("unknown"), _("active"), _("inactive"),
     _("media"), _("ngo"), _("program"),
 )  # fmt: skip
@@ -78,7 +87,8 @@ class EntryView:
     topics: tuple[str, ...]
     status: str
     program_state: str | None
-    program_state_since: dt.date | None
+    program_state_since: str | None  # YYYY-MM-DD, YYYY-MM or YYYY
+    warnings: tuple[dict[str, Any], ...] = ()  # the entry's current warnings ({en, ru, date, source})
 
 
 @dataclass(frozen=True)
@@ -161,7 +171,7 @@ def _groups(rows: Iterable[Any]) -> Iterator[tuple[tuple[int, dt.datetime], list
 
 _VIEW_COLUMNS = (
     Entry.id, Entry.slug, Entry.kind, Entry.name_en, Entry.name_ru, Entry.host_countries, Entry.countries_served,
-    Entry.languages, Entry.topics, Entry.status, Entry.program_state, Entry.program_state_since,
+    Entry.languages, Entry.topics, Entry.status, Entry.program_state, Entry.program_state_since, Entry.warnings,
 )  # fmt: skip
 
 
@@ -177,6 +187,7 @@ def _view(entry: Any) -> EntryView:
         status=entry.status,
         program_state=entry.program_state,
         program_state_since=entry.program_state_since,
+        warnings=tuple(entry.warnings or ()),
     )
 
 
@@ -203,11 +214,53 @@ def _kind(changes: Sequence[_Change]) -> str:
         return "closed"
     if status and status.new == "active" and status.old in ("closed", "inactive"):
         return "reopened"
+    designations = by_field.get("designations")
+    if designations and (_added(designations) or _lifted(designations)):
+        return "designation"
     if "program.state" in by_field:
         return "program-state"
+    warnings = by_field.get("warnings")
+    if warnings and _added(warnings):
+        return "warning"
     if "page" in by_field:
         return "page-change"
     return "changed"
+
+
+def _added(change: _Change) -> list[dict[str, Any]]:
+    """Items of a list of mappings that the change added (designations are told apart by who, what
+    and when; a warning by its text): a correction of a source is not news."""
+    key = _designation_key if change.field == "designations" else _warning_key
+    old = {key(item) for item in change.old or []}
+    return [item for item in change.new or [] if key(item) not in old]
+
+
+def _lifted(change: _Change) -> list[dict[str, Any]]:
+    """Designations that got a `lifted` date in this change."""
+    old = {_designation_key(item) for item in change.old or [] if item.get("lifted")}
+    return [item for item in change.new or [] if item.get("lifted") and _designation_key(item) not in old]
+
+
+def _designation_key(item: dict[str, Any]) -> tuple[str, str, str]:
+    return (item.get("authority", ""), item.get("kind", ""), item.get("date", ""))
+
+
+def _warning_key(item: dict[str, Any]) -> tuple[str, str]:
+    return (item.get("en", ""), item.get("ru", ""))
+
+
+def designation_text(item: dict[str, Any], lang: str) -> str:
+    """ "foreign agent: Ministry of Justice of Russia, 23 April 2021" in the reader's language."""
+    kind = DESIGNATION_KIND_BY_SLUG.get(item.get("kind", ""))
+    authority = AUTHORITY_BY_SLUG.get(item.get("authority", ""))
+    text = gettext_for(lang, "{kind}: {authority}, {date}").format(
+        kind=getattr(kind, lang) if kind else item.get("kind"),
+        authority=getattr(authority, lang) if authority else item.get("authority"),
+        date=partial_date(item["date"], lang),
+    )
+    if item.get("lifted"):
+        text += " (" + gettext_for(lang, "lifted {date}").format(date=partial_date(item["lifted"], lang)) + ")"
+    return text
 
 
 def _title(kind: str, entry: EntryView, changes: Sequence[_Change], lang: str) -> str:
@@ -224,6 +277,18 @@ def _title(kind: str, entry: EntryView, changes: Sequence[_Change], lang: str) -
         return t("{name}: program is now {state}").format(name=name, state=t(state))
     if kind == "page-change":
         return t("{name}: the official page changed").format(name=name)
+    if kind == "designation":
+        change = next(c for c in changes if c.field == "designations")
+        added = _added(change)
+        item, message = (
+            (added[-1], "{name}: designated as {kind}")
+            if added
+            else (_lifted(change)[-1], "{name}: designation as {kind} lifted")
+        )
+        label = DESIGNATION_KIND_BY_SLUG.get(item["kind"])
+        return t(message).format(name=name, kind=getattr(label, lang) if label else item["kind"])
+    if kind == "warning":
+        return t("{name}: new warning").format(name=name)
     return t("{name}: updated").format(name=name)
 
 
@@ -244,7 +309,10 @@ def _text(kind: str, entry: EntryView, changes: Sequence[_Change], lang: str) ->
         if label in seen_labels:
             continue
         seen_labels.add(label)
-        lines.append(f"{label}: {_value(change.field, change.new, entry, lang)}")
+        value = change.new
+        if change.field in ("designations", "warnings"):
+            value = [*_added(change), *(_lifted(change) if change.field == "designations" else [])] or value
+        lines.append(f"{label}: {_value(change.field, value, entry, lang)}")
     return "\n".join(lines)
 
 
@@ -275,6 +343,21 @@ def _value(field: str, value: Any, entry: EntryView, lang: str) -> str:
     if field in ("status", "program.state"):
         text = t(value)
         if field == "program.state" and entry.program_state_since:
-            text += " (" + t("since {date}").format(date=entry.program_state_since.isoformat()) + ")"
+            since = entry.program_state_since
+            text += (
+                " ("
+                + (
+                    t("last confirmed {date}").format(date=partial_date(since, lang))
+                    if value == "unknown"
+                    else t("since {date}").format(date=partial_date(since, lang, after_since=True))
+                )
+                + ")"
+            )
         return text
+    if field == "designations":
+        return "; ".join(designation_text(item, lang) for item in value)
+    if field == "warnings":
+        return " ".join(f"{item[lang]} ({partial_date(item['date'], lang)})" for item in value)
+    if field in ("program.state_since", "program.next_call.opens", "program.next_call.closes"):
+        return partial_date(value, lang)
     return str(value)

@@ -27,7 +27,7 @@ def seeded(cli: Cli) -> Cli:
 def test_init_is_repeatable(cli: Cli) -> None:
     result = cli("init")
     assert result.exit_code == 0
-    assert "database ready" in result.output and "schema 0004, n0003, p0001" in result.output
+    assert "database ready" in result.output and "schema 0005, n0003, p0001" in result.output
 
 
 def test_commands_refuse_an_uninitialized_database(tmp_path: Path) -> None:
@@ -63,8 +63,20 @@ def test_seed_import_lists_programs_as_json(seeded: Cli) -> None:
     assert {p["kind"] for p in programs} == {"program"}
     assert all(p["program"]["state"] in {"open", "paused", "closed", "unknown"} for p in programs)
     assert set(programs[0]) >= {"slug", "name", "summary", "created_at", "updated_at"}
-    paused = [p["slug"] for p in programs if p["program"]["state"] == "paused"]
-    assert "de-humanitarian-admission" in paused
+    states = {p["slug"]: (p["program"]["state"], p["program"]["state_since"]) for p in programs}
+    assert states["pl-poland-business-harbour"] == ("closed", "2024-01-26")  # suspended in January 2024
+    assert all(since for state, since in states.values())  # a state always says since when
+
+
+def test_designations_are_in_the_json_with_date_and_source(seeded: Cli, tmp_path: Path) -> None:
+    shown = json.loads(seeded("entries", "show", "meduza", "--format", "json").output)
+    kinds = {(d["authority"], d["kind"]) for d in shown["designations"]}
+    assert {("ru-minjust", "foreign-agent"), ("ru-prosecutor-general", "undesirable")} <= kinds
+    assert all(d["date"] and d["source"].startswith("https://") for d in shown["designations"])
+    assert seeded("export", "--format", "json", "--output", str(tmp_path / "all.json")).exit_code == 0
+    exported = {e["slug"]: e for e in json.loads((tmp_path / "all.json").read_text(encoding="utf-8"))}
+    assert exported["meduza"]["designations"] == shown["designations"]
+    assert all(d["date"] and d["source"] for e in exported.values() for d in e.get("designations", []))
 
 
 def test_second_import_of_the_seed_changes_nothing(seeded: Cli) -> None:
@@ -75,7 +87,7 @@ def test_second_import_of_the_seed_changes_nothing(seeded: Cli) -> None:
 
 def test_search_ranks_a_political_prisoners_ngo_first_in_both_languages(seeded: Cli) -> None:
     english = json.loads(seeded("entries", "search", "political prisoners", "--format", "json").output)
-    russian = json.loads(seeded("entries", "search", "политзаключённым", "--format", "json").output)
+    russian = json.loads(seeded("entries", "search", "политзаключённым", "--format", "json", "--limit", "200").output)
     assert english[0]["kind"] == "ngo"
     assert "political-prisoners" in english[0]["topics"]
     assert english[0]["rank"] >= english[-1]["rank"]
@@ -156,7 +168,13 @@ def test_add_edit_verify_close_and_history(cli: Cli) -> None:
         ).exit_code
         == 0
     )
-    assert cli("entries", "verify", "tbilisi-help", "--note", "called").exit_code == 0
+    unsourced = cli("entries", "verify", "tbilisi-help", "--note", "called")
+    assert unsourced.exit_code == 1
+    assert "'source': is required for a verified entry: say where the facts were checked" in unsourced.output
+    mirror = cli("entries", "verify", "tbilisi-help", "--source", "https://wikimili.com/en/Tbilisi_Help")
+    assert mirror.exit_code == 1 and "copy of Wikipedia" in mirror.output
+    sourced = cli("entries", "verify", "tbilisi-help", "--note", "called", "--source", "https://help.example.ge/about")
+    assert sourced.exit_code == 0
     assert cli("entries", "close", "tbilisi-help", "--reason", "stopped working").exit_code == 0
     rows = list(csv.DictReader(io.StringIO(cli("entries", "history", "tbilisi-help", "--format", "csv").output)))
     assert [r["field"] for r in rows] == [
@@ -165,6 +183,7 @@ def test_add_edit_verify_close_and_history(cli: Cli) -> None:
         "topics",
         "verified_at",
         "verified_by",
+        "source",
         "status",
     ]
     assert rows[2]["new"] == '["relocation", "housing"]'

@@ -45,7 +45,7 @@ def _view(slug: str, kind: str, name_en: str, name_ru: str, *, state: str | None
         topics=("visas-residence",) if kind == "program" else ("legal-aid",),
         status="active",
         program_state=state,
-        program_state_since=dt.date(2025, 8, 1) if state else None,
+        program_state_since="2025-08-01" if state else None,
     )
 
 

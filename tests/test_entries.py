@@ -140,7 +140,7 @@ def test_unknown_slug(store: Store) -> None:
 def test_program_fields_belong_to_programs_only(store: Store) -> None:
     with store.session() as session:
         program = entries.add_entry(session, program_record(), ME)
-        assert (program.program_state, program.program_state_since) == ("paused", dt.date(2025, 8, 1))
+        assert (program.program_state, program.program_state_since) == ("paused", "2025-08-01")
     with pytest.raises(entries.InvalidEntry, match="only a program"), store.session() as session:
         entries.add_entry(session, entry_record("ngo", **{"program.state": "open"}), ME)
     with pytest.raises(entries.InvalidEntry, match="exactly one host country"), store.session() as session:
@@ -152,7 +152,7 @@ def populated(store: Store) -> Store:
     old = (dt.datetime.now(dt.UTC) - dt.timedelta(days=400)).isoformat()
     fresh = dt.datetime.now(dt.UTC).isoformat()
     records = [
-        entry_record("ngo-ge", verified_at=fresh),
+        entry_record("ngo-ge", verified_at=fresh, source="https://ngo-ge.example.org/about"),
         entry_record(
             "ngo-am",
             host_countries=["AM"],
@@ -160,6 +160,7 @@ def populated(store: Store) -> Store:
             topics=["lgbt"],
             languages=["be"],
             verified_at=old,
+            source="https://ngo-am.example.org/about",
         ),
         entry_record("media-lv", kind="media", host_countries=["LV"], topics=["journalism"], status="inactive"),
         program_record("program-de"),
@@ -206,7 +207,7 @@ def test_stats(populated: Store) -> None:
 
 def test_migrations_upgrade_twice_and_downgrade(store: Store) -> None:
     upgrade(store.engine, locations=MIGRATION_LOCATIONS)
-    assert current_revision(store.engine) == "0004, n0003, p0001"  # newsletter and runs depend on 0003
+    assert current_revision(store.engine) == "0005, n0003, p0001"  # newsletter and runs depend on 0003
     with store.engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(Entry)).scalar() == 0
         dialect = connection.dialect.name
@@ -228,6 +229,6 @@ def test_migrations_upgrade_twice_and_downgrade(store: Store) -> None:
         assert gone.scalar() == 0
         assert connection.dialect.has_table(connection, "subscribers") is False
     upgrade(store.engine)  # the directory alone: what a project without the newsletter would run
-    assert current_revision(store.engine) == "0004"
+    assert current_revision(store.engine) == "0005"
     upgrade(store.engine, locations=MIGRATION_LOCATIONS)
-    assert current_revision(store.engine) == "0004, n0003, p0001"
+    assert current_revision(store.engine) == "0005, n0003, p0001"

@@ -85,8 +85,115 @@ def test_times_are_utc_and_dates_iso() -> None:
     assert norm("program.state_since", "2025-08-01") == "2025-08-01"
     with pytest.raises(ValueError, match="ISO 8601"):
         norm("verified_at", "23.11.2026")
-    with pytest.raises(ValueError, match="ISO 8601 date"):
+    with pytest.raises(ValueError, match="is not a date"):
         norm("program.state_since", "August 2025")
+
+
+@pytest.mark.parametrize(
+    ("value", "stored"),
+    [
+        ("2025-07-14", "2025-07-14"),
+        ("2025-07", "2025-07"),
+        ("2025", "2025"),
+        (2025, "2025"),  # YAML reads a bare year as a number
+        (__import__("datetime").date(2025, 7, 14), "2025-07-14"),
+    ],
+)
+def test_dates_people_act_on_keep_the_precision_of_their_source(value: object, stored: str) -> None:
+    assert norm("program.state_since", value) == stored
+    assert norm("program.next_call.closes", value) == stored
+
+
+@pytest.mark.parametrize("value", ["2025-13", "2025-02-30", "25-07", "2025-7", "July 2025", True, "2025-07-14T10:00"])
+def test_a_date_that_is_not_one_is_refused(value: object) -> None:
+    with pytest.raises(ValueError, match="is not a date"):
+        norm("program.state_since", value)
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("http://70.231.62.181/index.php/Current_Time_TV", "IP address"),
+        ("https://wikimili.com/en/Belarus_Solidarity_Foundation", "copy of Wikipedia"),
+        ("https://wiki-gateway.eudic.net/wikipedia_en/Viasna.html", "copy of Wikipedia"),
+        ("https://wikiless.lunar.icu/wiki/Meduza", "Wikipedia proxy"),
+        ("https://news.1rj.ru/str/reforum_io/1207", "copy of Telegram posts"),
+        ("https://d3fyvoj1y8yuac.cloudfront.net/a/31803319.html", "CDN copy"),
+        ("https://rulit.me/books/x.html", "book or document site"),
+        ("https://bnnbreaking.com/world/x", "content farm"),
+        ("https://meduza.io/en ; see the about page", "not an http"),
+    ],
+)
+def test_a_source_is_never_a_copy_of_one(value: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        norm("source", value)
+
+
+def test_sources_are_urls_written_back_one_way() -> None:
+    assert norm("source", "https://meduza.io/en;https://www.dw.com/ru/a  https://meduza.io/en") == (
+        "https://meduza.io/en ; https://www.dw.com/ru/a"
+    )
+
+
+DESIGNATION = {
+    "authority": "ru-minjust",
+    "kind": "foreign-agent",
+    "date": "2021-04-23",
+    "source": "https://meduza.io/en/news/2021/04/23/x",
+}
+
+
+def test_a_designation_is_who_what_when_and_where_reported() -> None:
+    assert norm("designations", [DESIGNATION]) == [DESIGNATION]
+    lifted = {**DESIGNATION, "date": "2021-04", "lifted": "2024"}
+    assert norm("designations", [lifted]) == [lifted]
+    # a CSV cell holds the list as JSON
+    assert norm("designations", '[{"authority": "ru-minjust", "kind": "foreign-agent", "date": 2021, '
+                                '"source": "https://meduza.io/x"}]')[0]["date"] == "2021"  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"authority": "ru-kremlin"}, "not a designating authority"),
+        ({"kind": "spy"}, "not a kind of designation"),
+        ({"date": None}, "needs date"),
+        ({"source": None}, "needs source"),
+        ({"source": "https://wikimili.com/en/Meduza"}, "copy of Wikipedia"),
+        ({"lifted": "2020-01-01"}, "cannot be lifted"),
+        ({"reason": "x"}, "has no field 'reason'"),
+    ],
+)
+def test_a_designation_without_its_facts_is_refused(change: dict, reason: str) -> None:
+    with pytest.raises(ValueError, match=f"item 1: .*{reason}"):
+        norm("designations", [{**DESIGNATION, **change}])
+
+
+def test_a_warning_needs_both_languages_a_date_and_a_source() -> None:
+    warning = {
+        "en": "Refusals at the border.",
+        "ru": "Отказы на границе.",
+        "date": "2024-06",
+        "source": "https://civil.ge/x",
+    }
+    assert norm("warnings", [warning]) == [warning]
+    with pytest.raises(ValueError, match="needs ru"):
+        norm("warnings", [{**warning, "ru": ""}])
+    with pytest.raises(ValueError, match="JSON array"):
+        norm("warnings", "Refusals at the border")
+
+
+def test_the_eu_hosts_union_wide_rules_only() -> None:
+    assert norm("host_countries", ["eu"]) == ["EU"]
+    with pytest.raises(ValueError, match="ISO 3166-1"):
+        norm("countries_served", ["EU"])
+    record = {**{f.key: F.empty_value(f) for f in F.FIELDS}, "slug": "x", "kind": "ngo", "host_countries": ["EU"]}
+    assert any("EU is the host only" in str(e) for e in F.check_complete(record))
+
+
+def test_a_verified_entry_says_where_it_was_checked() -> None:
+    record = {f.key: F.empty_value(f) for f in F.FIELDS} | {"verified_at": "2026-11-30T00:00:00+00:00"}
+    assert any(e.field == "source" for e in F.check_complete(record))
 
 
 def test_list_fields_accept_csv_cells() -> None:

@@ -126,6 +126,7 @@ def sample_records() -> list[dict[str, Any]]:
             languages=["ru", "en"],
             topics=["journalism", "anti-war"],
             verified_at="2026-11-23T10:00:00+00:00",
+            source="https://meduza.io/en/about",
             **{"contacts.email": "info@meduza.io", "contacts.telegram": "https://t.me/meduzalive"},
         ),
         make_record(
@@ -328,18 +329,43 @@ def test_an_entry_without_web_address_has_no_virtual_location() -> None:
 
 def test_topics_become_attributes_of_the_service() -> None:
     tables = hsds_tables(sample_records())
-    [taxonomy] = tables["taxonomy"]
-    terms = by_id(tables["taxonomy_term"])
+    [taxonomy] = [row for row in tables["taxonomy"] if row["name"] == "nansen-topics"]
+    terms = {key: row for key, row in by_id(tables["taxonomy_term"]).items() if row["taxonomy"] == "nansen-topics"}
     service = service_of(tables, "ovd-info (en)")
 
-    assert taxonomy["name"] == "nansen-topics"
-    assert [row["code"] for row in tables["taxonomy_term"]] == [topic.slug for topic in TOPICS]
+    assert [row["code"] for row in terms.values()] == [topic.slug for topic in TOPICS]
     assert all(row["taxonomy_id"] == taxonomy["id"] for row in terms.values())
     linked = sorted(
         terms[row["taxonomy_term_id"]]["code"] for row in tables["attribute"] if row["link_id"] == service["id"]
     )
     assert linked == ["human-rights", "legal-aid", "political-prisoners"]
-    assert {row["link_entity"] for row in tables["attribute"]} == {"service"}
+    assert {row["link_entity"] for row in tables["attribute"] if row["taxonomy_term_id"] in terms} == {"service"}
+
+
+def test_designations_become_dated_sourced_attributes_of_the_organization() -> None:
+    designation = {
+        "authority": "ru-prosecutor-general",
+        "kind": "undesirable",
+        "date": "2023-01",
+        "source": "https://meduza.io/en/news/x",
+    }
+    warning = {"en": "Careful.", "ru": "Осторожно.", "date": "2024", "source": "https://meduza.io/en/news/y"}
+    records = [make_record("meduza", kind="media", designations=[designation], warnings=[warning])]
+    for language, text in (("en", "Careful. (2024)"), ("ru", "Осторожно. (2024)")):
+        tables = hsds_tables(records, language=language)
+        [organization] = tables["organization"]
+        [term] = [t for t in tables["taxonomy_term"] if t["code"] == "undesirable"]
+        [attribute] = [a for a in tables["attribute"] if a["taxonomy_term_id"] == term["id"]]
+        assert (attribute["link_entity"], attribute["link_id"]) == ("organization", organization["id"])
+        assert json.loads(attribute["value"]) == {
+            "authority": "ru-prosecutor-general",
+            "authority_name": "Prosecutor General's Office of Russia",
+            "date": "2023-01",
+            "lifted": None,
+            "source": "https://meduza.io/en/news/x",
+        }
+        assert term["name"] == {"en": "undesirable organization", "ru": "нежелательная организация"}[language]
+        assert tables["service"][0]["alert"].startswith(text)
 
 
 def test_russian_export_uses_russian_texts() -> None:

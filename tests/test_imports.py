@@ -26,6 +26,7 @@ host_countries: [GE]
 languages: [ru]
 topics: [relocation]
 verified_at: 2026-11-20
+source: https://good.example.org/about
 """
 
 
@@ -92,7 +93,7 @@ def test_upsert_changes_only_given_fields(store: Store, tmp_path: Path) -> None:
             9,
             "'website': 'good.example.org' is not an http(s) URL",
         ),
-        (GOOD + "colour: red\n", 14, "'colour': unknown field"),
+        (GOOD + "colour: red\n", 15, "'colour': unknown field"),
         (GOOD.replace("  ru: Хорошая организация\n", ""), 3, "'name.ru': is required"),
         (GOOD.replace("languages: [ru]", "languages: [ru"), 12, "malformed YAML"),
         (

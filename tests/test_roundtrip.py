@@ -16,7 +16,7 @@ from directory import exports, imports
 from directory import fields as F
 from directory.models import Revision
 from directory.store import Store
-from directory.taxonomy import PROGRAM_STATES, STATUSES, TOPICS
+from directory.taxonomy import AUTHORITIES, DESIGNATION_KINDS, PROGRAM_STATES, STATUSES, TOPICS
 
 _counter = itertools.count()
 COUNTRIES = ["GE", "AM", "KZ", "RS", "LV", "LT", "DE", "PL", "RU", "BY", "TR", "IL", "ME"]
@@ -30,6 +30,20 @@ text = st.text(
 maybe_text = st.none() | text
 label = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=12)
 url = st.builds(lambda host, path: f"https://{host}.org/{path}", label, label)
+partial_date = st.dates(dt.date(1995, 1, 1), dt.date(2100, 1, 1)).flatmap(
+    lambda d: st.sampled_from([d.isoformat(), d.isoformat()[:7], d.isoformat()[:4]])
+)
+sources = st.lists(url, min_size=1, max_size=3, unique=True).map(" ; ".join)
+designation = st.fixed_dictionaries(
+    {
+        "authority": st.sampled_from([a.slug for a in AUTHORITIES]),
+        "kind": st.sampled_from([k.slug for k in DESIGNATION_KINDS]),
+        "date": st.just("2021-04-23"),
+        "source": sources,
+    },
+    optional={"lifted": st.sampled_from(["2023", "2024-02", "2025-06-30"])},
+)
+warning = st.fixed_dictionaries({"en": text, "ru": text, "date": partial_date, "source": sources})
 moment = st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2100, 1, 1), timezones=st.just(dt.UTC))
 
 
@@ -59,7 +73,9 @@ def records(draw: st.DrawFn) -> dict[str, Any]:
         "status_note": draw(maybe_text),
         "verified_at": draw(st.none() | moment),
         "verified_by": draw(maybe_text),
-        "source": draw(maybe_text),
+        "source": draw(sources),
+        "designations": draw(st.lists(designation, max_size=3)),
+        "warnings": draw(st.lists(warning, max_size=2)),
         "watch.url": draw(st.none() | url),
         "watch.selector": draw(st.none() | st.sampled_from(["#rules", "main .content", "article p"])),
         "watch.ignore": draw(st.none() | st.sampled_from([r"Updated: [\d.: ]+", r"\d+ views"])),
@@ -68,7 +84,9 @@ def records(draw: st.DrawFn) -> dict[str, Any]:
         record.update(
             {
                 "program.state": draw(st.sampled_from(PROGRAM_STATES)),
-                "program.state_since": draw(st.none() | st.dates(dt.date(2000, 1, 1), dt.date(2100, 1, 1))),
+                "program.state_since": draw(st.none() | partial_date),
+                "program.next_call.opens": draw(st.none() | partial_date),
+                "program.next_call.closes": draw(st.none() | partial_date),
                 "program.eligibility.en": draw(maybe_text),
                 "program.eligibility.ru": draw(maybe_text),
                 "program.official_url": draw(st.none() | url),
@@ -76,6 +94,8 @@ def records(draw: st.DrawFn) -> dict[str, Any]:
                 "program.application_route.ru": draw(maybe_text),
             }
         )
+        if draw(st.booleans()):
+            record["program.state_note.en"], record["program.state_note.ru"] = draw(text), draw(text)
     return record
 
 

@@ -283,7 +283,8 @@ def add_command(
 
 
 def _parse_sets(pairs: Sequence[str]) -> dict[str, Any]:
-    """`field=value` pairs; list fields take comma-separated values; an empty value clears a field."""
+    """`field=value` pairs; list fields take comma-separated values, lists of mappings (`designations`,
+    `warnings`) a JSON array; an empty value clears a field."""
     updates: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -292,7 +293,9 @@ def _parse_sets(pairs: Sequence[str]) -> dict[str, Any]:
             raise UsageError(f"--set {pair!r}: expected FIELD=VALUE")
         if key not in F.FIELD_BY_KEY:
             raise UsageError(f"--set {pair!r}: unknown field {key!r} (fields: {', '.join(F.KEYS)})")
-        if F.FIELD_BY_KEY[key].many:
+        if F.FIELD_BY_KEY[key].structured:
+            updates[key] = value.strip()
+        elif F.FIELD_BY_KEY[key].many:
             updates[key] = [item.strip() for item in value.split(",") if item.strip()]
         else:
             updates[key] = value.strip() or None
