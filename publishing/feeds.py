@@ -42,8 +42,11 @@ class FeedSettings:
     def url(self, path: str) -> str:
         return f"{self.base_url.rstrip('/')}/{path.lstrip('/')}"
 
-    def tag(self, specific: str) -> str:
-        return f"tag:{self.id_authority},2026:{specific}"
+    def tag(self, specific: str, lang: str | None) -> str:
+        """The item's Atom id (RFC 4151 tag URI), one per language: the Russian and the English item
+        about one update are different entries (different text), and a reader subscribed to both
+        keeps both. The same update keeps its one id in every feed of a language."""
+        return f"tag:{self.id_authority},2026:{lang}/{specific}" if lang else f"tag:{self.id_authority},2026:{specific}"
 
 
 @dataclass(frozen=True)
@@ -184,7 +187,7 @@ class FeedHead:
 def update_items(updates: Sequence[Update], lang: str, settings: FeedSettings) -> list[Item]:
     return [
         Item(
-            id=settings.tag(u.id),
+            id=settings.tag(u.id, lang),
             title=item_title(u, lang),
             link=settings.url(entry_page(lang, u.entry.slug)),
             time=u.time,
@@ -200,7 +203,7 @@ def _generator(head: FeedHead, items: Sequence[Item], lang: str, settings: FeedS
 
     updated = max((item.time for item in items), default=EPOCH)
     feed = FeedGenerator()
-    feed.id(settings.tag(f"feed/{lang}/{head.path}"))
+    feed.id(settings.tag(f"feed/{lang}/{head.path}", None))
     feed.title(f"Nansen — {head.title}")
     feed.subtitle(head.subtitle)
     feed.author({"name": "Nansen"})
@@ -294,7 +297,7 @@ def post_items(posts: Sequence[PostView], lang: str, settings: FeedSettings) -> 
     """The posts as feed items; a post without a title (JSON Feed allows it) is "(untitled)"."""
     return [
         Item(
-            id=settings.tag(f"post-{p.id}"),
+            id=settings.tag(f"post-{p.id}", lang),
             title=p.title or gettext_for(lang, "(untitled)"),
             link=p.link or settings.url(entry_page(lang, p.slug)),
             time=p.time,

@@ -62,10 +62,26 @@ def test_every_feed_parses_cleanly_with_stable_tag_ids(seeded: Store, tmp_path: 
         parsed = feedparser.parse(path.read_bytes())
         assert not parsed.bozo, (path, parsed.get("bozo_exception"))
         ids = [item.id for item in parsed.entries]
-        assert all(i.startswith("tag:nansen.example.org,2026:update-") for i in ids), path
+        lang = path.relative_to(tmp_path).parts[0]
+        assert all(i.startswith(f"tag:nansen.example.org,2026:{lang}/update-") for i in ids), path
         assert len(ids) == len(set(ids))
         dates = [item.published_parsed for item in parsed.entries]
         assert dates == sorted(dates, reverse=True), f"{path}: not newest first"
+
+
+def test_each_language_has_its_own_item_ids_and_one_id_per_update(seeded: Store, tmp_path: Path) -> None:
+    """Feed readers merge items by id: a Russian and an English item with one id lose one of them."""
+    build(seeded, tmp_path)
+
+    def ids(path: str) -> dict[tuple[str, str], str]:
+        return {(e.title, e.published): e.id for e in feedparser.parse((tmp_path / path).read_bytes()).entries}
+
+    ru, en = ids("ru/feeds/all.atom"), ids("en/feeds/all.atom")
+    assert len(set(ru.values())) == len(set(en.values())) == 50
+    assert set(ru.values()).isdisjoint(en.values())
+    georgia = ids("ru/feeds/country/ge.atom")
+    shared = set(georgia) & set(ru)
+    assert shared and all(georgia[key] == ru[key] for key in shared)
 
 
 def test_feed_families_exist_in_both_languages(seeded: Store, tmp_path: Path) -> None:
