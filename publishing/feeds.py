@@ -12,6 +12,7 @@ import datetime as dt
 import html
 import itertools
 import json
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -334,6 +335,13 @@ def build(updates: Sequence[Update], settings: FeedSettings, posts: Sequence[Pos
             items = _writable(update_items(chosen, lang, settings), result.skipped)
             for fmt, render in FORMATS.items():
                 result.files[f"{lang}/feeds/{spec.path}.{fmt}"] = render(head, items, lang, settings)
+    for slug, chosen in _by_entry(updates, settings.item_limit).items():
+        for lang in LANGUAGES:
+            name = chosen[0].entry.name[lang]
+            head = FeedHead(entry_feed(slug), _named(lang, name), f"entries/{slug}.html", gettext_for(lang, SUBTITLE))
+            items = _writable(update_items(chosen, lang, settings), result.skipped)
+            for fmt, render in FORMATS.items():
+                result.files[f"{lang}/feeds/{entry_feed(slug)}.{fmt}"] = render(head, items, lang, settings)
     recent = list(posts[: settings.item_limit])
     for lang in LANGUAGES:
         head = FeedHead(
@@ -343,6 +351,20 @@ def build(updates: Sequence[Update], settings: FeedSettings, posts: Sequence[Pos
         for fmt, render in FORMATS.items():
             result.files[f"{lang}/feeds/{POSTS_PATH}.{fmt}"] = render(head, items, lang, settings)
     return result
+
+
+def entry_feed(slug: str) -> str:
+    """The path of one entry's own feed of updates, under `<lang>/feeds/`: what "follow this page" follows."""
+    return f"entry/{slug}"
+
+
+def _by_entry(updates: Sequence[Update], limit: int) -> dict[str, list[Update]]:
+    """Each entry's newest `limit` updates, newest first, in one pass over all of them."""
+    chosen: dict[str, list[Update]] = defaultdict(list)
+    for update in updates:
+        if len(chosen[update.entry.slug]) < limit:
+            chosen[update.entry.slug].append(update)
+    return chosen
 
 
 def _writable(items: Sequence[Item], skipped: dict[str, str]) -> list[Item]:
@@ -396,6 +418,35 @@ def opml(feeds: Sequence[OrgFeed], lang: str, skipped: dict[str, str] | None = N
             ET.SubElement(group, "outline", attributes)
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+def entry_opml(entry: EntryFeeds, lang: str, settings: FeedSettings) -> bytes:
+    """OPML 2.0 of everything one entry has to follow: our feed of its updates and its own feeds."""
+    root = ET.Element("opml", version="2.0")
+    head = ET.SubElement(root, "head")
+    ET.SubElement(head, "title").text = "Nansen — " + entry.name[lang]
+    body = ET.SubElement(root, "body")
+    page = settings.url(entry_page(lang, entry.slug))
+    title = _named(lang, entry.name[lang])
+    ours = settings.url(f"{lang}/feeds/{entry_feed(entry.slug)}.atom")
+    ET.SubElement(body, "outline", type="rss", text=title, title=title, xmlUrl=ours, htmlUrl=page)
+    for url in entry.own:
+        attributes = {"type": "rss", "text": entry.name[lang], "title": entry.name[lang], "xmlUrl": url}
+        if entry.website:
+            attributes["htmlUrl"] = entry.website
+        ET.SubElement(body, "outline", attributes)
+    ET.indent(root)
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+@dataclass(frozen=True)
+class EntryFeeds:
+    """What `entry_opml` lists for one entry: its name, site and its own feeds (curated URLs)."""
+
+    slug: str
+    name: dict[str, str]
+    website: str | None
+    own: tuple[str, ...]
 
 
 _OPML_MESSAGES = (

@@ -26,7 +26,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from directory import sources
+from directory import sources, untrusted
 from directory.models import Entry, Post, utcnow
 from directory.taxonomy import (
     AUTHORITY_BY_SLUG,
@@ -307,7 +307,7 @@ def _entry_page(
         "entry": entry,
         "posts": list(recent_posts),
         "updates": [_update_context(u, lang) for u in own],
-        "feed": f"country/{entry['host_countries'][0].lower()}" if entry["host_countries"] else "all",
+        "feed": feeds.entry_feed(entry["slug"]),
     }
 
 
@@ -410,6 +410,10 @@ def build_from(
     files, report.skipped = built.files, built.skipped
     for lang in LANGUAGES:
         files[f"{lang}/organizations.opml"] = feeds.opml(org_feeds(entries), lang, report.skipped)
+        for e in entries:
+            own = feeds.EntryFeeds(e["slug"], e["name"], e["website"], tuple(e["feeds"]))
+            if not untrusted.forbidden(own):
+                files[f"{lang}/feeds/{feeds.entry_feed(e['slug'])}.opml"] = feeds.entry_opml(own, lang, settings.feeds)
     for name in ("style.css",):
         files[name] = (STATIC / name).read_bytes()
     for path, content in files.items():

@@ -51,7 +51,7 @@ def test_two_builds_without_change_are_byte_identical_and_write_nothing(seeded: 
 
 def test_every_feed_parses_cleanly_with_stable_tag_ids(seeded: Store, tmp_path: Path) -> None:
     build(seeded, tmp_path)
-    feeds = sorted((tmp_path).rglob("feeds/**/*.*"))
+    feeds = sorted(p for p in tmp_path.rglob("feeds/**/*.*") if p.suffix != ".opml")
     assert {p.suffix for p in feeds} == {".atom", ".rss", ".json"}
     for path in feeds:
         assert_valid_feed(path)
@@ -82,6 +82,35 @@ def test_each_language_has_its_own_item_ids_and_one_id_per_update(seeded: Store,
     georgia = ids("ru/feeds/country/ge.atom")
     shared = set(georgia) & set(ru)
     assert shared and all(georgia[key] == ru[key] for key in shared)
+
+
+def test_every_entry_has_its_own_feeds_and_its_page_follows_them(seeded: Store, tmp_path: Path) -> None:
+    build(seeded, tmp_path)
+    with seeded.session() as session:
+        slugs = [e.slug for e in entries.list_entries(session)]
+        entries.edit_entry(session, "meduza", {"summary.en": "Reader-funded news site, based in Riga."}, ME)
+    build(seeded, tmp_path)
+    for lang in ("ru", "en"):
+        for slug in slugs:
+            for fmt in ("atom", "rss", "json", "opml"):
+                assert (tmp_path / lang / "feeds" / "entry" / f"{slug}.{fmt}").exists(), (lang, slug, fmt)
+    path = tmp_path / "en/feeds/entry/meduza.atom"
+    assert_valid_feed(path)
+    meduza = feedparser.parse(path.read_bytes())
+    assert meduza.feed.title == "Nansen — Updates: Meduza"
+    assert [e.title for e in meduza.entries] == ["Meduza: updated", "New in the directory: Meduza"]
+    assert {link.href for e in meduza.entries for link in e.links} == {
+        "https://nansen.example.org/en/entries/meduza.html"
+    }
+    page = (tmp_path / "ru/entries/meduza.html").read_text(encoding="utf-8")
+    assert 'href="../../ru/feeds/entry/meduza.atom"' in page and 'type="application/atom+xml"' in page
+    opml = ET.fromstring((tmp_path / "ru/feeds/entry/meduza.opml").read_bytes())
+    assert [o.get("xmlUrl") for o in opml.iter("outline")] == [
+        "https://nansen.example.org/ru/feeds/entry/meduza.atom",
+        "https://meduza.io/rss/all",
+        "https://meduza.io/rss/en/all",
+        "https://meduza.io/rss/news",
+    ]
 
 
 def test_feed_families_exist_in_both_languages(seeded: Store, tmp_path: Path) -> None:
