@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select, type_coerce
+from sqlalchemy import Select, column, func, or_, select, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
@@ -124,6 +124,7 @@ class Filters:
     language: str | None = None
     program_state: str | None = None
     stale_days: int | None = None  # not verified in this many days (or never)
+    designation: str | None = None  # a kind of designation in force (not lifted)
 
 
 def _list_has(session: Session, column: Any, value: str) -> Any:
@@ -134,6 +135,26 @@ def _list_has(session: Session, column: Any, value: str) -> Any:
     return select(items.c.value).where(items.c.value == value).exists()
 
 
+def _designated(session: Session, kind: str) -> Any:
+    """The entry carries a designation of `kind` that has not been lifted, in SQL on both backends."""
+    if session.get_bind().dialect.name == "postgresql":
+        items = func.jsonb_array_elements(type_coerce(Entry.designations, JSONB)).table_valued(column("value", JSONB))
+        return (
+            select(items.c.value)
+            .where(items.c.value["kind"].astext == kind, items.c.value["lifted"].astext.is_(None))
+            .exists()
+        )
+    items = func.json_each(Entry.designations).table_valued("value")
+    return (
+        select(items.c.value)
+        .where(
+            func.json_extract(items.c.value, "$.kind") == kind,
+            func.json_extract(items.c.value, "$.lifted").is_(None),
+        )
+        .exists()
+    )
+
+
 def _filtered(session: Session, filters: Filters) -> Select[Entry]:
     query = select(Entry)
     if filters.kind:
@@ -142,14 +163,16 @@ def _filtered(session: Session, filters: Filters) -> Select[Entry]:
         query = query.where(Entry.status == filters.status)
     if filters.program_state:
         query = query.where(Entry.program_state == filters.program_state)
-    for column, value in (
+    for listed, value in (
         (Entry.host_countries, filters.country and filters.country.upper()),
         (Entry.countries_served, filters.serves and filters.serves.upper()),
         (Entry.topics, filters.topic),
         (Entry.languages, filters.language and filters.language.lower()),
     ):
         if value:
-            query = query.where(_list_has(session, column, value))
+            query = query.where(_list_has(session, listed, value))
+    if filters.designation:
+        query = query.where(_designated(session, filters.designation))
     if filters.stale_days is not None:
         cutoff = utcnow() - dt.timedelta(days=filters.stale_days)
         query = query.where(or_(Entry.verified_at.is_(None), Entry.verified_at < cutoff))
@@ -319,6 +342,12 @@ def stats(session: Session, *, stale_days: int = 180) -> dict[str, Any]:
         "by_program_state": dict(sorted(Counter(e.program_state for e in entries if e.program_state).items())),
         "by_host_country": dict(sorted(Counter(c for e in entries for c in e.host_countries).items())),
         "by_topic": dict(sorted(Counter(t for e in entries for t in e.topics).items())),
+        "by_designation": dict(
+            sorted(
+                Counter(k for e in entries for k in {d["kind"] for d in e.designations if not d.get("lifted")}).items()
+            )
+        ),
+        "with_warnings": sum(1 for e in entries if e.warnings),
         "never_verified": sum(1 for e in entries if e.verified_at is None),
         f"not_verified_in_{stale_days}_days": sum(1 for e in entries if e.verified_at and e.verified_at < cutoff),
         "revisions": session.scalar(select(func.count(Revision.id))) or 0,

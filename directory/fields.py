@@ -46,13 +46,24 @@ class FieldError(ValueError):
 # Each check takes the raw value and returns the normalized one or raises ValueError(reason).
 
 
-def _text(value: Any) -> str | None:
+def _plain(value: Any) -> str | None:
+    """Text with white space trimmed (runs of it folded when on one line); None when empty."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ValueError(f"expected text, got {type(value).__name__}")
     text = " ".join(str(value).split()) if "\n" not in str(value) else str(value).strip()
     return text or None
+
+
+def _text(value: Any) -> str | None:
+    """Text as people read it (`_plain`), with no character that acts instead of showing (`HIDDEN`:
+    controls, bidi overrides that turn `exe.jpg` into `gpj.exe`, zero-width characters), which no
+    name, summary or note needs; line breaks are kept."""
+    text = _plain(value)
+    if text is not None:
+        _refuse_hidden(text.replace("\n", " ").replace("\t", " "), "plain text")
+    return text
 
 
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -172,7 +183,7 @@ def _character_name(char: str) -> str:
 def _url(value: Any) -> str | None:
     """An absolute http(s) URL, kept as written: no white space, credentials, or hidden characters (a
     URL that needs them has them percent-encoded), and a host that is an IP address or a valid name."""
-    text = _text(value)
+    text = _plain(value)
     if text is None:
         return None
     if any(ch.isspace() for ch in text):
@@ -271,7 +282,7 @@ def _email(value: Any) -> str | None:
     `ascii_host` does and keeps it readable: `Reader@FAß.DE` is stored as `Reader@faß.de`, and mail to it
     goes to the A-label form `Reader@xn--fa-hia.de`."""
 
-    text = _text(value)
+    text = _plain(value)
     if text is None:
         return None
     _refuse_hidden(text, "an email address")  # email_validator refuses them too, but in its own words
@@ -350,6 +361,8 @@ def _partial_date(value: Any) -> str | None:
     if text is None or match is None:
         raise ValueError(f"{value!r} is not a date (YYYY-MM-DD, or YYYY-MM / YYYY when only that is known)")
     year, month, day = match.groups()
+    if year < "1900":
+        raise ValueError(f"{text!r} is not a date this directory can hold: check the year")
     try:
         dt.date(int(year), int(month or 1), int(day or 1))
     except ValueError as exc:
@@ -365,7 +378,10 @@ def _source(value: Any) -> str | None:
         return None
     urls = []
     for part in sources.split(text):
-        url = _url(part)
+        try:
+            url = _url(part)
+        except ValueError as exc:
+            raise ValueError(f"{text!r} is not one or more http(s) URLs separated by ' ; ' ({exc})") from None
         reason = sources.refusal(url) if url else None
         if reason:
             raise ValueError(reason)
@@ -374,45 +390,60 @@ def _source(value: Any) -> str | None:
     return sources.SEPARATOR.join(urls) or None
 
 
-def _mapping(value: Any, required: tuple[str, ...], optional: tuple[str, ...], what: str) -> dict[str, Any]:
+def _mapping(value: Any, fields: Mapping[str, Callable[[Any], Any]], required: tuple[str, ...], what: str) -> dict:
+    """A mapping of exactly these `fields`, each normalized by its check; a required one that is
+    missing or blank once normalized (`"  "`, `" ; "`) is refused by name."""
     if not isinstance(value, Mapping):
-        raise ValueError(f"each {what} is a mapping of {', '.join(required + optional)}")
-    unknown = [key for key in value if key not in required + optional]
+        raise ValueError(f"each {what} is a mapping of {', '.join(fields)}")
+    unknown = [key for key in value if key not in fields]
     if unknown:
-        raise ValueError(f"a {what} has no field {unknown[0]!r} (it has {', '.join(required + optional)})")
-    missing = [key for key in required if value.get(key) in (None, "")]
+        raise ValueError(f"a {what} has no field {unknown[0]!r} (it has {', '.join(fields)})")
+    item = {key: check(value.get(key)) for key, check in fields.items()}
+    missing = [key for key in required if item[key] in (None, "")]
     if missing:
         raise ValueError(f"a {what} needs {', '.join(missing)}")
-    return dict(value)
+    return item
+
+
+def _fact_date(value: Any) -> str | None:
+    """A partial date of something that has happened: not in the future, not before 1900."""
+    text = _partial_date(value)
+    if text is not None:
+        if text > dt.date.today().isoformat()[: len(text)]:
+            raise ValueError(f"{text!r} is in the future: this date says when something happened")
+        if text < "1900":
+            raise ValueError(f"{text!r} is before 1900: check the year")
+    return text
 
 
 def _designation(value: Any) -> dict[str, Any]:
     """{authority, kind, date, source[, lifted]}: a state's label on the organization, dated and sourced."""
-    item = _mapping(value, ("authority", "kind", "date", "source"), ("lifted",), "designation")
-    authority, kind = _text(item["authority"]), _text(item["kind"])
-    if authority not in AUTHORITY_BY_SLUG:
-        raise ValueError(f"{authority!r} is not a designating authority (see docs/taxonomy.md)")
-    if kind not in DESIGNATION_KIND_BY_SLUG:
-        raise ValueError(f"{kind!r} is not a kind of designation ({', '.join(DESIGNATION_KIND_BY_SLUG)})")
-    date = _partial_date(item["date"]) or ""
-    designation = {"authority": authority, "kind": kind, "date": date, "source": _source(item["source"])}
-    lifted = _partial_date(item.get("lifted"))
+    fields = {"authority": _text, "kind": _text, "date": _fact_date, "source": _source, "lifted": _fact_date}
+    item = _mapping(value, fields, ("authority", "kind", "date", "source"), "designation")
+    if item["authority"] not in AUTHORITY_BY_SLUG:
+        raise ValueError(f"{item['authority']!r} is not a designating authority (see docs/taxonomy.md)")
+    if item["kind"] not in DESIGNATION_KIND_BY_SLUG:
+        raise ValueError(f"{item['kind']!r} is not a kind of designation ({', '.join(DESIGNATION_KIND_BY_SLUG)})")
+    lifted = item.pop("lifted")
     if lifted is not None:
-        if lifted < date[: len(lifted)]:
-            raise ValueError(f"a designation cannot be lifted ({lifted}) before it was made ({date})")
-        designation["lifted"] = lifted
-    return designation
+        if lifted < item["date"][: len(lifted)]:
+            raise ValueError(f"a designation cannot be lifted ({lifted}) before it was made ({item['date']})")
+        item["lifted"] = lifted
+    return item
 
 
 def _warning(value: Any) -> dict[str, Any]:
     """{en, ru, date, source}: a risk a reader must know first, in both languages, dated and sourced."""
-    item = _mapping(value, ("en", "ru", "date", "source"), (), "warning")
-    return {
-        "en": _text(item["en"]),
-        "ru": _text(item["ru"]),
-        "date": _partial_date(item["date"]),
-        "source": _source(item["source"]),
-    }
+    fields = {"en": _text, "ru": _text, "date": _fact_date, "source": _source}
+    return _mapping(value, fields, tuple(fields), "warning")
+
+
+def _checked_at(value: Any) -> str | None:
+    """When a person checked the facts: a time (see `_datetime`), not later than now (a day of clock skew allowed)."""
+    text = _datetime(value)
+    if text is not None and dt.datetime.fromisoformat(text) > dt.datetime.now(dt.UTC) + dt.timedelta(days=1):
+        raise ValueError(f"{text!r} is in the future: a check has already happened")
+    return text
 
 
 def _date(value: Any) -> str | None:
@@ -491,13 +522,13 @@ FIELDS: tuple[Field, ...] = (
     Field("contacts.other", "contact_other", _url, many=True),
     Field("status", "status", _choice(STATUSES), default="active"),
     Field("status_note", "status_note", _text),
-    Field("verified_at", "verified_at", _datetime),
+    Field("verified_at", "verified_at", _checked_at),
     Field("verified_by", "verified_by", _text),
     Field("source", "source", _source),
     Field("designations", "designations", _designation, many=True, structured=True),
     Field("warnings", "warnings", _warning, many=True, structured=True),
     Field("program.state", "program_state", _choice(PROGRAM_STATES), program_only=True),
-    Field("program.state_since", "program_state_since", _partial_date, program_only=True),
+    Field("program.state_since", "program_state_since", _fact_date, program_only=True),
     Field("program.state_note.en", "state_note_en", _text, program_only=True),
     Field("program.state_note.ru", "state_note_ru", _text, program_only=True),
     Field("program.eligibility.en", "eligibility_en", _text, program_only=True),
@@ -558,6 +589,15 @@ def check_complete(record: Mapping[str, Any]) -> list[FieldError]:
             errors.append(FieldError("program.state", "is required for a program (open, paused, closed or unknown)"))
         if bool(record.get("program.state_note.en")) != bool(record.get("program.state_note.ru")):
             errors.append(FieldError("program.state_note", "needs both languages, en and ru"))
+        opens, closes = record.get("program.next_call.opens"), record.get("program.next_call.closes")
+        if opens and closes and closes < opens[: len(closes)]:
+            errors.append(
+                FieldError("program.next_call", f"the call cannot close ({closes}) before it opens ({opens})")
+            )
+        if record.get("designations"):
+            errors.append(
+                FieldError("designations", "a program is not designated; designations belong to organizations")
+            )
     else:
         errors.extend(
             FieldError(field.key, f"only a program has this field, and this entry is a {record.get('kind')}")
@@ -603,7 +643,7 @@ def column_value(field: Field, value: Any) -> Any:
     """Record value → the Python value its column stores."""
     if value is None:
         return None
-    if field.check is _datetime:
+    if field.check in (_datetime, _checked_at):
         return dt.datetime.fromisoformat(value)
     return list(value) if field.many else value
 

@@ -51,6 +51,10 @@ NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://nansen.directory/hsds")
 
 TOPIC_TAXONOMY = "nansen-topics"
 DESIGNATION_TAXONOMY = "nansen-designations"
+DESIGNATION_TERM_DESCRIPTION = {
+    "en": "Labelled by a state as: {kind}.",
+    "ru": "Статус, присвоенный государством: {kind}.",
+}
 DESIGNATION_TAXONOMY_DESCRIPTION = (
     "Labels the Russian and Belarusian states put on organizations (foreign agent, undesirable, extremist, "
     "terrorist…), which change what supporting them risks for a reader in those countries."
@@ -383,17 +387,23 @@ def _alert(record: Mapping[str, Any], language: str) -> str | None:
 def _add_designation_taxonomy(rows: Rows, language: str) -> dict[str, str]:
     """The `nansen-designations` taxonomy: the labels states put on organizations; kind -> term id."""
     terms = [
-        (kind.slug, getattr(kind, language), f"Designated by the Russian or Belarusian state as: {kind.en}.")
+        (
+            kind.slug,
+            getattr(kind, language),
+            DESIGNATION_TERM_DESCRIPTION[language].format(kind=getattr(kind, language)),
+        )
         for kind in DESIGNATION_KINDS
     ]
     return _add_taxonomy(rows, DESIGNATION_TAXONOMY, DESIGNATION_TAXONOMY_DESCRIPTION, terms, language)
 
 
-def _add_designations(rows: Rows, record: Mapping[str, Any], organization_id: str, term_ids: Mapping[str, str]) -> None:
+def _add_designations(
+    rows: Rows, record: Mapping[str, Any], organization_id: str, term_ids: Mapping[str, str], language: str
+) -> None:
     for number, designation in enumerate(record.get("designations") or []):
         value = {
             "authority": designation["authority"],
-            "authority_name": AUTHORITY_BY_SLUG[designation["authority"]].en,
+            "authority_name": getattr(AUTHORITY_BY_SLUG[designation["authority"]], language),
             "date": designation["date"],
             "lifted": designation.get("lifted"),
             "source": designation["source"],
@@ -511,7 +521,7 @@ def _add_entry(
     _add_service_areas(rows, record, language, service_id)
     _add_languages(rows, record, language, service_id)
     _add_topics(rows, record, service_id, term_ids)
-    _add_designations(rows, record, organization_id, designation_ids)
+    _add_designations(rows, record, organization_id, designation_ids, language)
 
 
 def _add_locations(rows: Rows, record: Mapping[str, Any], language: str, organization_id: str, service_id: str) -> None:

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 
 import pycountry
 import snowballstemmer
+from babel import Locale
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from directory.models import Entry
-from directory.taxonomy import TOPIC_BY_SLUG
+from directory.taxonomy import DESIGNATION_KIND_BY_SLUG, TOPIC_BY_SLUG
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _CYRILLIC = re.compile(r"[а-яё]")
@@ -50,13 +51,15 @@ def stems(text_: str, *, keep_stopwords: bool = True) -> list[str]:
 
 
 @functools.cache
-def _country_names(code: str) -> tuple[str, str]:
-
+def _country_names(code: str) -> tuple[str, ...]:
+    """The names people search a country by: CLDR's ("Россия", "Russia") and ISO's official ones
+    ("Российская Федерация", "Russian Federation"), in English and Russian."""
+    names = [Locale.parse(lang).territories.get(code, code) for lang in ("en", "ru")]
     country = pycountry.countries.get(alpha_2=code)
-    if country is None:
-        return code, code
-    russian = gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=["ru"], fallback=True)
-    return country.name, russian.gettext(country.name)
+    if country is not None:
+        russian = gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=["ru"], fallback=True)
+        names += [country.name, russian.gettext(country.name)]
+    return tuple(dict.fromkeys(names))
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,12 @@ def document(entry: Entry) -> Document:
             tags += [topic.en, topic.ru]
     for code in entry.host_countries or []:
         tags += list(_country_names(code))
+    for designation in entry.designations or []:
+        kind = DESIGNATION_KIND_BY_SLUG.get(designation.get("kind", ""))
+        if kind and not designation.get("lifted"):
+            tags += [kind.en, kind.ru]
     summaries = [entry.summary_en, entry.summary_ru, entry.eligibility_en or "", entry.eligibility_ru or ""]
+    summaries += [entry.state_note_en or "", entry.state_note_ru or ""]
     return Document(
         names=f"{entry.name_en} {entry.name_ru} {entry.slug.replace('-', ' ')}",
         summaries=" ".join(summaries),

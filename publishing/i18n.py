@@ -3,7 +3,8 @@
 Interface strings are English msgids translated through a gettext catalog
 (`newsletter/locale/ru/LC_MESSAGES/messages.po`, extracted with Babel from the templates and from
 Python). The catalog is compiled in memory when first used, so the repository holds only the
-reviewable `.po` text. Country and language names come from pycountry's own ISO catalogs.
+reviewable `.po` text. Country and language names are the ones people use ("Россия", "Грузия",
+"Russia"), from CLDR through Babel, not ISO's official ones ("Российская Федерация").
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import datetime as dt
 import functools
 import gettext
 import io
+import unicodedata
 from pathlib import Path
 
-import pycountry
+from babel import Locale
 from babel.dates import format_date
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -49,50 +51,40 @@ def ngettext_for(lang: str, singular: str, plural: str, n: int) -> str:
 
 
 @functools.cache
-def _iso_catalog(domain: str, lang: str) -> gettext.NullTranslations:
-
-    if lang == "en":
-        return gettext.NullTranslations()
-    return gettext.translation(domain, pycountry.LOCALES_DIR, languages=[lang], fallback=True)
-
-
-# Names of codes ISO 3166-1 reserves outside its list (pycountry has only the assigned ones).
-_RESERVED_COUNTRIES = {"EU": {"en": "European Union", "ru": "Европейский союз"}}
-
-
-@functools.cache
 def country_name(code: str, lang: str) -> str:
-
-    if code in _RESERVED_COUNTRIES:
-        return _RESERVED_COUNTRIES[code].get(lang, _RESERVED_COUNTRIES[code]["en"])
-    country = pycountry.countries.get(alpha_2=code)
-    if country is None:
-        return code
-    name = getattr(country, "common_name", None) or country.name
-    translated = _iso_catalog("iso3166-1", lang).gettext(name)
-    if translated == name and name != country.name:
-        translated = _iso_catalog("iso3166-1", lang).gettext(country.name)
-    return translated
+    """CLDR's name of an ISO 3166-1 code (EU included) in `lang`; the code itself if CLDR has none."""
+    return Locale.parse(lang).territories.get(code.upper(), code)
 
 
 @functools.cache
 def language_name(code: str, lang: str) -> str:
+    """CLDR's name of an ISO 639-1 code in `lang` ("белорусский", "Belarusian")."""
+    return Locale.parse(lang).languages.get(code.lower(), code)
 
-    language = pycountry.languages.get(alpha_2=code)
-    if language is None:
-        return code
-    return _iso_catalog("iso639-3", lang).gettext(language.name)
+
+def collation_key(text: str, lang: str) -> tuple[str, str]:
+    """Sort key giving the order a reader of `lang` expects for names (what UCA/CLDR collation gives for
+    Russian and English): case and accents matter only to break ties, `ё` sorts with `е`, and `й` stays
+    its own letter after `и` (so no decomposition of Cyrillic letters)."""
+    folded = text.casefold().replace("ё", "е")
+    base = "".join(ch if "\u0400" <= ch <= "\u04ff" else unicodedata.normalize("NFKD", ch)[0] for ch in folded)
+    return (base, text)
 
 
 def partial_date(text: str, lang: str, *, after_since: bool = False) -> str:
-    """A date at the precision the data has it, for reading: `2025-07-14` → "14 July 2025" / "14 июля 2025",
-    `2025-07` → "July 2025" / "июль 2025" ("июля 2025" `after_since`, for "с …"), `2025` → "2025".
+    """A date at the precision the data has it, for reading: `2025-07-14` → "14 July 2025" / "14 июля 2025 г.",
+    `2025-07` → "July 2025" / "июль 2025 г.", `2025` → "2025" / "2025 г.". `after_since` gives the form that
+    follows "since" / «с», «до» («с июля 2025 года», «с 2025 года»).
 
     Raises ValueError for text that is none of YYYY-MM-DD, YYYY-MM, YYYY (the forms `directory.fields` keeps).
     """
     parts = [int(part) for part in text.split("-")]
     if len(parts) == 1:
-        return str(parts[0])
-    if len(parts) == 2:
-        return format_date(dt.date(parts[0], parts[1], 1), "MMMM y" if after_since else "LLLL y", locale=lang)
-    return format_date(dt.date(*parts), "d MMMM y", locale=lang)
+        shown = str(parts[0])
+    elif len(parts) == 2:
+        shown = format_date(dt.date(parts[0], parts[1], 1), "MMMM y" if after_since else "LLLL y", locale=lang)
+    else:
+        shown = format_date(dt.date(*parts), "d MMMM y", locale=lang)
+    if lang == "ru":
+        shown += " года" if after_since else " г."
+    return shown

@@ -37,7 +37,15 @@ from directory.taxonomy import (
     TOPICS,
 )
 from publishing import feeds
-from publishing.i18n import LANGUAGES, country_name, gettext_for, language_name, partial_date, translations
+from publishing.i18n import (
+    LANGUAGES,
+    collation_key,
+    country_name,
+    gettext_for,
+    language_name,
+    partial_date,
+    translations,
+)
 from publishing.updates import Update, collect
 
 TEMPLATES = Path(__file__).parent / "templates" / "site"
@@ -328,8 +336,8 @@ def _listing(
     return Page(f"{lang}/{path}", "listing.html", context, lang, key=key)
 
 
-def _country_key(lang: str, code: str) -> str:
-    return country_name(code, lang)
+def _country_key(lang: str, code: str) -> tuple[str, str]:
+    return collation_key(country_name(code, lang), lang)
 
 
 def _digest(data: Any) -> str:

@@ -41,8 +41,8 @@ SIGNIFICANT: dict[str, str] = {
     "program.state_since": "Program state",
     "program.state_note.en": "Program state",
     "program.state_note.ru": "Program state",
-    "program.next_call.opens": "Next call",
-    "program.next_call.closes": "Next call",
+    "program.next_call.opens": "Next call opens",
+    "program.next_call.closes": "Application deadline",
     "designations": "Designations",
     "warnings": "Warning",
     "program.eligibility.en": "Who qualifies",
@@ -66,7 +66,8 @@ _MESSAGES = (
     _("New in the directory: {name}"), _("{name} has closed"), _("{name} is active again"),
     _("{name}: program is now {state}"), _("{name}: updated"),
     _("{name}: the official page changed"), _("Page"), _("since {date}"), _("none"),
-    _("Next call"), _("Designations"), _("Warning"), _("{name}: designated as {kind}"),
+    _("Next call opens"), _("Application deadline"), _("Designations"), _("Warning"), _("Warning withdrawn"),
+    _("{name}: designated as {kind}"),
     _("{name}: designation as {kind} lifted"), _("{name}: new warning"), _("{kind}: {authority}, {date}"),
     _("lifted {date}"), _("opens {date}"), _("deadline {date}"), _("last confirmed {date}"),
     _("open"), _("paused"), _("closed"), _("unknown"), _("active"), _("inactive"),
@@ -89,6 +90,7 @@ class EntryView:
     program_state: str | None
     program_state_since: str | None  # YYYY-MM-DD, YYYY-MM or YYYY
     warnings: tuple[dict[str, Any], ...] = ()  # the entry's current warnings ({en, ru, date, source})
+    state_note: dict[str, str | None] | None = None  # a program's note on its state, per language
 
 
 @dataclass(frozen=True)
@@ -121,11 +123,11 @@ class Update:
 
     @functools.cached_property
     def title(self) -> dict[str, str]:
-        return {lang: _title(self.kind, self.entry, self.changes, lang) for lang in LANGUAGES}
+        return {lang: _title(self.kind, self.entry, self.changes, lang, self.time) for lang in LANGUAGES}
 
     @functools.cached_property
     def text(self) -> dict[str, str]:
-        return {lang: _text(self.kind, self.entry, self.changes, lang) for lang in LANGUAGES}
+        return {lang: _text(self.kind, self.entry, self.changes, lang, self.time) for lang in LANGUAGES}
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -172,6 +174,7 @@ def _groups(rows: Iterable[Any]) -> Iterator[tuple[tuple[int, dt.datetime], list
 _VIEW_COLUMNS = (
     Entry.id, Entry.slug, Entry.kind, Entry.name_en, Entry.name_ru, Entry.host_countries, Entry.countries_served,
     Entry.languages, Entry.topics, Entry.status, Entry.program_state, Entry.program_state_since, Entry.warnings,
+    Entry.state_note_en, Entry.state_note_ru,
 )  # fmt: skip
 
 
@@ -188,6 +191,7 @@ def _view(entry: Any) -> EntryView:
         program_state=entry.program_state,
         program_state_since=entry.program_state_since,
         warnings=tuple(entry.warnings or ()),
+        state_note={"en": entry.state_note_en, "ru": entry.state_note_ru},
     )
 
 
@@ -197,7 +201,9 @@ def _update(entry: EntryView, moment: dt.datetime, rows: Sequence[Any]) -> Updat
     ]
     if not changes:
         return None
-    return Update(id=f"update-{rows[0].id}", time=moment, kind=_kind(changes), entry=entry, changes=tuple(changes))
+    return Update(
+        id=f"update-{rows[0].id}", time=moment, kind=_kind(changes, moment), entry=entry, changes=tuple(changes)
+    )
 
 
 def _json_text(value: str | None) -> str | None:
@@ -205,7 +211,7 @@ def _json_text(value: str | None) -> str | None:
     return None if value is None or value == "null" else value
 
 
-def _kind(changes: Sequence[_Change]) -> str:
+def _kind(changes: Sequence[_Change], moment: dt.datetime) -> str:
     by_field = {c.field: c for c in changes}
     if "created" in by_field:
         return "added"
@@ -215,38 +221,68 @@ def _kind(changes: Sequence[_Change]) -> str:
     if status and status.new == "active" and status.old in ("closed", "inactive"):
         return "reopened"
     designations = by_field.get("designations")
-    if designations and (_added(designations) or _lifted(designations)):
+    if designations and (_designated(designations, moment) or _lifted(designations, moment)):
         return "designation"
     if "program.state" in by_field:
         return "program-state"
     warnings = by_field.get("warnings")
-    if warnings and _added(warnings):
+    if warnings and _new_warnings(warnings):
         return "warning"
     if "page" in by_field:
         return "page-change"
     return "changed"
 
 
-def _added(change: _Change) -> list[dict[str, Any]]:
-    """Items of a list of mappings that the change added (designations are told apart by who, what
-    and when; a warning by its text): a correction of a source is not news."""
-    key = _designation_key if change.field == "designations" else _warning_key
-    old = {key(item) for item in change.old or []}
-    return [item for item in change.new or [] if key(item) not in old]
+# A designation is news when it is new: made (or lifted) within this window before the edit that
+# records it. Recording an old designation (data filled in later) or correcting a date is a change,
+# told as one, not a headline that the organization was just designated.
+NEWS_WINDOW = dt.timedelta(days=180)
 
 
-def _lifted(change: _Change) -> list[dict[str, Any]]:
-    """Designations that got a `lifted` date in this change."""
-    old = {_designation_key(item) for item in change.old or [] if item.get("lifted")}
-    return [item for item in change.new or [] if item.get("lifted") and _designation_key(item) not in old]
+def _recent(date: str, moment: dt.datetime) -> bool:
+    """Whether a partial date (YYYY, YYYY-MM, YYYY-MM-DD) may fall within NEWS_WINDOW before `moment`."""
+    latest = {4: f"{date}-12-31", 7: f"{date}-28"}.get(len(date), date)
+    return dt.date.fromisoformat(latest) >= (moment - NEWS_WINDOW).date()
 
 
-def _designation_key(item: dict[str, Any]) -> tuple[str, str, str]:
-    return (item.get("authority", ""), item.get("kind", ""), item.get("date", ""))
+def _active(items: Any) -> set[tuple[str, str]]:
+    """(authority, kind) of the designations in force (not lifted): what a designation is, whatever its date."""
+    return {(item["authority"], item["kind"]) for item in items or [] if not item.get("lifted")}
+
+
+def _designated(change: _Change, moment: dt.datetime) -> list[dict[str, Any]]:
+    """Designations this change put in force that were made recently."""
+    before = _active(change.old)
+    return [
+        item
+        for item in change.new or []
+        if not item.get("lifted") and (item["authority"], item["kind"]) not in before and _recent(item["date"], moment)
+    ]
+
+
+def _lifted(change: _Change, moment: dt.datetime) -> list[dict[str, Any]]:
+    """Designations in force before this change that it records as recently lifted."""
+    before = _active(change.old)
+    return [
+        item
+        for item in change.new or []
+        if item.get("lifted") and (item["authority"], item["kind"]) in before and _recent(item["lifted"], moment)
+    ]
 
 
 def _warning_key(item: dict[str, Any]) -> tuple[str, str]:
-    return (item.get("en", ""), item.get("ru", ""))
+    """A warning is told apart by its date and source, so rewording one is not a new warning."""
+    return (item.get("date", ""), item.get("source", ""))
+
+
+def _new_warnings(change: _Change) -> list[dict[str, Any]]:
+    old = {_warning_key(item) for item in change.old or []}
+    return [item for item in change.new or [] if _warning_key(item) not in old]
+
+
+def _withdrawn_warnings(change: _Change) -> list[dict[str, Any]]:
+    new = {_warning_key(item) for item in change.new or []}
+    return [item for item in change.old or [] if _warning_key(item) not in new]
 
 
 def designation_text(item: dict[str, Any], lang: str) -> str:
@@ -263,7 +299,7 @@ def designation_text(item: dict[str, Any], lang: str) -> str:
     return text
 
 
-def _title(kind: str, entry: EntryView, changes: Sequence[_Change], lang: str) -> str:
+def _title(kind: str, entry: EntryView, changes: Sequence[_Change], lang: str, moment: dt.datetime) -> str:
     t = lambda message: gettext_for(lang, message)  # noqa: E731
     name = entry.name[lang]
     if kind == "added":
@@ -279,11 +315,11 @@ def _title(kind: str, entry: EntryView, changes: Sequence[_Change], lang: str) -
         return t("{name}: the official page changed").format(name=name)
     if kind == "designation":
         change = next(c for c in changes if c.field == "designations")
-        added = _added(change)
+        added = _designated(change, moment)
         item, message = (
             (added[-1], "{name}: designated as {kind}")
             if added
-            else (_lifted(change)[-1], "{name}: designation as {kind} lifted")
+            else (_lifted(change, moment)[-1], "{name}: designation as {kind} lifted")
         )
         label = DESIGNATION_KIND_BY_SLUG.get(item["kind"])
         return t(message).format(name=name, kind=getattr(label, lang) if label else item["kind"])
@@ -292,7 +328,7 @@ def _title(kind: str, entry: EntryView, changes: Sequence[_Change], lang: str) -
     return t("{name}: updated").format(name=name)
 
 
-def _text(kind: str, entry: EntryView, changes: Sequence[_Change], lang: str) -> str:
+def _text(kind: str, entry: EntryView, changes: Sequence[_Change], lang: str, moment: dt.datetime) -> str:
     """Plain text: what changed, in the reader's language (other-language fields are left out)."""
     if kind == "added":
         created = next(c.new for c in changes if c.field == "created")
@@ -309,11 +345,38 @@ def _text(kind: str, entry: EntryView, changes: Sequence[_Change], lang: str) ->
         if label in seen_labels:
             continue
         seen_labels.add(label)
-        value = change.new
-        if change.field in ("designations", "warnings"):
-            value = [*_added(change), *(_lifted(change) if change.field == "designations" else [])] or value
-        lines.append(f"{label}: {_value(change.field, value, entry, lang)}")
+        if change.field == "warnings":
+            lines.extend(_warning_lines(change, lang))
+        elif change.field.startswith("program.state"):
+            lines.append(f"{label}: {_state_text(entry, lang)}")
+        else:
+            value = change.new
+            if change.field == "designations":
+                value = [*_designated(change, moment), *_lifted(change, moment)] or value
+            lines.append(f"{label}: {_value(change.field, value, entry, lang)}")
     return "\n".join(lines)
+
+
+def _warning_lines(change: _Change, lang: str) -> list[str]:
+    """New warnings as warnings, withdrawn ones as withdrawn; a reworded one as it reads now."""
+    t = lambda message: gettext_for(lang, message)  # noqa: E731
+    new, withdrawn = _new_warnings(change), _withdrawn_warnings(change)
+    if not new and not withdrawn:
+        new = list(change.new or [])
+    return [f"{t('Warning')}: {_warning_text(item, lang)}" for item in new] + [
+        f"{t('Warning withdrawn')}: {_warning_text(item, lang)}" for item in withdrawn
+    ]
+
+
+def _warning_text(item: dict[str, Any], lang: str) -> str:
+    return f"{item[lang]} ({partial_date(item['date'], lang)})"
+
+
+def _state_text(entry: EntryView, lang: str) -> str:
+    """The program's state as it is now, with since when (or when last confirmed) and its note."""
+    state = _value("program.state", entry.program_state, entry, lang)
+    note = entry.state_note.get(lang) if entry.state_note else None
+    return f"{state}. {note}" if note else state
 
 
 def diff_summary(diff: str, limit: int = 12) -> str:
@@ -356,8 +419,6 @@ def _value(field: str, value: Any, entry: EntryView, lang: str) -> str:
         return text
     if field == "designations":
         return "; ".join(designation_text(item, lang) for item in value)
-    if field == "warnings":
-        return " ".join(f"{item[lang]} ({partial_date(item['date'], lang)})" for item in value)
     if field in ("program.state_since", "program.next_call.opens", "program.next_call.closes"):
         return partial_date(value, lang)
     return str(value)

@@ -79,6 +79,18 @@ def test_designations_are_in_the_json_with_date_and_source(seeded: Cli, tmp_path
     assert all(d["date"] and d["source"] for e in exported.values() for d in e.get("designations", []))
 
 
+def test_designated_organizations_can_be_listed_counted_and_found(seeded: Cli) -> None:
+    listed = json.loads(seeded("entries", "list", "--designation", "terrorist", "--format", "json").output)
+    slugs = {e["slug"] for e in listed}
+    assert {"fbk", "nexta"} <= slugs and "meduza" not in slugs
+    assert all(any(d["kind"] == "terrorist" and not d.get("lifted") for d in e["designations"]) for e in listed)
+    stats = json.loads(seeded("stats", "--format", "json").output)
+    assert stats["by_designation"]["terrorist"] == len(listed)
+    found = {e["slug"] for e in json.loads(seeded("entries", "search", "terrorist", "--format", "json").output)}
+    assert slugs <= found
+    assert seeded("entries", "list", "--designation", "spy").exit_code == 2
+
+
 def test_second_import_of_the_seed_changes_nothing(seeded: Cli) -> None:
     result = seeded("import", str(DATA))
     assert result.exit_code == 0
@@ -255,6 +267,14 @@ def test_edit_in_editor(seeded: Cli, tmp_path: Path) -> None:
     assert "changed feeds, status" in result.output
     shown = json.loads(seeded("entries", "show", "meduza", "--format", "json").output)
     assert (shown["status"], shown["feeds"]) == ("inactive", [])
+
+
+@pytest.mark.parametrize("editor", ["/nonexistent/editor", '"unbalanced quote'])
+def test_an_editor_that_cannot_start_is_one_line(seeded: Cli, editor: str) -> None:
+    result = seeded("entries", "edit", "meduza", env={"EDITOR": editor, "VISUAL": ""})
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.startswith(f"cannot start the editor {editor!r} ($VISUAL/$EDITOR): ")
+    assert len(result.output.splitlines()) == 1
 
 
 def test_list_filters_and_csv(seeded: Cli) -> None:

@@ -252,3 +252,42 @@ def test_flatten_and_nest_are_inverse() -> None:
         "program.eligibility.ru": "б",
     }
     assert F.nest(flat) == nested
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"ru": "   "}, "needs ru"),
+        ({"source": " ; "}, "needs source"),
+        ({"date": "2099-01"}, "in the future"),
+        ({"date": "0001"}, "check the year"),
+        ({"en": "Safe: do not install app \u202eexe.jpg"}, "U\\+202E RIGHT-TO-LEFT OVERRIDE"),
+    ],
+)
+def test_a_blank_future_or_disguised_warning_is_refused(change: dict, reason: str) -> None:
+    warning = {
+        "en": "Refusals at the border.",
+        "ru": "Отказы на границе.",
+        "date": "2024-06",
+        "source": "https://civil.ge/x",
+    }
+    with pytest.raises(ValueError, match=reason):
+        norm("warnings", [{**warning, **change}])
+
+
+def test_no_text_field_holds_characters_that_act_instead_of_showing() -> None:
+    for key in ("name.en", "summary.ru", "status_note", "program.state_note.en"):
+        with pytest.raises(ValueError, match="U\\+2066 LEFT-TO-RIGHT ISOLATE"):
+            norm(key, "Meduza \u2066x\u2069")
+    assert norm("summary.en", "First line.\nSecond line.") == "First line.\nSecond line."
+
+
+def test_whole_entry_rules_on_programs() -> None:
+    record = {f.key: F.empty_value(f) for f in F.FIELDS} | {"slug": "p", "kind": "program", "host_countries": ["DE"]}
+    record |= {"program.state": "open", "program.next_call.opens": "2027-03", "program.next_call.closes": "2027-01-15"}
+    record |= {"designations": [DESIGNATION]}
+    messages = [str(error) for error in F.check_complete(record)]
+    assert "'program.next_call': the call cannot close (2027-01-15) before it opens (2027-03)" in messages
+    assert "'designations': a program is not designated; designations belong to organizations" in messages
+    with pytest.raises(ValueError, match="in the future"):
+        norm("verified_at", "2099-01-01")

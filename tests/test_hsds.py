@@ -359,7 +359,9 @@ def test_designations_become_dated_sourced_attributes_of_the_organization() -> N
         assert (attribute["link_entity"], attribute["link_id"]) == ("organization", organization["id"])
         assert json.loads(attribute["value"]) == {
             "authority": "ru-prosecutor-general",
-            "authority_name": "Prosecutor General's Office of Russia",
+            "authority_name": {"en": "Prosecutor General's Office of Russia", "ru": "Генеральная прокуратура России"}[
+                language
+            ],
             "date": "2023-01",
             "lifted": None,
             "source": "https://meduza.io/en/news/x",

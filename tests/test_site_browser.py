@@ -73,9 +73,13 @@ def test_country_to_entry_to_feed_at_phone_width(served: str, browser_page, tmp_
     assert page.url.endswith("/ru/countries/ge.html")
     page.locator(".card h3 a").first.click()
     assert "/ru/entries/" in page.url
+    slug = page.url.rsplit("/", 1)[1].removesuffix(".html")
     feed = page.locator('link[rel="alternate"][type="application/atom+xml"]').get_attribute("href")
-    assert feed and feed.endswith("/ru/feeds/country/ge.atom")
-    response = page.request.get(page.url.rsplit("/ru/", 1)[0] + "/ru/feeds/country/ge.atom")
+    assert feed and feed.endswith(f"/ru/feeds/entry/{slug}.atom")  # "follow this page" follows this entry
+    follow = page.get_by_role("link", name="Следить за обновлениями этой карточки через ленту")
+    href = follow.evaluate("a => a.href")
+    assert href.endswith(f"/ru/feeds/entry/{slug}.atom")
+    response = page.request.get(href)
     assert response.ok and b"<feed" in response.body()
     shot = tmp_path / "entry-phone.png"
     page.screenshot(path=str(shot), full_page=True)

@@ -26,7 +26,7 @@ from directory import entries, exports, hsds, imports, store
 from directory import fields as F
 from directory.errors import DomainError, UsageError
 from directory.models import Entry
-from directory.taxonomy import KINDS, PROGRAM_STATES, STATUSES
+from directory.taxonomy import DESIGNATION_KIND_BY_SLUG, KINDS, PROGRAM_STATES, STATUSES
 from pipeline.commands.output import (
     DocFormat,
     Lang,
@@ -117,6 +117,9 @@ def list_command(
     status: str | None = typer.Option(None, help=f"One of: {', '.join(STATUSES)}."),
     state: str | None = typer.Option(None, help=f"Program state: {', '.join(PROGRAM_STATES)}."),
     stale: int | None = typer.Option(None, "--stale", metavar="DAYS", help="Not verified in DAYS days, or never."),
+    designation: str | None = typer.Option(
+        None, help=f"Carries this designation, not lifted: {', '.join(DESIGNATION_KIND_BY_SLUG)}."
+    ),
     fmt: TableFormat = typer.Option(TableFormat.table, "--format"),
     lang: Lang = typer.Option(Lang.en, "--lang", help="Language of names in the table."),
 ) -> None:
@@ -138,7 +141,9 @@ def list_command(
                 raise UsageError(f"--{_OPTION_OF[key]}: {exc}") from None
     if stale is not None and stale < 0:
         raise UsageError("--stale: DAYS must be 0 or more")
-    filters = entries.Filters(kind, status, country, serves, topic, language, state, stale)
+    if designation is not None and designation not in DESIGNATION_KIND_BY_SLUG:
+        raise UsageError(f"--designation: {designation!r} is not one of {', '.join(DESIGNATION_KIND_BY_SLUG)}")
+    filters = entries.Filters(kind, status, country, serves, topic, language, state, stale, designation)
     with unit_of_work(ctx) as session:
         _emit_entries(entries.list_entries(session, filters), fmt, lang)
 
@@ -352,7 +357,11 @@ def _launch_editor(text: str) -> str | None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "entry.yaml"
         path.write_text(text, encoding="utf-8")
-        if subprocess.run([*shlex.split(editor), str(path)], check=False).returncode != 0:
+        try:
+            exited = subprocess.run([*shlex.split(editor), str(path)], check=False).returncode
+        except (OSError, ValueError) as exc:  # not found, not executable, unbalanced quotes in $EDITOR
+            raise DomainError(f"cannot start the editor {editor!r} ($VISUAL/$EDITOR): {exc}; nothing changed") from None
+        if exited != 0:
             raise DomainError(f"the editor {editor!r} exited with an error; nothing changed")
         edited = path.read_text(encoding="utf-8")
     return None if edited == text else edited

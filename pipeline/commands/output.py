@@ -207,10 +207,16 @@ def emit_measures(data: Mapping[str, Any], fmt: DocFormat, title: str) -> None:
 
 
 def cell(value: Any) -> str:
-    """What a table shows for a value: lists joined with ", ", objects as JSON, made `visible`, and
-    escaped for Rich markup (a cell is markup to Rich, and `[link=…]` would make a hyperlink)."""
+    """What a table shows for a value: lists joined with ", " (a list of objects one per line, their
+    values joined with " · "), objects as JSON, made `visible`, and escaped for Rich markup (a cell is
+    markup to Rich, and `[link=…]` would make a hyperlink)."""
     if value is None:
         return ""
+    if isinstance(value, list) and any(isinstance(v, dict) for v in value):
+        rows = [
+            " · ".join(visible(str(x)) for x in v.values()) if isinstance(v, dict) else visible(str(v)) for v in value
+        ]
+        return escape("\n".join(rows))
     if isinstance(value, list):
         text = ", ".join(str(v) for v in value)
     elif isinstance(value, dict):
