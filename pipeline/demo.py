@@ -191,14 +191,11 @@ def main() -> None:
 
     public = OUTPUT / "public"
     box = mailbox.Maildir(OUTPUT / "mail", create=False)
-    editions = [
-        m
-        for _, m in box.items()
-        if "unsubscribe" in (m.get("List-Unsubscribe") or "")
-        and "Confirm" not in (m.get("Subject") or "")
-        and "Подтвердите" not in (m.get("Subject") or "")
-    ]
-    database = f"NANSEN_CONFIG={OUTPUT / 'nansen.toml'}"
+    subjects = [message_from_bytes(m.as_bytes(), policy=policy.default)["Subject"] or "" for _, m in box.items()]
+    confirmations = sum(1 for subject in subjects if "Confirm" in subject or "Подтвердите" in subject)
+    editions = len(subjects) - confirmations
+    env = f"NANSEN_CONFIG={OUTPUT / 'nansen.toml'} NANSEN_SECRET={os.environ['NANSEN_SECRET']}"
+    sink_port = config.load().newsletter.smtp_url.get_secret_value().rsplit(":", 1)[1]  # type: ignore[union-attr]
     print(f"\nDone in {time.monotonic() - started:.0f} s; nothing is left running. Look at:")
     print(f"  the site            {public / 'ru' / 'index.html'}  ({public / 'en' / 'index.html'})")
     print(
@@ -207,12 +204,16 @@ def main() -> None:
     )
     print(f"  the OPML            {public / 'ru' / 'organizations.opml'}")
     print(
-        f"  delivered emails    {OUTPUT / 'mail' / 'new'}/ ({len(box)} messages, {len(editions)} of them "
-        "the newsletter)"
+        f"  delivered emails    {OUTPUT / 'mail' / 'new'}/ ({len(subjects)} messages: {confirmations} subscription "
+        f"confirmations, {editions} newsletter editions)"
     )
-    print(f"  the review queue    {database} .venv/bin/nansen review")
-    print(f"  the configuration   {OUTPUT / 'nansen.toml'} ({database} .venv/bin/nansen config check)")
-    print(f"  preview the site    {database} .venv/bin/nansen serve")
+    print(f"  the review queue    {env} .venv/bin/nansen review")
+    print(f"  the configuration   {OUTPUT / 'nansen.toml'} ({env} .venv/bin/nansen config check)")
+    print("  the site with its subscription form, in two terminals:")
+    print(
+        f"    .venv/bin/python -m aiosmtpd -n -l 127.0.0.1:{sink_port} -c aiosmtpd.handlers.Mailbox {OUTPUT / 'mail'}"
+    )
+    print(f"    {env} .venv/bin/nansen serve")
 
 
 if __name__ == "__main__":

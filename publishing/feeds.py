@@ -21,7 +21,7 @@ from xml.etree import ElementTree as ET
 from feedgen.feed import FeedGenerator
 
 from directory import untrusted
-from directory.taxonomy import KINDS, TOPICS, Topic
+from directory.taxonomy import KINDS, TOPIC_BY_SLUG, TOPICS, Topic
 from publishing.i18n import LANGUAGES, country_name, gettext_for, language_name, partial_date
 from publishing.updates import Update, _
 
@@ -76,6 +76,8 @@ def specs(updates: Sequence[Update]) -> list[FeedSpec]:
                 f"countries/{code.lower()}.html",
             )
         )
+    for code, topic_or_kind in sorted(_combinations(updates)):
+        found.append(_combined_spec(code, topic_or_kind))
     for topic in TOPICS:
         found.append(
             FeedSpec(
@@ -95,6 +97,47 @@ def specs(updates: Sequence[Update]) -> list[FeedSpec]:
             )
         )
     return found
+
+
+def combined_path(code: str, topic_or_kind: str) -> str:
+    """The feed (and page) of one host country and one topic or kind: `country/ge/topic/legal-aid`,
+    `country/ge/kind/media`."""
+    facet = "kind" if topic_or_kind in KINDS else "topic"
+    return f"country/{code.lower()}/{facet}/{topic_or_kind}"
+
+
+def _combinations(updates: Sequence[Update]) -> set[tuple[str, str]]:
+    """Every (host country, topic) and (host country, kind) some entry has: the non-empty combinations."""
+    return {
+        (code, facet)
+        for entry in {u.entry.slug: u.entry for u in updates}.values()
+        for code in entry.host_countries
+        for facet in (*entry.topics, entry.kind)
+    }
+
+
+def _combined_spec(code: str, topic_or_kind: str) -> FeedSpec:
+    path = combined_path(code, topic_or_kind)
+    return FeedSpec(
+        path,
+        partial(combined_title, code, topic_or_kind),
+        partial(_in_combination, code, topic_or_kind),
+        path.replace("country/", "countries/", 1).replace("/topic/", "/topics/").replace("/kind/", "/kinds/") + ".html",
+    )
+
+
+def combined_title(code: str, topic_or_kind: str, lang: str) -> str:
+    """ "Юридическая помощь — Грузия", "Exile media — Georgia"."""
+    if topic_or_kind in KINDS:
+        what = gettext_for(lang, KIND_TITLES[topic_or_kind])
+    else:
+        what = getattr(TOPIC_BY_SLUG[topic_or_kind], lang)
+    return f"{what} — {country_name(code, lang)}"
+
+
+def _in_combination(code: str, topic_or_kind: str, update: Update) -> bool:
+    facets = (update.entry.kind,) if topic_or_kind in KINDS else update.entry.topics
+    return code in update.entry.host_countries and topic_or_kind in facets
 
 
 def _every(update: Update) -> bool:

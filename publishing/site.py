@@ -36,7 +36,7 @@ from directory.taxonomy import (
     TOPIC_BY_SLUG,
     TOPICS,
 )
-from publishing import feeds
+from publishing import feeds, search_index
 from publishing.i18n import (
     LANGUAGES,
     collation_key,
@@ -46,7 +46,7 @@ from publishing.i18n import (
     partial_date,
     translations,
 )
-from publishing.updates import Update, collect
+from publishing.updates import Update, _, collect
 
 TEMPLATES = Path(__file__).parent / "templates" / "site"
 STATIC = Path(__file__).parent / "static"
@@ -255,14 +255,26 @@ def pages(
             lang,
         )
         for code in countries:
+            here = [b for b in briefs if code in b["host_countries"]]
+            facets = _facets(code, here, lang)
             yield _listing(
                 lang,
                 f"countries/{code.lower()}.html",
                 country_name(code, lang),
-                [b for b in briefs if code in b["host_countries"]],
+                here,
                 f"country/{code.lower()}",
                 brief_digest,
+                facets,
             )
+            for facet, _label, members in facets:
+                yield _listing(
+                    lang,
+                    f"countries/{code.lower()}/{'kinds' if facet in KINDS else 'topics'}/{facet}.html",
+                    feeds.combined_title(code, facet, lang),
+                    members,
+                    feeds.combined_path(code, facet),
+                    brief_digest,
+                )
         for kind in KINDS:
             yield _listing(
                 lang,
@@ -296,7 +308,10 @@ def pages(
                 f"language/{code}",
                 brief_digest,
             )
-        yield Page(f"{lang}/feeds.html", "feeds.html", {"feed_names": dict(feed_names[lang]), "feed": "all"}, lang)
+        yield Page(
+            f"{lang}/feeds.html", "feeds.html", {"groups": _feed_groups(feed_names[lang], lang), "feed": "all"}, lang
+        )
+        yield Page(f"{lang}/search/index.html", "search.html", {"feed": "all"}, lang)
         yield Page(
             f"{lang}/designations.html",
             "designations.html",
@@ -327,13 +342,68 @@ def _archive_pages(editions: Sequence[Mapping[str, Any]]) -> list[Page]:
 
 
 def _listing(
-    lang: str, path: str, heading: str, members: list[dict[str, Any]], feed: str, digests: Mapping[str, str]
+    lang: str,
+    path: str,
+    heading: str,
+    members: list[dict[str, Any]],
+    feed: str,
+    digests: Mapping[str, str],
+    facets: Sequence[tuple[str, str, list[dict[str, Any]]]] = (),
 ) -> Page:
     groups = {kind: [m for m in members if m["kind"] == kind] for kind in KINDS}
-    country = feed.split("/", 1)[1].upper() if feed.startswith("country/") else ""
-    context = {"heading": heading, "groups": groups, "feed": feed, "total": len(members), "subscribe_country": country}
-    key = [heading, feed, [digests[m["slug"]] for m in members]]
+    country = feed.split("/")[1].upper() if feed.startswith("country/") else ""
+    context = {
+        "heading": heading,
+        "groups": groups,
+        "feed": feed,
+        "total": len(members),
+        "subscribe_country": country,
+        "facets": [(facet, label, len(members)) for facet, label, members in facets],
+    }
+    key = [heading, feed, [digests[m["slug"]] for m in members], context["facets"]]
     return Page(f"{lang}/{path}", "listing.html", context, lang, key=key)
+
+
+def _feed_groups(names: Mapping[str, str], lang: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The feeds page: (heading msgid, [(label, feed path)]) for all, by kind, country, topic and language,
+    each sorted by name in the reader's order. A country's topic and kind feeds are on its own page."""
+    groups: dict[str, list[tuple[str, str]]] = {
+        "All updates": [], "By kind": [], "By country": [], "By topic": [], "By language": []
+    }  # fmt: skip
+    for path, title in names.items():
+        parts = path.split("/")
+        if len(parts) == 1:
+            groups["All updates"].append((title, path))
+        elif parts[0] == "kind":
+            groups["By kind"].append((gettext_for(lang, feeds.KIND_TITLES[parts[1]]), path))
+        elif parts[0] == "country" and len(parts) == 2:
+            groups["By country"].append((country_name(parts[1].upper(), lang), path))
+        elif parts[0] == "topic" and parts[1] in TOPIC_BY_SLUG:
+            groups["By topic"].append((getattr(TOPIC_BY_SLUG[parts[1]], lang), path))
+        elif parts[0] == "language":
+            groups["By language"].append((language_name(parts[1], lang).capitalize(), path))
+    ordered = {
+        heading: sorted(items, key=lambda item: collation_key(item[0], lang)) for heading, items in groups.items()
+    }
+    ordered["All updates"] = groups["All updates"]  # "All updates" first, then the organizations' posts
+    ordered["By kind"] = groups["By kind"]  # in the taxonomy's order
+    return [(heading, items) for heading, items in ordered.items() if items]
+
+
+_FEED_HEADINGS = (_("All updates"), _("By kind"), _("By country"), _("By topic"), _("By language"))
+
+
+def _facets(code: str, members: list[dict[str, Any]], lang: str) -> list[tuple[str, str, list[dict[str, Any]]]]:
+    """(topic or kind, its name, the members it has) for each non-empty one in a country: what the
+    country page offers as "what is there for me here", kinds first, then topics by name."""
+    kinds = [(kind, gettext_for(lang, feeds.KIND_TITLES[kind])) for kind in KINDS]
+    topics = sorted(((t.slug, getattr(t, lang)) for t in TOPICS), key=lambda pair: collation_key(pair[1], lang))
+    found = []
+    for facet, label in (*kinds, *topics):
+        chosen = [m for m in members if facet == m["kind"] or facet in m["topics"]]
+        if chosen:
+            found.append((facet, label, chosen))
+    return found
 
 
 def _country_key(lang: str, code: str) -> tuple[str, str]:
@@ -443,6 +513,10 @@ def build_from(
             continue
         html = environment(page.lang).get_template(page.template).render(**page.render_context(), **_links(page))
         _write(output, page.path, html.encode("utf-8"), _category(page.path), report)
+
+    for path, content in search_index.build(output).items():
+        _write(output, path, content, "search", report)
+        manifest[path] = ""
 
     for stale in sorted(set(previous) - set(manifest)):
         target = output / stale

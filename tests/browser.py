@@ -79,11 +79,16 @@ def require_browser(executable: str = CHROMIUM) -> None:
 
 @pytest.fixture
 def browser_page(request: pytest.FixtureRequest) -> Iterator[Page]:
-    """A fresh Chromium (own temporary profile) with one page; everything is closed afterwards."""
+    """A fresh Chromium (own temporary profile) with one page; everything is closed afterwards.
+
+    Parametrize indirectly with a viewport (`{"width": …, "height": …}`), and `"javascript": False` to
+    browse as someone with JavaScript turned off."""
     require_browser()
     from playwright.sync_api import sync_playwright
 
-    viewport = dict(getattr(request, "param", None) or PHONE_VIEWPORT)
+    options = dict(getattr(request, "param", None) or {})
+    javascript = bool(options.pop("javascript", True))
+    viewport = options or dict(PHONE_VIEWPORT)
     with (
         tempfile.TemporaryDirectory(prefix="nansen-chromium-", ignore_cleanup_errors=True) as profile,
         sync_playwright() as playwright,
@@ -94,6 +99,7 @@ def browser_page(request: pytest.FixtureRequest) -> Iterator[Page]:
             headless=True,
             args=CHROMIUM_ARGS,
             viewport=viewport,
+            java_script_enabled=javascript,
             timeout=LAUNCH_TIMEOUT_MS,
         )
         try:

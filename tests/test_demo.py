@@ -29,5 +29,52 @@ def test_the_demo_runs_end_to_end_and_names_files_that_exist(tmp_path: Path) -> 
     mail = output / "mail" / "new"
     messages = list(mail.iterdir())
     assert len(messages) == 8  # four confirmations, then the first edition to each of the four readers
+    assert "(8 messages: 4 subscription confirmations, 4 newsletter editions)" in out
+    # The commands it suggests succeed as printed.
+    suggested_commands = re.findall(
+        r"\((NANSEN_CONFIG=\S+ NANSEN_SECRET=\S+ \.venv/bin/nansen config check)\)", out
+    ) + re.findall(r"(NANSEN_CONFIG=\S+ NANSEN_SECRET=\S+ \.venv/bin/nansen review)$", out, re.M)
+    assert len(suggested_commands) == 2, out[-1500:]
+    for suggested in suggested_commands:
+        done = subprocess.run(suggested, shell=True, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, (suggested, done.stdout, done.stderr)
+    [serve] = re.findall(r"^    (NANSEN_CONFIG=\S+ NANSEN_SECRET=\S+ \.venv/bin/nansen serve)$", out, re.M)
+    port = _free_port()
+    server = subprocess.Popen(
+        f"{serve} --port {port}", shell=True, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        answer = _post_when_up(f"http://127.0.0.1:{port}/subscribe", {"email": "new@example.org", "lang": "ru"})
+        assert answer == 200  # the site's form works: the endpoints are served, not only the files
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(10)
     assert "website-moved" in out  # the stand-in web has a permanent move for the review queue
     assert (output / "public" / "ru" / "newsletter" / "1.html").exists()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _post_when_up(url: str, form: dict[str, str]) -> int:
+    import time
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    data = urllib.parse.urlencode(form).encode()
+    for _ in range(100):
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, data=data), timeout=5) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as exc:
+            return exc.code
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"nothing answered at {url}")

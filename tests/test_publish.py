@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -14,7 +15,7 @@ from directory import entries, imports
 from directory.store import Store
 from publishing import site
 from publishing.feeds import FeedSettings
-from publishing.i18n import partial_date
+from publishing.i18n import collation_key, partial_date
 from tests.conftest import REPO, Cli, entry_record, program_record
 from tests.feedcheck import assert_valid_feed
 
@@ -128,6 +129,46 @@ def test_names_are_the_ones_people_use_in_the_order_they_expect() -> None:
     assert sorted(["Zambia", "Åland", "Austria", "Ägypten"], key=lambda n: collation_key(n, "en")) == [
         "Ägypten", "Åland", "Austria", "Zambia"
     ]  # fmt: skip
+
+
+def test_a_country_page_leads_to_each_topic_and_kind_there_with_its_feed(seeded: Store, tmp_path: Path) -> None:
+    build(seeded, tmp_path)
+    with seeded.session() as session:
+        expected = {e.slug for e in entries.list_entries(session, entries.Filters(country="GE", topic="legal-aid"))}
+        media = {e.slug for e in entries.list_entries(session, entries.Filters(country="GE", kind="media"))}
+    assert expected and media
+    georgia = (tmp_path / "ru/countries/ge.html").read_text(encoding="utf-8")
+    assert '<a href="../../ru/countries/ge/topics/legal-aid.html">Юридическая помощь</a>' in georgia
+    assert '<a href="../../ru/countries/ge/kinds/media.html">Независимые СМИ в эмиграции</a>' in georgia
+    page = (tmp_path / "ru/countries/ge/topics/legal-aid.html").read_text(encoding="utf-8")
+    assert "<h1>Юридическая помощь — Грузия</h1>" in page
+    listed = set(re.findall(r'href="\.\./\.\./\.\./\.\./ru/entries/([a-z0-9-]+)\.html"', page))
+    assert listed == expected
+    assert 'href="../../../../ru/feeds/country/ge/topic/legal-aid.atom"' in page
+    feed = feedparser.parse((tmp_path / "en/feeds/country/ge/topic/legal-aid.atom").read_bytes())
+    assert feed.feed.title == "Nansen — Legal aid — Georgia"
+    assert {e.link.rsplit("/", 1)[1].removesuffix(".html") for e in feed.entries} <= expected
+    empty = tmp_path / "ru/countries/ge/topics/lgbt.html"
+    assert empty.exists() == any(
+        "lgbt" in e.topics for e in _entries_in(seeded, "GE")
+    )  # only combinations that have entries
+
+
+def _entries_in(store: Store, country: str) -> list:
+    with store.session() as session:
+        return entries.list_entries(session, entries.Filters(country=country))
+
+
+def test_the_feeds_page_is_grouped_and_sorted_by_name(seeded: Store, tmp_path: Path) -> None:
+    build(seeded, tmp_path)
+    page = (tmp_path / "ru/feeds.html").read_text(encoding="utf-8")
+    headings = re.findall(r'<h2 id="feeds-\d+">([^<]+)</h2>', page)
+    assert headings == ["Все обновления", "По видам", "По странам", "По темам", "По языкам"]
+    countries = page.split(">По странам<", 1)[1].split("</ul>", 1)[0]
+    names = re.findall(r"<li>([^:<]+):", countries)
+    assert len(names) >= 30 and names == sorted(names, key=lambda name: collation_key(name, "ru"))
+    assert "Россия" in names and "Российская Федерация" not in names
+    assert "country/ge/topic/" not in page  # those are on the country's page
 
 
 def test_feed_families_exist_in_both_languages(seeded: Store, tmp_path: Path) -> None:

@@ -94,3 +94,47 @@ def test_site_works_without_javascript(served: str, browser_page) -> None:  # ty
     assert page.locator("script").count() == 0
     page.get_by_role("link", name="Programs").first.click()
     assert "paused" in page.locator("main").inner_text()
+
+
+def test_what_is_there_for_me_in_this_country(served: str, browser_page) -> None:  # type: ignore[no-untyped-def]
+    """Home → a country → one topic there: the question people ask, answered without JavaScript."""
+    page = browser_page
+    page.goto(f"{served}/ru/index.html")
+    page.get_by_role("link", name="Грузия").first.click()
+    page.get_by_role("navigation", name="Что есть для меня в этой стране?").get_by_role(
+        "link", name="Юридическая помощь"
+    ).click()
+    assert page.locator("h1").inner_text() == "Юридическая помощь — Грузия"
+    assert page.url.endswith("/ru/countries/ge/topics/legal-aid.html")
+    assert page.locator(".card").count() >= 1
+    feed = page.locator('link[rel="alternate"][type="application/atom+xml"]').get_attribute("href")
+    assert feed and feed.endswith("/ru/feeds/country/ge/topic/legal-aid.atom")
+
+
+@pytest.mark.parametrize(
+    ("lang", "query", "expected"),
+    [
+        ("ru", "политзаключённые", {"memorial-political-prisoners", "ovd-info", "politzek-me", "dissidentby"}),
+        ("en", "visa Georgia", {"ge-visa-free-stay"}),
+    ],
+)
+def test_search_finds_the_entries_people_ask_for(  # type: ignore[no-untyped-def]
+    served: str, browser_page, lang: str, query: str, expected: set[str]
+) -> None:
+    page = browser_page
+    page.goto(f"{served}/{lang}/search/index.html")
+    page.locator(".pagefind-ui__search-input").fill(query)
+    page.locator(".pagefind-ui__result-link").first.wait_for(timeout=10_000)
+    links = page.locator(".pagefind-ui__result-link").evaluate_all("links => links.map(a => a.href)")
+    found = [link.rsplit("/", 1)[1].removesuffix(".html") for link in links[:5]]
+    assert all(f"/{lang}/entries/" in link for link in links), links
+    assert expected & set(found), found
+
+
+@pytest.mark.parametrize("browser_page", [{"javascript": False}], indirect=True)
+def test_without_javascript_the_search_page_says_how_to_browse(served: str, browser_page) -> None:  # type: ignore[no-untyped-def]
+    page = browser_page
+    page.goto(f"{served}/ru/search/index.html")
+    assert page.get_by_text("Для поиска нужен JavaScript").is_visible()
+    page.get_by_role("link", name="по стране, а в ней — по теме или виду организаций").click()
+    assert page.url.endswith("/ru/countries/index.html")
