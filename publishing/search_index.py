@@ -9,6 +9,7 @@ input), so a publish with nothing changed rewrites nothing, the index included.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tempfile
@@ -29,8 +30,11 @@ def build(site: Path) -> dict[str, bytes]:
     """The index files of the entry pages under `site`, keyed by path relative to `site` (`pagefind/…`).
 
     Runs the Pagefind binary that `pagefind[bin]` installs, writing into a temporary folder, so the
-    caller decides what to (re)write. Raises SearchIndexFailed when Pagefind fails.
+    caller decides what to (re)write; an empty directory has no index. Raises SearchIndexFailed when
+    Pagefind fails.
     """
+    if not any(site.glob("*/entries/*.html")):
+        return {}
     with tempfile.TemporaryDirectory(prefix="nansen-pagefind-") as tmp:
         result = subprocess.run(
             [sys.executable, "-m", "pagefind", "--site", str(site), "--glob", PAGES, "--output-path", tmp, "--silent"],
@@ -43,7 +47,15 @@ def build(site: Path) -> dict[str, bytes]:
             raise SearchIndexFailed(f"the search index could not be built (pagefind): {last[0]}")
         root = Path(tmp)
         return {
-            f"{INDEX_DIR}/{path.relative_to(root).as_posix()}": path.read_bytes()
+            f"{INDEX_DIR}/{path.relative_to(root).as_posix()}": _stable(path)
             for path in sorted(root.rglob("*"))
             if path.is_file()
         }
+
+
+def _stable(path: Path) -> bytes:
+    """The file's bytes; a JSON file with its keys sorted, since Pagefind writes maps (the languages of
+    `pagefind-entry.json`) in hash order, which differs from run to run though the content does not."""
+    if path.suffix != ".json":
+        return path.read_bytes()
+    return json.dumps(json.loads(path.read_bytes()), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
