@@ -82,7 +82,7 @@ def document(entry: Entry) -> Document:
     for designation in entry.designations or []:
         kind = DESIGNATION_KIND_BY_SLUG.get(designation.get("kind", ""))
         if kind and not designation.get("lifted"):
-            tags += [kind.en, kind.ru]
+            tags += [kind.en, kind.ru, *kind.also]
     summaries = [entry.summary_en, entry.summary_ru, entry.eligibility_en or "", entry.eligibility_ru or ""]
     summaries += [entry.state_note_en or "", entry.state_note_ru or ""]
     return Document(

@@ -232,10 +232,11 @@ class DesignationKind:
     slug: str
     en: str
     ru: str
+    also: tuple[str, ...] = ()  # other names people search by
 
 
 DESIGNATION_KINDS: tuple[DesignationKind, ...] = (
-    DesignationKind("foreign-agent", "foreign agent", "иностранный агент"),
+    DesignationKind("foreign-agent", "foreign agent", "иностранный агент", ("иноагент", "inoagent")),
     DesignationKind("undesirable", "undesirable organization", "нежелательная организация"),
     DesignationKind("extremist", "extremist organization", "экстремистская организация"),
     DesignationKind("extremist-materials", "extremist materials", "экстремистские материалы"),

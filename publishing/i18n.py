@@ -52,8 +52,13 @@ def ngettext_for(lang: str, singular: str, plural: str, n: int) -> str:
 
 @functools.cache
 def country_name(code: str, lang: str) -> str:
-    """CLDR's name of an ISO 3166-1 code (EU included) in `lang`; the code itself if CLDR has none."""
-    return Locale.parse(lang).territories.get(code.upper(), code)
+    """CLDR's name of an ISO 3166-1 code (EU included) in `lang`; the code itself if CLDR has none.
+    Where CLDR's Russian name is not the one people write (it has «Соединенные Штаты», without ё and
+    never used alone), `_COMMON` says what they do write."""
+    return _COMMON.get((code.upper(), lang)) or Locale.parse(lang).territories.get(code.upper(), code)
+
+
+_COMMON = {("US", "ru"): "США"}
 
 
 @functools.cache

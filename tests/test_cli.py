@@ -89,6 +89,9 @@ def test_designated_organizations_can_be_listed_counted_and_found(seeded: Cli) -
     found = {e["slug"] for e in json.loads(seeded("entries", "search", "terrorist", "--format", "json").output)}
     assert slugs <= found
     assert seeded("entries", "list", "--designation", "spy").exit_code == 2
+    agents = json.loads(seeded("entries", "list", "--designation", "foreign-agent", "--format", "json").output)
+    found = json.loads(seeded("entries", "search", "иноагент", "--format", "json", "--limit", "200").output)
+    assert {e["slug"] for e in agents} <= {e["slug"] for e in found}  # the everyday word finds them
 
 
 def test_second_import_of_the_seed_changes_nothing(seeded: Cli) -> None:

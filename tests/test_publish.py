@@ -122,6 +122,7 @@ def test_names_are_the_ones_people_use_in_the_order_they_expect() -> None:
 
     assert [country_name(c, "ru") for c in ("RU", "GE", "EU")] == ["Россия", "Грузия", "Европейский союз"]
     assert [country_name(c, "en") for c in ("RU", "MD", "CZ")] == ["Russia", "Moldova", "Czechia"]
+    assert (country_name("US", "ru"), country_name("US", "en")) == ("США", "United States")
     assert (language_name("be", "ru"), language_name("be", "en")) == ("белорусский", "Belarusian")
     names = ["Ёлкино", "Июнь", "Йемен", "Ершов", "Ель", "армения", "Австрия"]
     assert sorted(names, key=lambda n: collation_key(n, "ru")) == [

@@ -127,6 +127,8 @@ def test_search_finds_the_entries_people_ask_for(  # type: ignore[no-untyped-def
     page.locator(".pagefind-ui__result-link").first.wait_for(timeout=10_000)
     links = page.locator(".pagefind-ui__result-link").evaluate_all("links => links.map(a => a.href)")
     found = [link.rsplit("/", 1)[1].removesuffix(".html") for link in links[:5]]
+    message = page.locator(".pagefind-ui__message").inner_text()
+    assert message.startswith({"ru": "Найдено: ", "en": "Found: "}[lang]), message  # no «3 результатов»
     assert all(f"/{lang}/entries/" in link for link in links), links
     assert expected & set(found), found
 
