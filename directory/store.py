@@ -12,18 +12,19 @@ import socket
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import CursorResult, Engine, create_engine, event, inspect, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from directory.errors import DomainError
+from directory.models import utcnow
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -152,6 +153,22 @@ def holder_is_gone(owner: str | None) -> bool:
     except PermissionError:
         return False
     return False
+
+
+def claim_row(session: Session, model: Any, row_id: int, status: str, claimed_by: str | None, me: str) -> bool:
+    """Take a ledger row (a mapped class with `id`, `status`, `claimed_by`, `claimed_at`) for this
+    process: one conditional UPDATE from `status` to `sending`; False when another process was first.
+
+    Meant as the first statement of its own transaction, so SQLite takes its write lock at once. A row
+    already `sending` is taken over only from the holder it was read with (`claimed_by`: gone, or its
+    lease ran out)."""
+    condition = model.status == status
+    if status == "sending":
+        condition = condition & (model.claimed_by == claimed_by)
+    result = session.execute(
+        update(model).where(model.id == row_id, condition).values(status="sending", claimed_by=me, claimed_at=utcnow())
+    )
+    return cast(CursorResult[Any], result).rowcount == 1
 
 
 def insert_new(session: Session, model: Any, rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> int:

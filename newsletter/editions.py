@@ -27,15 +27,15 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from directory.errors import DomainError
 from directory.models import utcnow
-from directory.store import holder, holder_is_gone
+from directory.store import claim_row, holder, holder_is_gone
 from newsletter import subscribers as subs
 from newsletter.delivery import DeliveryError, Outcome, Sender, build_message
 from newsletter.digest import DigestContent, personalize, render_digest
@@ -449,18 +449,9 @@ def _claim(
     claimed_by: str | None,
     me: str,
 ) -> bool:
-    """Take the row for this process with one conditional UPDATE (the first statement of its own
-    transaction, so SQLite takes its write lock at once); False when another sender was first."""
-    condition = Delivery.status == status
-    if status == "sending":  # taking over from a holder that is gone
-        condition = condition & (Delivery.claimed_by == claimed_by)
+    """Take the row for this process (`directory.store.claim_row`); False when another sender was first."""
     with open_session() as session:
-        result = session.execute(
-            update(Delivery)
-            .where(Delivery.id == delivery_id, condition)
-            .values(status="sending", claimed_by=me, claimed_at=utcnow())
-        )
-        return cast(CursorResult[Any], result).rowcount == 1
+        return claim_row(session, Delivery, delivery_id, status, claimed_by, me)
 
 
 def _unbounce(

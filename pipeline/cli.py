@@ -47,12 +47,15 @@ COMMANDS: dict[str, Command] = {
     "bounces": Command(
         "bounces", "Read bounces that arrived after sending; permanent failures become bounced, soft ones are counted."
     ),
+    "telegram": Command(
+        "telegram", "Post each new update to the Telegram channels, exactly once; show what was posted."
+    ),
     "config": Command("configuration", "The installation's configuration."),
     "schedule": Command(
         "operations", "Run the scheduler in the foreground (crawls, publishing, newsletter) until SIGTERM/SIGINT."
     ),
     "run": Command(
-        "operations", "One full cycle now: crawl → publish → newsletter if one is due (what the scheduler runs)."
+        "operations", "One full cycle now: crawl → publish → Telegram → newsletter if due (what the scheduler runs)."
     ),
     "runs": Command("operations", "Recent runs of the scheduled jobs: start, end, outcome, counts."),
 }

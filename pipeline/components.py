@@ -17,6 +17,7 @@ from newsletter.tokens import Tokens
 from pipeline.config import ConfigError, Settings
 from publishing.feeds import FeedSettings
 from publishing.site import SiteSettings
+from publishing.telegram_ledger import TelegramError, TelegramSettings
 
 
 def crawl_options(settings: Settings) -> CrawlOptions:
@@ -76,3 +77,32 @@ def mail_sender(settings: Settings, maildir: Path | None = None, *, retries: int
         return SmtpSender(parse_smtp_url(settings.newsletter.smtp_url.get_secret_value()), retries=retries)
     except ValueError as exc:
         raise ConfigError(f"NANSEN_SMTP_URL: {exc}") from None
+
+
+def telegram_settings(settings: Settings) -> TelegramSettings | None:
+    """Telegram's settings, or None when no token and no channel are set; raises `ConfigError` when
+    only one of them is, or when one does not parse."""
+    telegram = settings.telegram
+    token = telegram.token.get_secret_value() if telegram.token else ""
+    channels = telegram.channels()
+    if not token and not channels:
+        return None
+    if not token:
+        raise ConfigError("NANSEN_TELEGRAM_TOKEN is not set: the channels need the bot's token from @BotFather")
+    if not channels:
+        raise ConfigError(
+            "NANSEN_TELEGRAM_TOKEN is set but no channel: "
+            "set NANSEN_TELEGRAM_CHANNEL_RU and/or NANSEN_TELEGRAM_CHANNEL_EN"
+        )
+    try:
+        return TelegramSettings(
+            token=token,
+            channels=channels,
+            site_url=settings.site.url,
+            api_url=telegram.api_url,
+            interval=telegram.interval,
+            max_wait=telegram.max_wait,
+            retry_attempts=telegram.retry_attempts,
+        )
+    except TelegramError as exc:
+        raise ConfigError(str(exc)) from None

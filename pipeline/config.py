@@ -25,20 +25,21 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 import newsletter
 import pipeline
+import publishing
 from directory.errors import DomainError
 
 DEFAULT_DATABASE_URL = "sqlite:///nansen.db"
 DEFAULT_SITE_URL = "http://127.0.0.1:8000/"
 # Schema branches of the packages built on the directory, migrated together by `nansen init`.
-MIGRATION_LOCATIONS: tuple[Path, ...] = (newsletter.MIGRATIONS, pipeline.MIGRATIONS)
-JOBS = ("feeds", "site", "watch", "newsletter", "bounces", "publish")
+MIGRATION_LOCATIONS: tuple[Path, ...] = (newsletter.MIGRATIONS, pipeline.MIGRATIONS, publishing.MIGRATIONS)
+JOBS = ("feeds", "site", "watch", "newsletter", "bounces", "publish", "telegram")
 OFF = ("", "off", "none", "-")
 
 
-def setting(default: Any, env: str, doc: str, *, in_file: bool = True) -> Any:
+def setting(default: Any, env: str, doc: str, *, in_file: bool = True, ge: float | None = None) -> Any:
     """A setting's default, its environment variable and what it means; `in_file=False` for secrets
-    that only the environment may hold."""
-    return Field(default, description=doc, json_schema_extra={"env": env, "in_file": in_file})
+    that only the environment may hold; `ge`, the least value a number may take."""
+    return Field(default, description=doc, json_schema_extra={"env": env, "in_file": in_file}, ge=ge)
 
 
 def _extra(info: FieldInfo, key: str) -> Any:
@@ -106,15 +107,38 @@ class NewsletterSection(Section):
         "Where bounces arrive: imaps://user@host:993/INBOX or a maildir; the password only in the environment.",
     )
     soft_bounce_limit: int = setting(
-        3, "NANSEN_SOFT_BOUNCE_LIMIT", "Soft bounces for consecutive editions before an address counts as bounced."
+        3,
+        "NANSEN_SOFT_BOUNCE_LIMIT",
+        "Soft bounces for consecutive editions before an address counts as bounced.",
+        ge=1,
     )
 
-    @field_validator("soft_bounce_limit")
-    @classmethod
-    def _at_least_one(cls, value: int) -> int:
-        if value < 1:
-            raise ValueError("must be 1 or more")
-        return value
+
+class TelegramSection(Section):
+    token: SecretStr | None = setting(
+        None, "NANSEN_TELEGRAM_TOKEN", "The bot's token from @BotFather (posts each update).", in_file=False
+    )
+    channel_ru: str = setting("", "NANSEN_TELEGRAM_CHANNEL_RU", "Channel of the Russian posts: @name or -100… id.")
+    channel_en: str = setting("", "NANSEN_TELEGRAM_CHANNEL_EN", "Channel of the English posts: @name or -100… id.")
+    api_url: str = setting(
+        "https://api.telegram.org", "NANSEN_TELEGRAM_API_URL", "Bot API server (a local telegram-bot-api server too)."
+    )
+    interval: float = setting(
+        3.0, "NANSEN_TELEGRAM_INTERVAL", "Seconds between posts to one channel (Telegram allows ~20 a minute).", ge=0
+    )
+    max_wait: float = setting(
+        300.0, "NANSEN_TELEGRAM_MAX_WAIT", "Longest wait (s) for Telegram's 429 retry_after within a run.", ge=0
+    )
+    retry_attempts: int = setting(
+        5,
+        "NANSEN_TELEGRAM_RETRY_ATTEMPTS",
+        "Server or network failures of one post, across runs, before it fails.",
+        ge=1,
+    )
+
+    def channels(self) -> dict[str, str]:
+        """language → chat, for the channels that are set."""
+        return {lang: chat for lang, chat in (("ru", self.channel_ru), ("en", self.channel_en)) if chat.strip()}
 
 
 class ScheduleSection(Section):
@@ -125,6 +149,9 @@ class ScheduleSection(Section):
     newsletter: str = setting("0 9 * * 1", "NANSEN_SCHEDULE_NEWSLETTER", "Newsletter: weekly.")
     bounces: str = setting("15 5 * * *", "NANSEN_SCHEDULE_BOUNCES", "Read bounces that arrived later: daily.")
     publish: str = setting("off", "NANSEN_SCHEDULE_PUBLISH", "Publish alone (crawls publish anyway).")
+    telegram: str = setting(
+        "*/10 * * * *", "NANSEN_SCHEDULE_TELEGRAM", "Post new updates to Telegram (when a token and channel are set)."
+    )
     misfire_grace_seconds: int = setting(
         3600, "NANSEN_MISFIRE_GRACE", "A run missed by less than this (e.g. during a restart) still happens once."
     )
@@ -145,6 +172,7 @@ SECTIONS: dict[str, type[Section]] = {
     "site": SiteSection,
     "crawl": CrawlSection,
     "newsletter": NewsletterSection,
+    "telegram": TelegramSection,
     "schedule": ScheduleSection,
 }
 
@@ -246,6 +274,7 @@ class Settings(BaseSettings):
     site: SiteSection = Field(default_factory=SiteSection)
     crawl: CrawlSection = Field(default_factory=CrawlSection)
     newsletter: NewsletterSection = Field(default_factory=NewsletterSection)
+    telegram: TelegramSection = Field(default_factory=TelegramSection)
     schedule: ScheduleSection = Field(default_factory=ScheduleSection)
     actor: str = Field(default_factory=login_name, description="Who the history names (NANSEN_ACTOR).")
     config_path: Path | None = None
@@ -323,6 +352,7 @@ def _invalid(exc: ValidationError, path: Path) -> tuple[list[str], dict[str, Any
             "int_type": "is not a whole number",
             "bool_parsing": "is not true or false",
             "bool_type": "is not true or false",
+            "greater_than_equal": f"must be {(error.get('ctx') or {}).get('ge', 0):g} or more",
         }.get(error["type"])
         problems.append(f"{origin}: {value!r} {reason}" if reason else f"{origin}: {value!r}: {error['msg']}")
         defaults.setdefault(section, {})[key] = info.default

@@ -14,7 +14,8 @@ from sqlalchemy.exc import ArgumentError
 
 from crawlers.safety import parse_networks
 from newsletter.delivery import parse_smtp_url
-from pipeline.config import Settings
+from pipeline.components import telegram_settings
+from pipeline.config import ConfigError, Settings
 from pipeline.cron import trigger_for
 
 
@@ -54,4 +55,8 @@ def check(settings: Settings) -> list[str]:
         problems.append("NANSEN_SECRET: not set, so subscription links cannot be signed")
     elif len(secret) < 16:
         problems.append("NANSEN_SECRET: shorter than 16 characters")
+    try:
+        telegram_settings(settings)
+    except ConfigError as exc:
+        problems.append(f"telegram: {exc}")
     return problems

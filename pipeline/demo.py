@@ -1,9 +1,12 @@
 """`make demo`: Nansen's main job end to end on a fresh machine, in `demo-output/`.
 
 A SQLite database, the curated data from `data/`, a local stand-in web for the entries' sites
-(pipeline.demoweb, on 127.0.0.1 — there is no internet here) and a local SMTP sink that writes a
-maildir. Four readers subscribe through the real endpoints and confirm from the mail they get; then
-one cycle runs — crawl (site, feeds, watch), publish, newsletter — exactly as the scheduler would.
+(pipeline.demoweb, on 127.0.0.1 — there is no internet here), a local SMTP sink that writes a
+maildir and a stand-in for Telegram's Bot API (pipeline.botapi) with a Russian and an English
+channel. Four readers subscribe through the real endpoints and confirm from the mail they get; the
+channels are started (they get what happens from then on); then one cycle runs — crawl (site,
+feeds, watch), publish, Telegram, newsletter — exactly as the scheduler would. A maintainer then
+accepts the crawler's proposal for a site that moved, and that change is posted to both channels.
 Everything started here is stopped before it ends.
 """
 
@@ -27,6 +30,7 @@ from directory import entries, exports, fields
 from directory.store import Store
 from newsletter.web import Endpoints, create_app
 from pipeline import config, jobs
+from pipeline.botapi import BotApi
 from pipeline.cli import app
 from pipeline.components import mail_sender, newsletter_settings
 from pipeline.demoweb import DemoWeb
@@ -39,6 +43,8 @@ READERS: tuple[tuple[str, str, list[str]], ...] = (
     ("clara@example.org", "en", []),
     ("dan@example.org", "en", ["DE", "PL"]),
 )
+TELEGRAM_TOKEN = "100000:demo-token-not-for-production-use"
+CHANNELS = {"ru": "@nansen_demo_ru", "en": "@nansen_demo_en"}
 
 
 class MaildirSink:
@@ -69,7 +75,7 @@ def _cli(args: list[str], *, show: bool = True) -> str:
     return result.output
 
 
-def _write_config(smtp_port: int) -> Path:
+def _write_config(smtp_port: int, telegram_api: str) -> Path:
     path = OUTPUT / "nansen.toml"
     path.write_text(
         "# The demo's configuration: the same file a real installation uses (secrets stay in the environment).\n"
@@ -77,6 +83,8 @@ def _write_config(smtp_port: int) -> Path:
         f'[site]\nurl = "http://127.0.0.1:8000/"\npublic_dir = "{OUTPUT / "public"}"\n'
         '[crawl]\ncontact_url = "https://nansen.example.org/contact"\nallow_networks = "127.0.0.0/8"\npolite = false\n'
         f'[newsletter]\nsender = "Nansen <newsletter@nansen.example.org>"\nsmtp_url = "smtp://127.0.0.1:{smtp_port}"\n'
+        f'[telegram]\nchannel_ru = "{CHANNELS["ru"]}"\nchannel_en = "{CHANNELS["en"]}"\napi_url = "{telegram_api}"\n'
+        "interval = 0  # the stand-in has no rate limit; Telegram's channels take about 20 posts a minute\n"
         '[schedule]\nnewsletter = "* * * * *"\n',
         encoding="utf-8",
     )
@@ -143,6 +151,14 @@ def _subscribe_readers(box_path: Path) -> None:
         store.close()
 
 
+def _show_posts(bot_api: BotApi) -> None:
+    """What the channels' readers would see: the posts the Bot API stand-in recorded."""
+    print(f"\nposted to Telegram (recorded by the stand-in): {len(bot_api.posts)}")
+    for post in bot_api.posts:
+        print(f"  --- {post.chat}, message {post.message_id}")
+        print("\n".join(f"  {line}" for line in post.text.splitlines()))
+
+
 def main() -> None:
 
     started = time.monotonic()
@@ -150,8 +166,10 @@ def main() -> None:
         shutil.rmtree(OUTPUT)
     OUTPUT.mkdir()
     smtp_port = _free_port()
-    os.environ["NANSEN_CONFIG"] = str(_write_config(smtp_port))
+    bot_api = BotApi(TELEGRAM_TOKEN, set(CHANNELS.values())).start()
+    os.environ["NANSEN_CONFIG"] = str(_write_config(smtp_port, bot_api.base_url))
     os.environ.setdefault("NANSEN_SECRET", "demo-secret-not-for-production-use")
+    os.environ["NANSEN_TELEGRAM_TOKEN"] = TELEGRAM_TOKEN
     os.environ["NANSEN_ACTOR"] = "demo"
     for name in ("NANSEN_DATABASE_URL", "NANSEN_SMTP_URL", "NANSEN_PUBLIC_DIR", "NANSEN_SITE_URL"):
         os.environ.pop(name, None)
@@ -175,26 +193,37 @@ def main() -> None:
         _subscribe_readers(OUTPUT / "mail")
         confirmations = len(mailbox.Maildir(OUTPUT / "mail", create=False))
         print(f"{len(READERS)} readers subscribed and confirmed ({confirmations} confirmation mails)")
+        print(f"\nTelegram stand-in on {bot_api.base_url}: the channels start after the latest change")
+        _cli(["telegram", "post"])
         print("\none cycle (what the scheduler runs):")
         outcomes = jobs.cycle(config.load(), on_step=lambda job, outcome: print(f"  {job}: {outcome}"))
         if "failed" in outcomes.values():
             _cli(["runs", "--limit", "5"])
             raise SystemExit("a job of the cycle failed")
-        _cli(["runs", "--limit", "4"])
+        _cli(["runs", "--limit", "5"])
         _cli(["review"])
+        print("\na maintainer accepts the proposal for the site that moved; the change is news:")
+        _cli(["review", "accept", "--entry", "bumaga", "--field", "website", "--reason", "demo: moved"])
+        _cli(["telegram", "post"])
+        _show_posts(bot_api)
+        _cli(["publish"])
         _cli(["stats"])
         _cli(["subscribers", "stats"])
     finally:
         if web is not None:
             web.stop()
         sink.stop()
+        bot_api.stop()
 
     public = OUTPUT / "public"
     box = mailbox.Maildir(OUTPUT / "mail", create=False)
     subjects = [message_from_bytes(m.as_bytes(), policy=policy.default)["Subject"] or "" for _, m in box.items()]
     confirmations = sum(1 for subject in subjects if "Confirm" in subject or "Подтвердите" in subject)
     editions = len(subjects) - confirmations
-    env = f"NANSEN_CONFIG={OUTPUT / 'nansen.toml'} NANSEN_SECRET={os.environ['NANSEN_SECRET']}"
+    env = (
+        f"NANSEN_CONFIG={OUTPUT / 'nansen.toml'} NANSEN_SECRET={os.environ['NANSEN_SECRET']} "
+        f"NANSEN_TELEGRAM_TOKEN={TELEGRAM_TOKEN}"
+    )
     sink_port = config.load().newsletter.smtp_url.get_secret_value().rsplit(":", 1)[1]  # type: ignore[union-attr]
     print(f"\nDone in {time.monotonic() - started:.0f} s; nothing is left running. Look at:")
     print(f"  the site            {public / 'ru' / 'index.html'}  ({public / 'en' / 'index.html'})")
@@ -207,6 +236,7 @@ def main() -> None:
         f"  delivered emails    {OUTPUT / 'mail' / 'new'}/ ({len(subjects)} messages: {confirmations} subscription "
         f"confirmations, {editions} newsletter editions)"
     )
+    print(f"  the Telegram posts  {len(bot_api.posts)} recorded by the stand-in (shown above)")
     print(f"  the review queue    {env} .venv/bin/nansen review")
     print(f"  the configuration   {OUTPUT / 'nansen.toml'} ({env} .venv/bin/nansen config check)")
     print("  the site with its subscription form, in two terminals:")

@@ -22,7 +22,7 @@ from newsletter import archive, editions
 from newsletter import bounces as bounce_mail
 from newsletter.editions import NewsletterSettings
 from pipeline import config, runs
-from pipeline.components import crawl_options, mail_sender, newsletter_settings, site_settings
+from pipeline.components import crawl_options, mail_sender, newsletter_settings, site_settings, telegram_settings
 from pipeline.cron import latest_slot
 from publishing import site as publishing_site
 from publishing.archive import write_archive
@@ -112,10 +112,24 @@ def read_bounces(settings: config.Settings, store: Store) -> dict[str, Any]:
         return bounce_mail.process(store.session, mailbox, options).counts()
 
 
+def post_to_telegram(settings: config.Settings, store: Store) -> dict[str, Any]:
+    """Post each new update to the configured channels (see publishing/telegram.py)."""
+    options = telegram_settings(settings)
+    if options is None:
+        return {"skipped": "NANSEN_TELEGRAM_TOKEN and a channel are needed to post"}
+    from publishing import telegram  # noqa: PLC0415 - aiogram takes seconds to import: only when posting
+
+    report = telegram.post(store.session, options)
+    counts = report.counts()
+    if report.stopped:  # recorded as a failed run, in Telegram's words; the next run resumes
+        raise PartlyFailed("telegram: " + "; ".join(report.stopped), counts)
+    return counts
+
+
 def body(job: str) -> Callable[[config.Settings, Store], dict[str, Any]]:
     if job in CRAWL_JOBS:
         return lambda settings, store: crawl(job, settings, store)
-    return {"newsletter": newsletter, "bounces": read_bounces, "publish": publish}[job]
+    return {"newsletter": newsletter, "bounces": read_bounces, "publish": publish, "telegram": post_to_telegram}[job]
 
 
 # --------------------------------------------------------------------------- running, recorded and locked
@@ -173,9 +187,9 @@ def newsletter_due(settings: config.Settings, store: Store) -> tuple[bool, dt.da
 
 
 def cycle(settings: config.Settings, on_step: Callable[[str, str], None] | None = None) -> dict[str, str]:
-    """`nansen run`: crawl (site, feeds, watch) → publish → the newsletter if one is due."""
+    """`nansen run`: crawl (site, feeds, watch) → publish → Telegram → the newsletter if one is due."""
     outcomes: dict[str, str] = {}
-    for job in CRAWL_JOBS:
+    for job in (*CRAWL_JOBS, "telegram"):
         outcomes[job] = execute(job, settings)
         if on_step:
             on_step(job, outcomes[job])

@@ -189,14 +189,15 @@ def item_title(update: Update, lang: str) -> str:
 
 
 def item_text(update: Update, lang: str) -> str:
-    """The update's text, after what a reader must know first: a paused or closed program, the entry's warnings."""
+    """The update's text, after what a reader must know first: a paused or closed program, the entry's warnings
+    (unless the update is that news itself)."""
     state = update.entry.program_state
     notices = [
         gettext_for(lang, "Warning: {text} ({date})").format(text=w[lang], date=partial_date(w["date"], lang))
         for w in update.entry.warnings
         if update.kind != "warning"  # a new warning is the text itself
     ]
-    if update.entry.kind == "program" and state in ("paused", "closed"):
+    if update.entry.kind == "program" and state in ("paused", "closed") and update.kind != "program-state":
         notices.insert(0, gettext_for(lang, "This program is {state}.").format(state=gettext_for(lang, state)))
     return "\n".join([*notices, update.text[lang]] if update.text[lang] else notices)
 

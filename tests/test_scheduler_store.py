@@ -163,6 +163,7 @@ def test_the_scheduler_process_drops_stale_jobs_and_stops_on_a_signal(
         "NANSEN_SCHEDULE_NEWSLETTER": "off",
         "NANSEN_SCHEDULE_BOUNCES": "off",
         "NANSEN_SCHEDULE_PUBLISH": "off",
+        "NANSEN_SCHEDULE_TELEGRAM": "off",
     }
     (tmp_path / "nansen.toml").write_text("", encoding="utf-8")
     log = tmp_path / "scheduler.log"

@@ -21,7 +21,7 @@ def schedule_command(ctx: typer.Context) -> None:
 
 
 def run_command(ctx: typer.Context) -> None:
-    """One full cycle now: crawl → publish → newsletter if one is due (what the scheduler runs)."""
+    """One full cycle now: crawl → publish → Telegram → newsletter if due (what the scheduler runs)."""
     outcomes = jobs.cycle(settings(ctx), on_step=lambda job, outcome: typer.echo(f"{job}: {outcome}"))
     if "failed" in outcomes.values():
         raise typer.Exit(1)
