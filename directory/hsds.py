@@ -27,20 +27,16 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import functools
-import gettext
 import itertools
 import json
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import pycountry
-
-from directory import fields as F
+from directory.names import country_name, language_name
 from directory.taxonomy import AUTHORITY_BY_SLUG, DESIGNATION_KINDS, TOPICS
 
 HSDS_VERSION = "3.0"
@@ -317,29 +313,6 @@ def _other_name(record: Mapping[str, Any], name: str | None) -> str | None:
     """The entry's name in the other language, when it differs (HSDS `alternate_name`)."""
     names = [record.get(f"name.{lang}") for lang in LANGUAGES]
     return next((other for other in names if other and other != name), None)
-
-
-@functools.cache
-def _translator(domain: str, language: str) -> Callable[[str], str]:
-    """pycountry's gettext catalogue for ISO names; English (the catalogues' source) is identity."""
-    if language == "en":
-        return str
-    try:
-        return gettext.translation(domain, pycountry.LOCALES_DIR, languages=[language]).gettext
-    except OSError:
-        return str
-
-
-def country_name(code: str, language: str) -> str:
-    if code == F.EUROPEAN_UNION:
-        return {"ru": "Европейский союз"}.get(language, "European Union")
-    country = pycountry.countries.get(alpha_2=code)
-    return _translator("iso3166-1", language)(country.name) if country else code
-
-
-def language_name(code: str, language: str) -> str:
-    lang = pycountry.languages.get(alpha_2=code)
-    return _translator("iso639-3", language)(lang.name) if lang else code
 
 
 # --------------------------------------------------------------------------- mapping

@@ -10,17 +10,15 @@ the curation service calls on every write, inside the same transaction.
 from __future__ import annotations
 
 import functools
-import gettext
 import re
 from dataclasses import dataclass
 
-import pycountry
 import snowballstemmer
-from babel import Locale
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from directory.models import Entry
+from directory.names import searchable_country_names
 from directory.taxonomy import DESIGNATION_KIND_BY_SLUG, TOPIC_BY_SLUG
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -51,17 +49,6 @@ def stems(text_: str, *, keep_stopwords: bool = True) -> list[str]:
 
 
 @functools.cache
-def _country_names(code: str) -> tuple[str, ...]:
-    """The names people search a country by: CLDR's ("Россия", "Russia") and ISO's official ones
-    ("Российская Федерация", "Russian Federation"), in English and Russian."""
-    names = [Locale.parse(lang).territories.get(code, code) for lang in ("en", "ru")]
-    country = pycountry.countries.get(alpha_2=code)
-    if country is not None:
-        russian = gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=["ru"], fallback=True)
-        names += [country.name, russian.gettext(country.name)]
-    return tuple(dict.fromkeys(names))
-
-
 @dataclass(frozen=True)
 class Document:
     """The searchable text of an entry in three weights: names, then summaries, then tags."""
@@ -78,7 +65,7 @@ def document(entry: Entry) -> Document:
         if topic:
             tags += [topic.en, topic.ru]
     for code in entry.host_countries or []:
-        tags += list(_country_names(code))
+        tags += list(searchable_country_names(code))
     for designation in entry.designations or []:
         kind = DESIGNATION_KIND_BY_SLUG.get(designation.get("kind", ""))
         if kind and not designation.get("lifted"):

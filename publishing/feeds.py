@@ -16,13 +16,15 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
+from urllib.parse import urlsplit
 from xml.etree import ElementTree as ET
 
 from feedgen.feed import FeedGenerator
 
 from directory import untrusted
+from directory.names import country_name, language_name
 from directory.taxonomy import KINDS, TOPIC_BY_SLUG, TOPICS, Topic
-from publishing.i18n import LANGUAGES, country_name, gettext_for, language_name, partial_date
+from publishing.i18n import LANGUAGES, gettext_for, partial_date
 from publishing.updates import Update, _
 
 EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -100,10 +102,23 @@ def specs(updates: Sequence[Update]) -> list[FeedSpec]:
 
 
 def combined_path(code: str, topic_or_kind: str) -> str:
-    """The feed (and page) of one host country and one topic or kind: `country/ge/topic/legal-aid`,
+    """The feed of one host country and one topic or kind: `country/ge/topic/legal-aid`,
     `country/ge/kind/media`."""
     facet = "kind" if topic_or_kind in KINDS else "topic"
     return f"country/{code.lower()}/{facet}/{topic_or_kind}"
+
+
+def combined_page(code: str, topic_or_kind: str) -> str:
+    """The site page (under /<lang>/) of one host country and one topic or kind:
+    `countries/ge/topics/legal-aid.html`, `countries/ge/kinds/media.html`."""
+    facet = "kinds" if topic_or_kind in KINDS else "topics"
+    return f"countries/{code.lower()}/{facet}/{topic_or_kind}.html"
+
+
+def facets_of(kind: str, topics: Sequence[str]) -> tuple[str, ...]:
+    """What an entry is listed under within a country: its kind and its topics. The one definition of
+    membership of a country × topic or country × kind page and feed."""
+    return (kind, *topics)
 
 
 def _combinations(updates: Sequence[Update]) -> set[tuple[str, str]]:
@@ -112,17 +127,16 @@ def _combinations(updates: Sequence[Update]) -> set[tuple[str, str]]:
         (code, facet)
         for entry in {u.entry.slug: u.entry for u in updates}.values()
         for code in entry.host_countries
-        for facet in (*entry.topics, entry.kind)
+        for facet in facets_of(entry.kind, entry.topics)
     }
 
 
 def _combined_spec(code: str, topic_or_kind: str) -> FeedSpec:
-    path = combined_path(code, topic_or_kind)
     return FeedSpec(
-        path,
+        combined_path(code, topic_or_kind),
         partial(combined_title, code, topic_or_kind),
         partial(_in_combination, code, topic_or_kind),
-        path.replace("country/", "countries/", 1).replace("/topic/", "/topics/").replace("/kind/", "/kinds/") + ".html",
+        combined_page(code, topic_or_kind),
     )
 
 
@@ -136,8 +150,8 @@ def combined_title(code: str, topic_or_kind: str, lang: str) -> str:
 
 
 def _in_combination(code: str, topic_or_kind: str, update: Update) -> bool:
-    facets = (update.entry.kind,) if topic_or_kind in KINDS else update.entry.topics
-    return code in update.entry.host_countries and topic_or_kind in facets
+    entry = update.entry
+    return code in entry.host_countries and topic_or_kind in facets_of(entry.kind, entry.topics)
 
 
 def _every(update: Update) -> bool:
@@ -475,12 +489,20 @@ def entry_opml(entry: EntryFeeds, lang: str, settings: FeedSettings) -> bytes:
     ours = settings.url(f"{lang}/feeds/{entry_feed(entry.slug)}.atom")
     ET.SubElement(body, "outline", type="rss", text=title, title=title, xmlUrl=ours, htmlUrl=page)
     for url in entry.own:
-        attributes = {"type": "rss", "text": entry.name[lang], "title": entry.name[lang], "xmlUrl": url}
+        # Several feeds of one organization (a site's news and its podcast) must not read alike in a reader.
+        name = entry.name[lang] if len(entry.own) == 1 else f"{entry.name[lang]} ({_feed_label(url)})"
+        attributes = {"type": "rss", "text": name, "title": name, "xmlUrl": url}
         if entry.website:
             attributes["htmlUrl"] = entry.website
         ET.SubElement(body, "outline", attributes)
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+def _feed_label(url: str) -> str:
+    """A feed's host and path, to tell one organization's feeds apart: `meduza.io/rss/podcasts`."""
+    parts = urlsplit(url)
+    return f"{parts.hostname or ''}{parts.path.rstrip('/')}" + (f"?{parts.query}" if parts.query else "")
 
 
 @dataclass(frozen=True)

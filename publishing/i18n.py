@@ -3,8 +3,7 @@
 Interface strings are English msgids translated through a gettext catalog
 (`newsletter/locale/ru/LC_MESSAGES/messages.po`, extracted with Babel from the templates and from
 Python). The catalog is compiled in memory when first used, so the repository holds only the
-reviewable `.po` text. Country and language names are the ones people use ("Россия", "Грузия",
-"Russia"), from CLDR through Babel, not ISO's official ones ("Российская Федерация").
+reviewable `.po` text. Country and language names come from `directory.names`.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ import io
 import unicodedata
 from pathlib import Path
 
-from babel import Locale
 from babel.dates import format_date
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -51,22 +49,6 @@ def ngettext_for(lang: str, singular: str, plural: str, n: int) -> str:
 
 
 @functools.cache
-def country_name(code: str, lang: str) -> str:
-    """CLDR's name of an ISO 3166-1 code (EU included) in `lang`; the code itself if CLDR has none.
-    Where CLDR's Russian name is not the one people write (it has «Соединенные Штаты», without ё and
-    never used alone), `_COMMON` says what they do write."""
-    return _COMMON.get((code.upper(), lang)) or Locale.parse(lang).territories.get(code.upper(), code)
-
-
-_COMMON = {("US", "ru"): "США"}
-
-
-@functools.cache
-def language_name(code: str, lang: str) -> str:
-    """CLDR's name of an ISO 639-1 code in `lang` ("белорусский", "Belarusian")."""
-    return Locale.parse(lang).languages.get(code.lower(), code)
-
-
 def collation_key(text: str, lang: str) -> tuple[str, str]:
     """Sort key giving the order a reader of `lang` expects for names (what UCA/CLDR collation gives for
     Russian and English): case and accents matter only to break ties, `ё` sorts with `е`, and `й` stays

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from directory import sources, untrusted
 from directory.models import Entry, Post, utcnow
+from directory.names import country_name, language_name
 from directory.taxonomy import (
     AUTHORITY_BY_SLUG,
     DESIGNATION_KIND_BY_SLUG,
@@ -40,9 +41,7 @@ from publishing import feeds, search_index
 from publishing.i18n import (
     LANGUAGES,
     collation_key,
-    country_name,
     gettext_for,
-    language_name,
     partial_date,
     translations,
 )
@@ -269,7 +268,7 @@ def pages(
             for facet, _label, members in facets:
                 yield _listing(
                     lang,
-                    f"countries/{code.lower()}/{'kinds' if facet in KINDS else 'topics'}/{facet}.html",
+                    feeds.combined_page(code, facet),
                     feeds.combined_title(code, facet, lang),
                     members,
                     feeds.combined_path(code, facet),
@@ -400,7 +399,7 @@ def _facets(code: str, members: list[dict[str, Any]], lang: str) -> list[tuple[s
     topics = sorted(((t.slug, getattr(t, lang)) for t in TOPICS), key=lambda pair: collation_key(pair[1], lang))
     found = []
     for facet, label in (*kinds, *topics):
-        chosen = [m for m in members if facet == m["kind"] or facet in m["topics"]]
+        chosen = [m for m in members if facet in feeds.facets_of(m["kind"], m["topics"])]
         if chosen:
             found.append((facet, label, chosen))
     return found

@@ -20,8 +20,9 @@ from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
 from directory.models import Entry, Revision
+from directory.names import country_name, language_name
 from directory.taxonomy import AUTHORITY_BY_SLUG, DESIGNATION_KIND_BY_SLUG, TOPIC_BY_SLUG
-from publishing.i18n import LANGUAGES, country_name, gettext_for, language_name, partial_date
+from publishing.i18n import LANGUAGES, gettext_for, partial_date
 
 KINDS = ("added", "closed", "reopened", "designation", "program-state", "warning", "page-change", "changed")
 

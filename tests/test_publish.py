@@ -115,10 +115,20 @@ def test_every_entry_has_its_own_feeds_and_its_page_follows_them(seeded: Store, 
         "https://meduza.io/rss/en/all",
         "https://meduza.io/rss/news",
     ]
+    # A reader lists them by title: the organization's three feeds must not read alike.
+    assert [o.get("title") for o in opml.iter("outline")] == [
+        "Обновления: Медуза",
+        "Медуза (meduza.io/rss/all)",
+        "Медуза (meduza.io/rss/en/all)",
+        "Медуза (meduza.io/rss/news)",
+    ]
+    # Autodiscovery names the feed after the page, not "Nansen updates" for every page.
+    assert 'title="Медуза — Nansen (Atom)" href="../../ru/feeds/entry/meduza.atom"' in page
 
 
 def test_names_are_the_ones_people_use_in_the_order_they_expect() -> None:
-    from publishing.i18n import collation_key, country_name, language_name
+    from directory.names import country_name, language_name
+    from publishing.i18n import collation_key
 
     assert [country_name(c, "ru") for c in ("RU", "GE", "EU")] == ["Россия", "Грузия", "Европейский союз"]
     assert [country_name(c, "en") for c in ("RU", "MD", "CZ")] == ["Russia", "Moldova", "Czechia"]
