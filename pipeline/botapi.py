@@ -66,7 +66,9 @@ class BotApi:
     _server: ThreadingHTTPServer | None = None
 
     def fail_next(self, code: int, description: str, retry_after: int | None = None) -> None:
-        """The next `sendMessage` gets this error (e.g. 429 "Too Many Requests: retry after 2", 2)."""
+        """The next `sendMessage` gets this error (e.g. 429 "Too Many Requests: retry after 2", 2);
+        with code 0, `description` is sent as an HTML page with status 502 instead of the API's JSON
+        (what a proxy in front of the API answers when it is down)."""
         self._scripted.append((code, description, retry_after))
 
     def start(self) -> BotApi:
@@ -80,9 +82,10 @@ class BotApi:
                 if not status:  # dropped
                     self.close_connection = True
                     return
-                data = json.dumps(answer, ensure_ascii=False).encode()
+                page = answer.get("page")
+                data = page.encode() if page else json.dumps(answer, ensure_ascii=False).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", "text/html" if page else "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -137,6 +140,8 @@ class BotApi:
                 return 0, {}
             if self._scripted:
                 code, description, retry_after = self._scripted.popleft()
+                if code == 0:
+                    return 502, {"page": description}
                 return _error(code, description, retry_after)
             return self._send_message(params)
 

@@ -38,8 +38,12 @@ OFF = ("", "off", "none", "-")
 
 def setting(default: Any, env: str, doc: str, *, in_file: bool = True, ge: float | None = None) -> Any:
     """A setting's default, its environment variable and what it means; `in_file=False` for secrets
-    that only the environment may hold; `ge`, the least value a number may take."""
-    return Field(default, description=doc, json_schema_extra={"env": env, "in_file": in_file}, ge=ge)
+    that only the environment may hold; `ge`, the least value a number may take (a float is then
+    also refused as infinite or not a number)."""
+    finite = False if isinstance(default, float) else None
+    return Field(
+        default, description=doc, json_schema_extra={"env": env, "in_file": in_file}, ge=ge, allow_inf_nan=finite
+    )
 
 
 def _extra(info: FieldInfo, key: str) -> Any:
@@ -303,6 +307,14 @@ class Settings(BaseSettings):
     @property
     def database_url(self) -> str:
         return self.database.url.get_secret_value()
+
+    def jobs(self) -> dict[str, str]:
+        """Each job's cron expression as the scheduler runs it: "" for a job switched off, and for
+        Telegram while no token is set (a run that can only skip is noise in `nansen runs`)."""
+        expressions = self.schedule.expressions()
+        if not self.telegram.token:
+            expressions["telegram"] = ""
+        return expressions
 
 
 def id_authority(site_url: str) -> str:

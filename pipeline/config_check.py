@@ -56,7 +56,16 @@ def check(settings: Settings) -> list[str]:
     elif len(secret) < 16:
         problems.append("NANSEN_SECRET: shorter than 16 characters")
     try:
-        telegram_settings(settings)
+        telegram = telegram_settings(settings)
     except ConfigError as exc:
         problems.append(f"telegram: {exc}")
+    else:
+        if telegram and _loopback(settings.site.url) and not _loopback(telegram.api_url):
+            problems.append(
+                f"site.url: {settings.site.url} is this machine, yet Telegram posts link to it: set NANSEN_SITE_URL"
+            )
     return problems
+
+
+def _loopback(url: str) -> bool:
+    return urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1")

@@ -124,7 +124,7 @@ def run(settings: config.Settings, attempts: int = 5) -> None:
     schedule = settings.schedule
     scheduler = start_retrying(
         settings.database_url,
-        schedule.expressions(),
+        settings.jobs(),
         schedule.timezone,
         schedule.misfire_grace_seconds,
         attempts,

@@ -202,9 +202,9 @@ def item_title(update: Update, lang: str) -> str:
     return update.title[lang]
 
 
-def item_text(update: Update, lang: str) -> str:
-    """The update's text, after what a reader must know first: a paused or closed program, the entry's warnings
-    (unless the update is that news itself)."""
+def item_notices(update: Update, lang: str) -> list[str]:
+    """What a reader must know before the update's text: a paused or closed program, the entry's
+    warnings (unless the update is that news itself)."""
     state = update.entry.program_state
     notices = [
         gettext_for(lang, "Warning: {text} ({date})").format(text=w[lang], date=partial_date(w["date"], lang))
@@ -213,6 +213,12 @@ def item_text(update: Update, lang: str) -> str:
     ]
     if update.entry.kind == "program" and state in ("paused", "closed") and update.kind != "program-state":
         notices.insert(0, gettext_for(lang, "This program is {state}.").format(state=gettext_for(lang, state)))
+    return notices
+
+
+def item_text(update: Update, lang: str) -> str:
+    """The update's text, after its notices (`item_notices`)."""
+    notices = item_notices(update, lang)
     return "\n".join([*notices, update.text[lang]] if update.text[lang] else notices)
 
 

@@ -13,11 +13,19 @@ a missed warning.
 Telegram's limits (Bot API FAQ, "My bot is hitting limits"): about 20 messages a minute to one group
 or channel, so posts to a channel are spaced by `interval` (3 s); a 429 answer carries
 `parameters.retry_after` (seconds): the poster waits that long and sends the same message again,
-charging no attempt, or, past `max_wait`, gives the row back and stops for this run. A 5xx or a
-network failure charges an attempt and stops the channel's run (the server is in trouble: the next
-run resumes); a row still failing after `retry_attempts` is `failed`. A 400 about the message itself
-(e.g. too long) fails that row and the run goes on; a refusal of the channel or of the bot (401, 403,
-404, "chat not found") gives the row back and stops the channel's run, naming what to change.
+charging no attempt, or, past `max_wait` in a run, gives the row back and records until when the
+channel must wait, which later runs respect. What the answer says decides the rest:
+- a 400 about the message itself (too long, HTML that does not parse, empty) fails that row alone;
+- any other refusal (401 token, 403 rights, 404 URL or token, a 400 about the chat or the bot's
+  rights, a group that became a supergroup) gives the row back and stops that channel, naming what
+  to change: nothing is lost while the configuration is wrong;
+- a 5xx, or an answer that is not the API's JSON, charges an attempt and stops the channel until the
+  next run (`failed` after `retry_attempts`); no answer at all (network, timeout) charges nothing, so
+  an outage never fails a post. A timeout may come after Telegram took the message: the next run
+  posts it again, the same rare duplicate as a kill in that window.
+An update that says nothing in a channel's language (a change to the other language's text) is
+`skipped` there; a page-change post says that the official page changed and links to it, without the
+crawled diff (Telegram's apps would make its addresses and @names clickable).
 """
 
 from __future__ import annotations
@@ -34,9 +42,11 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.exceptions import (
+    AiogramError,
     TelegramAPIError,
     TelegramBadRequest,
     TelegramForbiddenError,
+    TelegramMigrateToChat,
     TelegramNetworkError,
     TelegramNotFound,
     TelegramRetryAfter,
@@ -49,7 +59,7 @@ from sqlalchemy.orm import Session
 
 from directory.models import Revision, utcnow
 from directory.store import holder
-from publishing.feeds import item_text, item_title
+from publishing.feeds import item_notices, item_title
 from publishing.models import OPEN, ChannelPost
 from publishing.telegram_ledger import (
     ChannelReport,
@@ -60,6 +70,8 @@ from publishing.telegram_ledger import (
     prepare_retrying,
     record,
     todo,
+    wait,
+    waiting_until,
 )
 from publishing.updates import Update, collect
 
@@ -71,10 +83,13 @@ MESSAGE_LIMIT = 4096  # characters of a message's text after entities are parsed
 
 def message(update: Update, lang: str, settings: TelegramSettings) -> Text:
     """The post: the title (bold, linking to the entry's page), then what a reader must know first
-    (a paused or closed program, the entry's warnings) and the update's text, as the feeds word them.
-    Shortened with "…" to Telegram's `MESSAGE_LIMIT`."""
-    title = item_title(update, lang)  # the directory keeps control characters out of every text field
-    body = item_text(update, lang)
+    (a paused or closed program, the entry's warnings) and the update's text, as the feeds word them
+    (a page change without its crawled diff). Shortened with "…" to Telegram's `MESSAGE_LIMIT`."""
+    title = item_title(update, lang)[: MESSAGE_LIMIT // 2]  # the directory keeps control characters out
+    text = update.text[lang]
+    if update.kind == "page-change":
+        text = text.split("\n", 1)[0]  # the page's address, from the curated data
+    body = "\n".join([*item_notices(update, lang), text] if text else item_notices(update, lang))
     room = MESSAGE_LIMIT - len(title) - 2
     if len(body) > room:
         body = body[: max(room - 1, 0)].rstrip() + "…"
@@ -115,7 +130,9 @@ async def _post_all(open_session: OpenSession, settings: TelegramSettings) -> Po
         for lang, chat in settings.channels.items():
             channel = ChannelReport(chat, lang)
             report.channels.append(channel)
-            await _post_channel(client, open_session, settings, updates, channel, me)
+            channel.waiting = waiting_until(open_session, lang)
+            if channel.waiting is None:
+                await _post_channel(client, open_session, settings, updates, channel, me)
     finally:
         await client.session.close()
     return report
@@ -125,7 +142,7 @@ def _open_updates(session: Session, settings: TelegramSettings) -> Sequence[Upda
     """The updates the open rows name (read once per run)."""
     first = session.scalar(
         select(func.min(ChannelPost.revision)).where(
-            ChannelPost.chat.in_(settings.channels.values()), ChannelPost.status.in_((*OPEN, "sending"))
+            ChannelPost.language.in_(list(settings.channels)), ChannelPost.status.in_((*OPEN, "sending"))
         )
     )
     if first is None:
@@ -143,47 +160,52 @@ async def _post_channel(
     me: str,
 ) -> None:
     last_post = 0.0
-    for row_id, status, claimed_by in todo(open_session, channel.chat):
+    for row_id, status, claimed_by in todo(open_session, channel.language):
         if not claim(open_session, row_id, status, claimed_by, me):
             continue  # another poster has it, or it is done
         with open_session() as session:
             row = session.get(ChannelPost, row_id)
             assert row is not None
             update_id, attempts = row.update_id, row.attempts
+        untouched = "retry" if attempts else "pending"
         found = updates.get(update_id)
-        if found is None:
-            record(open_session, row_id, me, status="skipped", last_error="the update no longer exists")
+        if found is None or not found.told_in(channel.language):
+            reason = "the update no longer exists" if found is None else "nothing changed in this language"
+            record(open_session, row_id, me, status="skipped", last_error=reason)
             channel.skipped += 1
             continue
-        text = message(found, channel.language, settings).as_html()
         pause = settings.interval - (time.monotonic() - last_post)
         if last_post and pause > 0:
             await asyncio.sleep(pause)
-        outcome = await _send(client, settings, channel, text)
+        try:
+            outcome = await _send(client, settings, channel, message(found, channel.language, settings).as_html())
+        except BaseException:  # a bug or a signal: the row goes back as it was, for the next run
+            record(open_session, row_id, me, status=untouched)
+            raise
         last_post = time.monotonic()
         if isinstance(outcome, int):
-            record(open_session, row_id, me, status="sent", message_id=outcome, sent_at=utcnow(), attempts=attempts + 1)
+            done = {"status": "sent", "message_id": outcome, "sent_at": utcnow(), "attempts": attempts + 1}
+            record(open_session, row_id, me, chat=channel.chat, **done)
             channel.sent += 1
             continue
         kind, detail = outcome
-        if kind in ("wait", "channel"):  # nothing is decided about this update: give it back untouched
-            record(open_session, row_id, me, status="retry" if attempts else "pending")
-            channel.stopped = detail
-            return
+        detail = settings.redact(detail)
         if kind == "message":
             record(open_session, row_id, me, status="failed", attempts=attempts + 1, last_error=detail[:500])
             channel.failed += 1
             continue
-        # "server": the API or the network failed; charge an attempt and resume in a later run
+        if kind == "wait":
+            record(open_session, row_id, me, status=untouched)
+            channel.waiting = wait(open_session, channel.language, float(detail))
+            return
+        if kind in ("channel", "network"):  # nothing is decided about this update: give it back untouched
+            record(open_session, row_id, me, status=untouched, last_error=detail[:500])
+            channel.stopped = detail if kind == "channel" else f"{detail}; the next run resumes"
+            return
+        # "server": Telegram answered with a failure of its own; charge an attempt, resume in a later run
         final = attempts + 1 >= settings.retry_attempts
-        record(
-            open_session,
-            row_id,
-            me,
-            status="failed" if final else "retry",
-            attempts=attempts + 1,
-            last_error=detail[:500],
-        )
+        after = "failed" if final else "retry"
+        record(open_session, row_id, me, status=after, attempts=attempts + 1, last_error=detail[:500])
         if final:
             channel.failed += 1
         else:
@@ -192,32 +214,52 @@ async def _post_channel(
         return
 
 
+# 400 answers about the message itself; any other 400 is about the chat or the bot's rights.
+_MESSAGE_FAULTS = ("message is too long", "can't parse entities", "message text is empty", "text must be non-empty")
+
+
 async def _send(client: Bot, settings: TelegramSettings, channel: ChannelReport, text: str) -> int | tuple[str, str]:
-    """Telegram's message_id, or (kind, words) for a failure: wait, channel, message or server."""
+    """Telegram's message_id, or (kind, words) for a failure: message (this post is refused), wait
+    (words: the seconds to wait), channel (configuration), network (no answer) or server."""
     while True:
         try:
             sent = await client.send_message(chat_id=channel.chat, text=text)
-            return sent.message_id
         except TelegramRetryAfter as exc:
-            if channel.waited + exc.retry_after > settings.max_wait:
-                return "wait", f"Telegram asks to wait {exc.retry_after} s (more than {settings.max_wait:g} s in all)"
-            channel.waited += exc.retry_after
-            await asyncio.sleep(exc.retry_after)
-        except (TelegramUnauthorizedError, TelegramForbiddenError, TelegramNotFound) as exc:
-            return "channel", _refusal(exc, channel.chat)
+            seconds = max(1, exc.retry_after)  # a proxy's zero or negative value must not spin
+            if channel.waited + seconds > settings.max_wait:
+                return "wait", str(seconds)
+            channel.waited += seconds
+            await asyncio.sleep(seconds)
+            continue
+        except TelegramUnauthorizedError as exc:
+            return "channel", f"Telegram does not know this bot token ({exc.message}): set NANSEN_TELEGRAM_TOKEN"
+        except TelegramNotFound as exc:
+            return "channel", f"Telegram answered {exc.message}: check NANSEN_TELEGRAM_API_URL and the token"
+        except TelegramMigrateToChat as exc:
+            return (
+                "channel",
+                f"{channel.chat} is now the supergroup {exc.migrate_to_chat_id}: set the channel to that id",
+            )
         except TelegramBadRequest as exc:
-            if "chat not found" in exc.message.lower():
-                return "channel", _refusal(exc, channel.chat)
-            return "message", f"Telegram refused the message: {exc.message}"
-        except (TelegramServerError, TelegramNetworkError) as exc:
+            if any(fault in exc.message.lower() for fault in _MESSAGE_FAULTS):
+                return "message", f"Telegram refused the message: {exc.message}"
+            return "channel", _refusal(exc, channel.chat)
+        except TelegramForbiddenError as exc:
+            return "channel", _refusal(exc, channel.chat)
+        except TelegramNetworkError as exc:
+            return "network", f"Telegram could not be reached: {exc.message}"
+        except TelegramServerError as exc:
             return "server", f"Telegram failed: {exc.message}"
-        except TelegramAPIError as exc:  # an answer aiogram has no class for: treat as the server's trouble
+        except TelegramAPIError as exc:  # an answer aiogram has no class for
             return "server", f"Telegram answered: {exc.message}"
+        except AiogramError as exc:  # not the API's JSON: a proxy's error page, an empty or cut body
+            return "server", f"Telegram's answer could not be read: {str(exc).splitlines()[0][:200]}"
+        if sent is None or not isinstance(getattr(sent, "message_id", None), int):
+            return "server", "Telegram answered without the message it posted"
+        return sent.message_id
 
 
 def _refusal(exc: TelegramAPIError, chat: str) -> str:
-    if isinstance(exc, TelegramUnauthorizedError):
-        return f"Telegram does not know this bot token ({exc.message}): set NANSEN_TELEGRAM_TOKEN from @BotFather"
     return (
         f"Telegram refused to post to {chat} ({exc.message}): check the channel name and that the bot is an "
         "administrator of the channel allowed to post messages"

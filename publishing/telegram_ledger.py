@@ -3,13 +3,15 @@
 Apart from the client (publishing/telegram.py) because aiogram takes seconds to import: commands and
 jobs that only read settings or the ledger do not load it.
 
-Which updates: a channel starts after the directory's latest revision when a poster first sees it
-(`ChannelStart`), so configuring a channel posts what happens from then on, not the whole history.
-Each later run adds a ledger row per new update × channel (`ChannelPost`, `pending`); a poster claims
-a row (one conditional UPDATE from `pending` or `retry` to `sending`, committed on its own) before
-its API call, so two posters never both send it, and records the outcome right after the answer.
-A row left `sending` by a holder that is gone is taken over (at once when the holder was a process on
-this machine, after `CLAIM_LEASE` otherwise).
+Which updates: a language's channel starts after the directory's latest revision when a poster
+first sees it (`ChannelStart`), so configuring one posts what happens from then on, not the whole
+history. Each later run adds a ledger row per new update × language (`ChannelPost`, `pending`); a
+poster claims a row (one conditional UPDATE from `pending` or `retry` to `sending`, committed on its
+own) before its API call, so two posters never both send it, and records the outcome, with the chat
+it went to, right after the answer. A row left `sending` by a holder that is gone is taken over (at
+once when the holder was a process on this machine, after `CLAIM_LEASE` otherwise). Rows are keyed
+by language, not by the chat's spelling: `@name` and `-100…` are one channel, and posts that waited
+while a channel name was mistyped go to the corrected one.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
+from urllib.parse import quote, urlsplit
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -35,7 +38,8 @@ from publishing.models import OPEN, ChannelPost, ChannelStart
 from publishing.updates import collect
 
 CLAIM_LEASE = dt.timedelta(minutes=15)  # a poster on another machine that holds a row longer is presumed dead
-_CHAT = re.compile(r"^(@[A-Za-z][A-Za-z0-9_]{3,31}|-?\d{1,20})$")  # @channelusername or a numeric chat id
+_CHAT = re.compile(r"^(@[A-Za-z][A-Za-z0-9_]{3,31}|-?[0-9]{1,20})$", re.ASCII)  # @channelusername or a numeric id
+_TOKEN = re.compile(r"^[0-9]{1,20}:[A-Za-z0-9_-]{1,200}$", re.ASCII)  # as @BotFather gives it
 
 OpenSession = Callable[[], AbstractContextManager[Session]]
 
@@ -55,15 +59,14 @@ class TelegramSettings:
     api_url: str = "https://api.telegram.org"  # or a local Bot API server (tdlib/telegram-bot-api)
     interval: float = 3.0  # seconds between two posts to one channel (about 20 a minute, as Telegram asks)
     max_wait: float = 300.0  # the longest 429 `retry_after` (seconds) waited for within a run
-    retry_attempts: int = 5  # 5xx or network failures of one row, across runs, before it is `failed`
+    retry_attempts: int = 5  # 5xx answers to one row, across runs, before it is `failed`
     timeout: float = 30.0  # seconds for one API request
 
     def __post_init__(self) -> None:
-        number, colon, secret = self.token.partition(":")
-        if not (colon and number.isdigit() and secret) or any(c.isspace() for c in self.token):
+        if not _TOKEN.match(self.token):
             raise TelegramError(
                 "the Telegram bot token is not a token (expected <digits>:<letters>, as @BotFather gives it)"
-            ) from None
+            )
         for lang, chat in self.channels.items():
             if lang not in LANGUAGES:
                 raise TelegramError(f"Telegram channel for {lang!r}: the languages are {', '.join(LANGUAGES)}")
@@ -72,16 +75,35 @@ class TelegramSettings:
                     f"Telegram channel {chat!r} ({lang}): "
                     "expected @channelusername or a numeric chat id like -1001234567890"
                 )
-        if not self.api_url.startswith(("http://", "https://")):
-            raise TelegramError(f"Telegram API URL {self.api_url!r}: expected http(s)://host[:port]")
+        for name, url in (("Telegram API URL", self.api_url), ("site URL", self.site_url)):
+            if problem := _url_problem(url):
+                raise TelegramError(f"{name} {url!r}: {problem}")
 
     def entry_url(self, lang: str, slug: str) -> str:
-        return f"{self.site_url.rstrip('/')}/{entry_page(lang, slug)}"
+        """The entry's page, with every character an HTML attribute or Telegram could misread
+        percent-encoded (aiogram writes the URL into `href` as it is)."""
+        return quote(f"{self.site_url.rstrip('/')}/{entry_page(lang, slug)}", safe=":/?#[]@!$()*+,;=%-._~")
+
+    def redact(self, text: str) -> str:
+        """`text` without the token (aiogram's errors quote the request URL, which holds it)."""
+        return text.replace(self.token, "<token>")
+
+
+def _url_problem(url: str) -> str | None:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError as exc:
+        return str(exc)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "expected http(s)://host[:port]"
+    return None
 
 
 @dataclass
 class ChannelReport:
-    """What one run did for one channel; `stopped` holds why it ended early (None when it did not)."""
+    """What one run did for one language's channel; `stopped` holds why it ended early (None when it
+    did not), `waiting` until when Telegram asked it to wait."""
 
     chat: str
     language: str
@@ -91,6 +113,7 @@ class ChannelReport:
     skipped: int = 0
     waited: float = 0.0  # seconds spent honouring 429 retry_after
     stopped: str | None = None
+    waiting: dt.datetime | None = None
 
 
 @dataclass
@@ -105,8 +128,12 @@ class PostReport:
         return {
             c.chat: {"sent": c.sent, "failed": c.failed, "retry": c.retry, "skipped": c.skipped}
             | ({"waited_s": round(c.waited, 1)} if c.waited else {})
+            | ({"waiting_until": c.waiting.isoformat(timespec="seconds")} if c.waiting else {})
             for c in self.channels
         }
+
+
+# --------------------------------------------------------------------------- the ledger
 
 
 def _revision(update_id: str) -> int:
@@ -114,29 +141,28 @@ def _revision(update_id: str) -> int:
 
 
 def prepare(session: Session, settings: TelegramSettings) -> dict[str, int]:
-    """Start each configured channel not seen before (after the latest revision) and add a `pending`
-    row per update after its start; returns the rows added per chat. Race-free: rows another poster
-    added meanwhile are left as they are."""
+    """Start each configured language's channel not seen before (after the latest revision) and add
+    a `pending` row per update after its start; returns the rows added per language. Race-free: rows
+    another poster added meanwhile are left as they are."""
     latest = session.scalar(select(func.max(Revision.id))) or 0
     starts: dict[str, int] = {}
-    for lang, chat in settings.channels.items():
-        start = [{"chat": chat, "language": lang, "after_revision": latest, "created_at": utcnow()}]
-        insert_new(session, ChannelStart, start, ("chat",))  # another poster may have started it first
-        starts[chat] = session.scalars(select(ChannelStart.after_revision).where(ChannelStart.chat == chat)).one()
+    for lang in settings.channels:
+        start = [{"language": lang, "after_revision": latest, "created_at": utcnow()}]
+        insert_new(session, ChannelStart, start, ("language",))  # another poster may have started it first
+        starts[lang] = session.scalars(select(ChannelStart.after_revision).where(ChannelStart.language == lang)).one()
     added: dict[str, int] = {}
     earliest = min(starts.values(), default=latest)
     if earliest >= latest:
         return added
     since = session.scalar(select(Revision.created_at).where(Revision.id > earliest).order_by(Revision.id).limit(1))
     updates = collect(session, since=since - dt.timedelta(seconds=1) if since else None)
-    for lang, chat in settings.channels.items():
-        known = set(session.scalars(select(ChannelPost.update_id).where(ChannelPost.chat == chat)))
+    for lang in settings.channels:
+        known = set(session.scalars(select(ChannelPost.update_id).where(ChannelPost.language == lang)))
         now = utcnow()
         rows = [
             {
                 "update_id": u.id,
                 "revision": _revision(u.id),
-                "chat": chat,
                 "language": lang,
                 "status": "pending",
                 "attempts": 0,
@@ -144,9 +170,9 @@ def prepare(session: Session, settings: TelegramSettings) -> dict[str, int]:
                 "updated_at": now,
             }
             for u in updates
-            if _revision(u.id) > starts[chat] and u.id not in known
+            if _revision(u.id) > starts[lang] and u.id not in known
         ]
-        added[chat] = insert_new(session, ChannelPost, rows, ("update_id", "chat"))
+        added[lang] = insert_new(session, ChannelPost, rows, ("update_id", "language"))
     return added
 
 
@@ -163,13 +189,13 @@ def prepare_retrying(open_session: OpenSession, settings: TelegramSettings) -> N
             time.sleep(0.05 * attempt)
 
 
-def todo(open_session: OpenSession, chat: str) -> list[tuple[int, str, str | None]]:
+def todo(open_session: OpenSession, lang: str) -> list[tuple[int, str, str | None]]:
     """(row id, status, holder) of the rows to post, oldest update first; a `sending` row only when its
     holder is gone or its lease ran out."""
     with open_session() as session:
         rows = session.execute(
             select(ChannelPost.id, ChannelPost.status, ChannelPost.claimed_by, ChannelPost.claimed_at)
-            .where(ChannelPost.chat == chat, ChannelPost.status.in_((*OPEN, "sending")))
+            .where(ChannelPost.language == lang, ChannelPost.status.in_((*OPEN, "sending")))
             .order_by(ChannelPost.revision, ChannelPost.id)
         ).all()
     now = utcnow()
@@ -178,6 +204,21 @@ def todo(open_session: OpenSession, chat: str) -> list[tuple[int, str, str | Non
         for row in rows
         if row.status in OPEN or holder_is_gone(row.claimed_by) or (row.claimed_at or now) < now - CLAIM_LEASE
     ]
+
+
+def waiting_until(open_session: OpenSession, lang: str) -> dt.datetime | None:
+    """Until when Telegram asked this language's channel to wait (None when it did not, or it is over)."""
+    with open_session() as session:
+        until = session.scalar(select(ChannelStart.wait_until).where(ChannelStart.language == lang))
+    return until if until is not None and until > utcnow() else None
+
+
+def wait(open_session: OpenSession, lang: str, seconds: float) -> dt.datetime:
+    """Remember Telegram's `retry_after` for later runs (and other posters); returns until when."""
+    until = utcnow() + dt.timedelta(seconds=seconds)
+    with open_session() as session:
+        session.execute(update(ChannelStart).where(ChannelStart.language == lang).values(wait_until=until))
+    return until
 
 
 def claim(open_session: OpenSession, row_id: int, status: str, claimed_by: str | None, me: str) -> bool:
@@ -197,12 +238,30 @@ def record(open_session: OpenSession, row_id: int, me: str, **values: Any) -> No
 
 
 def status(session: Session) -> list[tuple[str, str, int]]:
-    """(chat, status, rows) for every channel the ledger knows."""
+    """(language, status, rows) for every language's channel the ledger knows."""
     return [
-        (chat, state, rows)
-        for chat, state, rows in session.execute(
-            select(ChannelPost.chat, ChannelPost.status, func.count(ChannelPost.id))
-            .group_by(ChannelPost.chat, ChannelPost.status)
-            .order_by(ChannelPost.chat, ChannelPost.status)
+        (lang, state, rows)
+        for lang, state, rows in session.execute(
+            select(ChannelPost.language, ChannelPost.status, func.count(ChannelPost.id))
+            .group_by(ChannelPost.language, ChannelPost.status)
+            .order_by(ChannelPost.language, ChannelPost.status)
         )
     ]
+
+
+def failed(session: Session, limit: int = 50) -> list[ChannelPost]:
+    """The failed rows, newest first, with Telegram's words in `last_error`."""
+    return list(
+        session.scalars(
+            select(ChannelPost).where(ChannelPost.status == "failed").order_by(ChannelPost.id.desc()).limit(limit)
+        )
+    )
+
+
+def retry_failed(session: Session, lang: str | None = None) -> int:
+    """Give every failed row (of one language, or all) a new start: `pending`, no attempts; returns how many."""
+    query = update(ChannelPost).where(ChannelPost.status == "failed")
+    if lang is not None:
+        query = query.where(ChannelPost.language == lang)
+    result = session.execute(query.values(status="pending", attempts=0, updated_at=utcnow()))
+    return cast(CursorResult[Any], result).rowcount

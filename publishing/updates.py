@@ -9,6 +9,7 @@ and an id is stable as long as the revisions are: `update-<first revision id>`.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import json
@@ -133,6 +134,11 @@ class Update:
     @property
     def fields(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(c.field for c in self.changes))
+
+    def told_in(self, lang: str) -> bool:
+        """Whether the update has news for a reader of `lang`: not when every change is to the other
+        language's text (a fixed English summary is nothing to tell the Russian channel)."""
+        return any(not _other_language(c.field, lang) for c in self.changes)
 
 
 def collect(session: Session, *, since: dt.datetime | None = None) -> list[Update]:
@@ -349,7 +355,7 @@ def _text(kind: str, entry: EntryView, changes: Sequence[_Change], lang: str, mo
         if change.field == "warnings":
             lines.extend(_warning_lines(change, lang))
         elif change.field.startswith("program.state"):
-            lines.append(f"{label}: {_state_text(entry, lang)}")
+            lines.append(f"{label}: {_state_text(_state_then(entry, changes), lang)}")
         else:
             value = change.new
             if change.field == "designations":
@@ -371,6 +377,19 @@ def _warning_lines(change: _Change, lang: str) -> list[str]:
 
 def _warning_text(item: dict[str, Any], lang: str) -> str:
     return f"{item[lang]} ({partial_date(item['date'], lang)})"
+
+
+def _state_then(entry: EntryView, changes: Sequence[_Change]) -> EntryView:
+    """The entry as this update left its program's state: as it is now while that state holds; else
+    the state (and since when) the update set, without today's note."""
+    by_field = {c.field: c for c in changes}
+    state = by_field.get("program.state")
+    if state is None or state.new == entry.program_state:
+        return entry
+    since = by_field.get("program.state_since")
+    return dataclasses.replace(
+        entry, program_state=state.new, program_state_since=since.new if since else None, state_note=None
+    )
 
 
 def _state_text(entry: EntryView, lang: str) -> str:

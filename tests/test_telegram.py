@@ -3,6 +3,7 @@ API stand-in on 127.0.0.1 that answers as the documented API does (pipeline/bota
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import os
 import random
@@ -15,14 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from directory import entries
+from directory import entries, proposals, watch
+from directory.models import utcnow
 from directory.store import Store
-from pipeline import config, jobs
+from pipeline import config, jobs, runs
 from pipeline.botapi import BotApi, parse_html
-from publishing import telegram
-from publishing.models import ChannelPost
+from publishing import telegram, telegram_ledger
+from publishing.models import ChannelPost, ChannelStart
 from publishing.telegram_ledger import TelegramError, TelegramSettings
 from tests.conftest import Cli, entry_record, program_record
 
@@ -128,20 +130,32 @@ def test_a_429_is_waited_out_as_telegram_asks(started: Store, bot_api: BotApi) -
     assert len(bot_api.posts) == 1
 
 
-def test_a_429_longer_than_max_wait_stops_without_charging_and_the_next_run_posts(
-    started: Store, bot_api: BotApi
-) -> None:
+def test_a_429_longer_than_max_wait_is_remembered_and_the_run_after_it_posts(started: Store, bot_api: BotApi) -> None:
     _edit(started, "test-org", {"website": "https://new.example.org"})
     bot_api.fail_next(429, "Too Many Requests: retry after 600", retry_after=600)
     report = telegram.post(started.session, settings_for(bot_api, max_wait=5))
-    assert report.stopped == ["@nansen_ru: Telegram asks to wait 600 s (more than 5 s in all)"]
-    assert [c.sent for c in report.channels] == [0, 1]  # the other channel went on
+    assert report.stopped == [] and [c.sent for c in report.channels] == [0, 1]  # the other channel went on
+    waiting = report.channels[0].waiting
+    assert waiting is not None and 590 < (waiting - utcnow()).total_seconds() <= 600
     with started.session() as session:
-        row = session.scalars(select(ChannelPost).where(ChannelPost.chat == "@nansen_ru")).one()
+        row = session.scalars(select(ChannelPost).where(ChannelPost.language == "ru")).one()
         assert (row.status, row.attempts) == ("pending", 0)
+    sends = len(bot_api.requests)
+    meanwhile = telegram.post(started.session, settings_for(bot_api))  # within the wait: Telegram is not asked
+    assert len(bot_api.requests) == sends and meanwhile.channels[0].waiting == waiting
+    with started.session() as session:  # the wait is over
+        session.execute(update(ChannelStart).values(wait_until=utcnow() - dt.timedelta(seconds=1)))
     later = telegram.post(started.session, settings_for(bot_api))
     assert [c.sent for c in later.channels] == [1, 0]
     assert Counter(p.chat for p in bot_api.posts) == Counter({"@nansen_ru": 1, "@nansen_en": 1})
+
+
+def test_a_zero_or_negative_retry_after_is_a_second(started: Store, bot_api: BotApi) -> None:
+    _edit(started, "test-org", {"website": "https://new.example.org"})
+    bot_api.fail_next(429, "Too Many Requests: retry after -1", retry_after=-1)
+    report = telegram.post(started.session, settings_for(bot_api, channels={"ru": CHATS["ru"]}))
+    assert (report.channels[0].sent, report.channels[0].waited) == (1, 1)
+    assert len([r for r in bot_api.requests if r.method == "sendMessage"]) == 2
 
 
 def test_a_5xx_charges_an_attempt_stops_the_channel_and_fails_after_the_limit(started: Store, bot_api: BotApi) -> None:
@@ -179,7 +193,10 @@ def test_a_5xx_then_success_posts_once(started: Store, bot_api: BotApi) -> None:
     [
         (400, "Bad Request: chat not found", "check the channel name"),
         (403, "Forbidden: bot is not a member of the channel chat", "administrator of the channel"),
-        (401, "Unauthorized", "set NANSEN_TELEGRAM_TOKEN from @BotFather"),
+        (401, "Unauthorized", "set NANSEN_TELEGRAM_TOKEN"),
+        (400, "Bad Request: need administrator rights in the channel chat", "administrator of the channel"),
+        (400, "Bad Request: not enough rights to send text messages to the chat", "administrator of the channel"),
+        (404, "Not Found", "check NANSEN_TELEGRAM_API_URL and the token"),
     ],
 )
 def test_a_refused_channel_or_bot_stops_that_channel_and_loses_nothing(
@@ -195,6 +212,83 @@ def test_a_refused_channel_or_bot_stops_that_channel_and_loses_nothing(
     assert Counter(p.chat for p in bot_api.posts) == Counter({"@nansen_ru": 1, "@nansen_en": 1})
 
 
+def test_an_answer_that_is_not_the_apis_json_costs_an_attempt_and_the_other_channel_goes_on(
+    started: Store, bot_api: BotApi
+) -> None:
+    _edit(started, "test-org", {"website": "https://new.example.org"})
+    bot_api.fail_next(0, "<html><body><h1>502 Bad Gateway</h1><hr>nginx</body></html>")
+    report = telegram.post(started.session, settings_for(bot_api))
+    (stopped,) = report.stopped
+    assert stopped.startswith("@nansen_ru: Telegram's answer could not be read") and "\n" not in stopped
+    assert [c.sent for c in report.channels] == [0, 1]
+    with started.session() as session:
+        row = session.scalars(select(ChannelPost).where(ChannelPost.language == "ru")).one()
+        assert (row.status, row.attempts) == ("retry", 1)
+    telegram.post(started.session, settings_for(bot_api))
+    assert Counter(p.chat for p in bot_api.posts) == Counter({"@nansen_ru": 1, "@nansen_en": 1})
+
+
+def test_no_answer_costs_nothing_and_the_token_is_never_quoted(started: Store, bot_api: BotApi) -> None:
+    """An outage (nothing listening, no DNS) must not fail posts one by one; aiogram's errors quote
+    the request URL, which holds the token."""
+    _edit(started, "test-org", {"website": "https://new.example.org"})
+    closed = settings_for(bot_api, api_url="http://127.0.0.1:9", retry_attempts=1)
+    for _ in range(3):
+        report = telegram.post(started.session, closed)
+        assert [line.split(": ", 1)[1][:29] for line in report.stopped] == ["Telegram could not be reached"] * 2
+        assert TOKEN not in repr(report) and "123456" not in " ".join(report.stopped)
+    with started.session() as session:
+        rows = session.execute(select(ChannelPost.status, ChannelPost.attempts, ChannelPost.last_error)).all()
+    assert {(status, attempts) for status, attempts, _ in rows} == {("pending", 0)}
+    assert all(TOKEN not in (error or "") for _, _, error in rows)
+    telegram.post(started.session, settings_for(bot_api))
+    assert len(bot_api.posts) == 2
+
+
+def test_a_channel_is_its_language_not_its_spelling(started: Store, bot_api: BotApi) -> None:
+    """A mistyped channel name stops with what to change and loses nothing; once corrected, or
+    respelled as its numeric id, what waited goes out, and nothing goes out twice."""
+    bot_api.chats.add("-1001234567890")
+    _edit(started, "test-org", {"website": "https://one.example.org"})
+    typo = telegram.post(started.session, settings_for(bot_api, channels={"ru": "@nansen_rru"}))
+    assert typo.stopped and "check the channel name" in typo.stopped[0]
+    telegram.post(started.session, settings_for(bot_api, channels={"ru": CHATS["ru"]}))
+    _edit(started, "test-org", {"website": "https://two.example.org"})
+    telegram.post(started.session, settings_for(bot_api, channels={"ru": "-1001234567890"}))
+    telegram.post(started.session, settings_for(bot_api, channels={"ru": CHATS["ru"]}))
+    assert [(p.chat, p.text.rsplit("/", 1)[-1]) for p in bot_api.posts] == [
+        ("@nansen_ru", "one.example.org"),
+        ("-1001234567890", "two.example.org"),
+    ]
+
+
+def test_what_a_post_says(started: Store, bot_api: BotApi) -> None:
+    """Nothing for the channel whose language did not change; the state the update set, even if it
+    changed again before the post; a page change without the crawled diff."""
+    _edit(started, "test-org", {"summary.en": "Lawyers for political prisoners, now also in Armenia."})
+    _edit(started, "test-program", {"program.state": "closed", "program.state_since": "2026-10"})
+    _edit(started, "test-program", {"program.state": "paused", "program.state_since": "2026-11"})
+    url = "https://gov.example.org/visa"
+    with started.session() as session:
+        watch.record_page(session, "test-program", url, "Rules: apply at the embassy.", confirmed=False)
+        assert watch.record_page(session, "test-program", url, "Apply via t.me/fake_bot.", confirmed=True) == "proposed"
+        (proposal,) = proposals.list_proposals(session, status="pending")
+        proposals.accept(session, [proposal.id], "maintainer")
+    report = telegram.post(started.session, settings_for(bot_api))
+    assert [(c.sent, c.skipped) for c in report.channels] == [(3, 1), (4, 0)]
+    russian, english = _by_chat(bot_api)["@nansen_ru"], _by_chat(bot_api)["@nansen_en"]
+    assert english[0].endswith("Description: Lawyers for political prisoners, now also in Armenia.")
+    assert english[1] == (
+        "[paused] Test humanitarian visa: program is now closed\n\nProgram state: closed (since October 2026)"
+    )
+    assert russian[0].startswith("[приостановлена] Тестовая гуманитарная виза: программа теперь закрыта\n\n")
+    assert english[3] == (
+        "[paused] Test humanitarian visa: the official page changed\n\n"
+        "This program is paused.\nhttps://gov.example.org/visa"
+    )
+    assert not any("fake_bot" in post.text for post in bot_api.posts)
+
+
 def test_a_message_telegram_refuses_fails_alone_and_the_run_goes_on(started: Store, bot_api: BotApi) -> None:
     _edit(started, "test-org", {"website": "https://new.example.org"})
     _edit(started, "test-program", {"program.state": "closed", "program.state_since": "2026-11"})
@@ -204,6 +298,9 @@ def test_a_message_telegram_refuses_fails_alone_and_the_run_goes_on(started: Sto
     with started.session() as session:
         failed = session.scalars(select(ChannelPost).where(ChannelPost.status == "failed")).one()
     assert failed.last_error == "Telegram refused the message: Bad Request: message is too long"
+    with started.session() as session:  # `nansen telegram retry`: another start for what failed
+        assert telegram_ledger.retry_failed(session) == 1
+    assert telegram.post(started.session, settings_for(bot_api, channels={"ru": CHATS["ru"]})).channels[0].sent == 1
 
 
 def test_posts_to_one_channel_are_spaced_by_the_interval(started: Store, bot_api: BotApi) -> None:
@@ -214,7 +311,9 @@ def test_posts_to_one_channel_are_spaced_by_the_interval(started: Store, bot_api
     assert len(times) == 3 and all(later - earlier >= 0.3 for earlier, later in itertools.pairwise(times))
 
 
-def _post_in_child(store: Store, api: BotApi, interval: float) -> subprocess.Popen[bytes]:
+def _post_in_child(store: Store, api: BotApi, interval: float, *, locked: bool = True) -> subprocess.Popen[bytes]:
+    """`nansen telegram post` in its own process (`locked`), or the posting service alone, without
+    the job lock, as a second scheduler on another machine would run it against the same ledger."""
     env = {
         "NANSEN_DATABASE_URL": store.url,
         "NANSEN_TELEGRAM_TOKEN": TOKEN,
@@ -224,8 +323,15 @@ def _post_in_child(store: Store, api: BotApi, interval: float) -> subprocess.Pop
         "NANSEN_TELEGRAM_INTERVAL": str(interval),
         "NANSEN_SITE_URL": SITE,
     }
+    service = (
+        "from directory.store import Store; from pipeline import config; from pipeline.components import "
+        "telegram_settings; from publishing import telegram; settings = config.load(); "
+        "options = telegram_settings(settings); assert options is not None; "
+        "report = telegram.post(Store(settings.database_url).session, options); assert not report.stopped, report"
+    )
+    command = ["nansen", "telegram", "post"] if locked else ["python", "-c", service]
     return subprocess.Popen(
-        [str(Path(sys.executable).with_name("nansen")), "telegram", "post"],
+        [str(Path(sys.executable).with_name(command[0])), *command[1:]],
         env={**os.environ, **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -235,7 +341,7 @@ def _post_in_child(store: Store, api: BotApi, interval: float) -> subprocess.Pop
 def test_two_posters_at_once_post_each_update_once(started: Store, bot_api: BotApi) -> None:
     for number in range(8):
         _edit(started, "test-org", {"website": f"https://new{number}.example.org"})
-    children = [_post_in_child(started, bot_api, 0.05) for _ in range(2)]
+    children = [_post_in_child(started, bot_api, 0.05, locked=False) for _ in range(2)]
     for child in children:
         out, err = child.communicate(timeout=120)
         assert child.returncode == 0, out + err
@@ -279,6 +385,7 @@ def test_the_scheduled_job_is_recorded_and_skips_without_settings(
 ) -> None:
     monkeypatch.setenv("NANSEN_DATABASE_URL", started.url)
     assert jobs.execute("telegram", config.load()) == "skipped"
+    assert config.load().jobs()["telegram"] == ""  # the scheduler does not run it every 10 minutes to skip
     _edit(started, "test-org", {"website": "https://new.example.org"})
     for name, value in {
         "NANSEN_TELEGRAM_TOKEN": TOKEN,
@@ -287,6 +394,7 @@ def test_the_scheduled_job_is_recorded_and_skips_without_settings(
         "NANSEN_TELEGRAM_INTERVAL": "0",
     }.items():
         monkeypatch.setenv(name, value)
+    assert config.load().jobs()["telegram"] == "*/10 * * * *"
     assert jobs.execute("telegram", config.load()) == "ok"
     bot_api.fail_next(403, "Forbidden: bot was kicked from the channel chat")
     _edit(started, "test-org", {"website": "https://newer.example.org"})
@@ -308,12 +416,21 @@ def test_commands_and_their_one_line_errors(started: Store, bot_api: BotApi, cli
     assert (result.exit_code, result.output) == (0, "@nansen_en (en): sent 1, failed 0, to retry 0, skipped 0\n")
     result = cli("telegram", "status", "--format", "json", env=env)
     assert '"status": "sent"' in result.output
+    assert cli("telegram", "retry", env=env).output == "0 failed posts are pending again\n"
     result = cli("telegram", "post", env=env | {"NANSEN_TELEGRAM_CHANNEL_EN": "nansen en"})
     assert result.exit_code == 1 and result.output.count("\n") == 1 and "expected @channelusername" in result.output
     result = cli("telegram", "post", env=env | {"NANSEN_TELEGRAM_TOKEN": "not a token"})
     assert result.exit_code == 1 and "not a token" in result.output
     result = cli("config", "check", env={"NANSEN_TELEGRAM_TOKEN": TOKEN})
     assert "telegram: NANSEN_TELEGRAM_TOKEN is set but no channel" in result.output
+    with runs.job_lock(started, "telegram"):  # the scheduler is posting: one poster at a time
+        result = cli("telegram", "post", env=env)
+    assert (result.exit_code, result.output) == (
+        1,
+        "another Telegram run is in progress (scheduler or terminal): try again later\n",
+    )
+    result = cli("config", "check", env=env | {"NANSEN_TELEGRAM_API_URL": "https://api.telegram.org"})
+    assert "site.url: http://127.0.0.1:8000/ is this machine, yet Telegram posts link to it" in result.output
     result = cli("config", "check", env={"NANSEN_TELEGRAM_INTERVAL": "-1"})
     assert "NANSEN_TELEGRAM_INTERVAL: '-1' must be 0 or more" in result.output
 
@@ -325,6 +442,9 @@ def test_commands_and_their_one_line_errors(started: Store, bot_api: BotApi, cli
         ({"channels": {"de": "@nansen_de"}}, "the languages are ru, en"),
         ({"channels": {"ru": "https://t.me/nansen"}}, "expected @channelusername"),
         ({"api_url": "api.telegram.org"}, "expected http(s)://"),
+        ({"api_url": "http://127.0.0.1:99999"}, "Port out of range"),
+        ({"token": "١٢٣:abc"}, "not a token"),
+        ({"token": "123456:tok/../../x"}, "not a token"),
     ],
 )
 def test_settings_are_refused_with_the_reason(overrides: dict[str, Any], reason: str) -> None:

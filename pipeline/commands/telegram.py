@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typer
 
+from directory.errors import DomainError
 from directory.store import Store
+from pipeline import runs
 from pipeline.commands.output import TableFormat, emit_rows, settings, unit_of_work, visible
 from pipeline.components import telegram_settings
 from pipeline.config import ConfigError
@@ -31,14 +33,18 @@ def post_command(ctx: typer.Context) -> None:
     db = Store(config.database_url)
     try:
         db.check_initialized()
-        report = telegram.post(db.session, options)
+        with runs.job_lock(db, "telegram"):  # one poster at a time keeps Telegram's pace per channel
+            report = telegram.post(db.session, options)
+    except runs.Busy:
+        raise DomainError("another Telegram run is in progress (scheduler or terminal): try again later") from None
     finally:
         db.close()
     for channel in report.channels:
         waited = f", waited {channel.waited:g} s as Telegram asked" if channel.waited else ""
+        later = f"; Telegram asks to wait until {channel.waiting:%Y-%m-%d %H:%M:%S} UTC" if channel.waiting else ""
         typer.echo(
             f"{channel.chat} ({channel.language}): sent {channel.sent}, failed {channel.failed}, "
-            f"to retry {channel.retry}, skipped {channel.skipped}{waited}"
+            f"to retry {channel.retry}, skipped {channel.skipped}{waited}{later}"
         )
     for line in report.stopped:
         typer.echo(visible(f"stopped: {line}"), err=True)  # Telegram's words are quoted
@@ -48,15 +54,36 @@ def post_command(ctx: typer.Context) -> None:
 
 @telegram_app.command("status")
 def status_command(ctx: typer.Context, fmt: TableFormat = typer.Option(TableFormat.table, "--format")) -> None:
-    """Posts per channel and status (pending, sent, retry, failed, skipped), from the ledger."""
+    """Posts per language's channel and status (pending, sent, retry, failed, skipped), then the failed
+    ones with Telegram's words (`nansen telegram retry` gives them another start)."""
     with unit_of_work(ctx) as session:
         rows = [
-            {"chat": chat, "status": status, "posts": count} for chat, status, count in telegram_ledger.status(session)
+            {"language": lang, "status": status, "posts": count}
+            for lang, status, count in telegram_ledger.status(session)
         ]
-    if not rows and fmt == TableFormat.table:
+        failed = [
+            {"update": row.update_id, "language": row.language, "attempts": row.attempts, "error": row.last_error}
+            for row in telegram_ledger.failed(session)
+        ]
+    if fmt != TableFormat.table:
+        emit_rows(rows, fmt, ["language", "status", "posts"])
+        return
+    if not rows:
         typer.echo("nothing posted yet")
         return
-    emit_rows(rows, fmt, ["chat", "status", "posts"], title="Telegram posts")
+    emit_rows(rows, fmt, ["language", "status", "posts"], title="Telegram posts")
+    if failed:
+        emit_rows(failed, fmt, ["update", "language", "attempts", "error"], title="Failed posts")
+
+
+@telegram_app.command("retry")
+def retry_command(
+    ctx: typer.Context, lang: str | None = typer.Option(None, "--lang", help="Only this language's channel.")
+) -> None:
+    """Give the failed posts another start: the next `post` (or the job) sends them."""
+    with unit_of_work(ctx) as session:
+        count = telegram_ledger.retry_failed(session, lang)
+    typer.echo(f"{count} failed posts are pending again")
 
 
 app = typer.Typer()
