@@ -7,6 +7,7 @@ must stay fast for every command.
 
 from __future__ import annotations
 
+import ipaddress
 from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
@@ -62,10 +63,18 @@ def check(settings: Settings) -> list[str]:
     else:
         if telegram and _loopback(settings.site.url) and not _loopback(telegram.api_url):
             problems.append(
-                f"site.url: {settings.site.url} is this machine, yet Telegram posts link to it: set NANSEN_SITE_URL"
+                f"site.url: {settings.site.url} is not public, yet Telegram posts link to it: set NANSEN_SITE_URL"
             )
     return problems
 
 
 def _loopback(url: str) -> bool:
-    return urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1")
+    """Whether `url` names this machine or a private network: no Telegram reader can follow it."""
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_private or address.is_unspecified

@@ -119,7 +119,10 @@ def post_to_telegram(settings: config.Settings, store: Store) -> dict[str, Any]:
         return {"skipped": "NANSEN_TELEGRAM_TOKEN and a channel are needed to post"}
     from publishing import telegram  # noqa: PLC0415 - aiogram takes seconds to import: only when posting
 
-    report = telegram.post(store.session, options)
+    try:
+        report = telegram.post(store.session, options)
+    except Exception as exc:  # recorded in `runs`, which must never hold the token
+        raise RuntimeError(options.redact(f"{type(exc).__name__}: {exc}")) from None
     counts = report.counts()
     if report.stopped:  # recorded as a failed run, in Telegram's words; the next run resumes
         raise PartlyFailed("telegram: " + "; ".join(report.stopped), counts)

@@ -20,9 +20,10 @@ channel must wait, which later runs respect. What the answer says decides the re
   rights, a group that became a supergroup) gives the row back and stops that channel, naming what
   to change: nothing is lost while the configuration is wrong;
 - a 5xx, or an answer that is not the API's JSON, charges an attempt and stops the channel until the
-  next run (`failed` after `retry_attempts`); no answer at all (network, timeout) charges nothing, so
-  an outage never fails a post. A timeout may come after Telegram took the message: the next run
-  posts it again, the same rare duplicate as a kill in that window.
+  next run (`failed` after `retry_attempts`); no connection at all charges nothing, so an outage
+  never fails a post. A timeout is charged like a 5xx: it may come after Telegram took the message,
+  so the next run posts it again (the same rare duplicate as a kill in that window), at most
+  `retry_attempts` times.
 An update that says nothing in a channel's language (a change to the other language's text) is
 `skipped` there; a page-change post says that the official page changed and links to it, without the
 crawled diff (Telegram's apps would make its addresses and @names clickable).
@@ -185,6 +186,7 @@ async def _post_channel(
         last_post = time.monotonic()
         if isinstance(outcome, int):
             done = {"status": "sent", "message_id": outcome, "sent_at": utcnow(), "attempts": attempts + 1}
+            done["last_error"] = None
             record(open_session, row_id, me, chat=channel.chat, **done)
             channel.sent += 1
             continue
@@ -214,6 +216,7 @@ async def _post_channel(
         return
 
 
+_TIMEOUT = "Request timeout error"  # aiogram's words when the answer did not come in time
 # 400 answers about the message itself; any other 400 is about the chat or the bot's rights.
 _MESSAGE_FAULTS = ("message is too long", "can't parse entities", "message text is empty", "text must be non-empty")
 
@@ -247,10 +250,16 @@ async def _send(client: Bot, settings: TelegramSettings, channel: ChannelReport,
         except TelegramForbiddenError as exc:
             return "channel", _refusal(exc, channel.chat)
         except TelegramNetworkError as exc:
+            if exc.message == _TIMEOUT:  # the request may have reached Telegram: bounded like a 5xx
+                return "server", f"Telegram did not answer within {settings.timeout:g} s"
             return "network", f"Telegram could not be reached: {exc.message}"
         except TelegramServerError as exc:
             return "server", f"Telegram failed: {exc.message}"
         except TelegramAPIError as exc:  # an answer aiogram has no class for
+            if "too many requests" in exc.message.lower() and channel.waited + 1 <= settings.max_wait:
+                channel.waited += 1  # a 429 whose retry_after is 0 or missing: a second, as for -1
+                await asyncio.sleep(1)
+                continue
             return "server", f"Telegram answered: {exc.message}"
         except AiogramError as exc:  # not the API's JSON: a proxy's error page, an empty or cut body
             return "server", f"Telegram's answer could not be read: {str(exc).splitlines()[0][:200]}"

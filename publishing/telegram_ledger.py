@@ -37,6 +37,7 @@ from publishing.i18n import LANGUAGES
 from publishing.models import OPEN, ChannelPost, ChannelStart
 from publishing.updates import collect
 
+MAX_WAIT_REMEMBERED = 86_400.0  # seconds: a retry_after beyond a day is a proxy's mistake, not Telegram's
 CLAIM_LEASE = dt.timedelta(minutes=15)  # a poster on another machine that holds a row longer is presumed dead
 _CHAT = re.compile(r"^(@[A-Za-z][A-Za-z0-9_]{3,31}|-?[0-9]{1,20})$", re.ASCII)  # @channelusername or a numeric id
 _TOKEN = re.compile(r"^[0-9]{1,20}:[A-Za-z0-9_-]{1,200}$", re.ASCII)  # as @BotFather gives it
@@ -85,8 +86,11 @@ class TelegramSettings:
         return quote(f"{self.site_url.rstrip('/')}/{entry_page(lang, slug)}", safe=":/?#[]@!$()*+,;=%-._~")
 
     def redact(self, text: str) -> str:
-        """`text` without the token (aiogram's errors quote the request URL, which holds it)."""
-        return text.replace(self.token, "<token>")
+        """`text` without the token, as it is or percent-encoded (aiogram's errors and some servers'
+        answers quote the request URL, which holds it)."""
+        for form in {self.token, quote(self.token, safe=""), quote(self.token)}:
+            text = text.replace(form, "<token>")
+        return text
 
 
 def _url_problem(url: str) -> str | None:
@@ -97,6 +101,10 @@ def _url_problem(url: str) -> str | None:
         return str(exc)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "expected http(s)://host[:port]"
+    try:
+        parts.hostname.encode("idna")
+    except UnicodeError:
+        return f"{parts.hostname!r} is not a host name"
     return None
 
 
@@ -215,7 +223,7 @@ def waiting_until(open_session: OpenSession, lang: str) -> dt.datetime | None:
 
 def wait(open_session: OpenSession, lang: str, seconds: float) -> dt.datetime:
     """Remember Telegram's `retry_after` for later runs (and other posters); returns until when."""
-    until = utcnow() + dt.timedelta(seconds=seconds)
+    until = utcnow() + dt.timedelta(seconds=min(seconds, MAX_WAIT_REMEMBERED))
     with open_session() as session:
         session.execute(update(ChannelStart).where(ChannelStart.language == lang).values(wait_until=until))
     return until
@@ -246,6 +254,16 @@ def status(session: Session) -> list[tuple[str, str, int]]:
             .group_by(ChannelPost.language, ChannelPost.status)
             .order_by(ChannelPost.language, ChannelPost.status)
         )
+    ]
+
+
+def waits(session: Session) -> list[tuple[str, dt.datetime]]:
+    """(language, until when) for each channel Telegram asked to wait that is still waiting."""
+    now = utcnow()
+    return [
+        (lang, until)
+        for lang, until in session.execute(select(ChannelStart.language, ChannelStart.wait_until))
+        if until is not None and until > now
     ]
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import os
 import random
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -150,12 +152,54 @@ def test_a_429_longer_than_max_wait_is_remembered_and_the_run_after_it_posts(sta
     assert Counter(p.chat for p in bot_api.posts) == Counter({"@nansen_ru": 1, "@nansen_en": 1})
 
 
-def test_a_zero_or_negative_retry_after_is_a_second(started: Store, bot_api: BotApi) -> None:
+@pytest.mark.parametrize("retry_after", [-1, 0, None])
+def test_a_zero_negative_or_missing_retry_after_is_a_second(
+    started: Store, bot_api: BotApi, retry_after: int | None
+) -> None:
     _edit(started, "test-org", {"website": "https://new.example.org"})
-    bot_api.fail_next(429, "Too Many Requests: retry after -1", retry_after=-1)
+    bot_api.fail_next(429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after)
     report = telegram.post(started.session, settings_for(bot_api, channels={"ru": CHATS["ru"]}))
-    assert (report.channels[0].sent, report.channels[0].waited) == (1, 1)
+    assert (report.channels[0].sent, report.channels[0].waited, report.stopped) == (1, 1, [])
     assert len([r for r in bot_api.requests if r.method == "sendMessage"]) == 2
+
+
+def test_an_absurd_retry_after_parks_the_channel_for_a_day_at_most(started: Store, bot_api: BotApi) -> None:
+    _edit(started, "test-org", {"website": "https://new.example.org"})
+    bot_api.fail_next(429, "Too Many Requests", retry_after=10**12)
+    report = telegram.post(started.session, settings_for(bot_api, channels={"ru": CHATS["ru"]}, max_wait=5))
+    waiting = report.channels[0].waiting
+    assert waiting is not None and (waiting - utcnow()).total_seconds() <= 86_400
+
+
+def test_a_slow_answer_is_charged_so_a_post_telegram_took_repeats_a_bounded_number_of_times(
+    started: Store, bot_api: BotApi
+) -> None:
+    """The stand-in takes the post, then answers after the client gave up: each run may post it again
+    (the documented window), but only `retry_attempts` times, then the row is `failed`."""
+    _edit(started, "test-org", {"website": "https://new.example.org"})
+
+    def slow(_send: int) -> bool:
+        time.sleep(1.5)
+        return False
+
+    bot_api.on_send = slow
+    impatient = settings_for(bot_api, channels={"ru": CHATS["ru"]}, timeout=0.5, retry_attempts=2)
+    for expected in ("retry", "failed", "failed"):
+        report = telegram.post(started.session, impatient)
+        with started.session() as session:
+            row = session.scalars(select(ChannelPost)).one()
+        assert row.status == expected and row.last_error == "Telegram did not answer within 0.5 s"
+    time.sleep(1.5)  # the stand-in's last answer
+    assert len(bot_api.posts) == 2 and report.stopped == []
+
+
+def test_a_percent_encoded_token_in_an_answer_is_redacted_too(started: Store, bot_api: BotApi) -> None:
+    _edit(started, "test-org", {"website": "https://new.example.org"})
+    bot_api.fail_next(404, "Not Found: /bot123456%3Atest-token/sendMessage")
+    report = telegram.post(started.session, settings_for(bot_api, channels={"ru": CHATS["ru"]}))
+    assert report.stopped == [
+        "@nansen_ru: Telegram answered Not Found: /bot<token>/sendMessage: check NANSEN_TELEGRAM_API_URL and the token"
+    ]
 
 
 def test_a_5xx_charges_an_attempt_stops_the_channel_and_fails_after_the_limit(started: Store, bot_api: BotApi) -> None:
@@ -417,6 +461,7 @@ def test_commands_and_their_one_line_errors(started: Store, bot_api: BotApi, cli
     result = cli("telegram", "status", "--format", "json", env=env)
     assert '"status": "sent"' in result.output
     assert cli("telegram", "retry", env=env).output == "0 failed posts are pending again\n"
+    assert json.loads(cli("telegram", "status", "--format", "json", env=env).output)["failed"] == []
     result = cli("telegram", "post", env=env | {"NANSEN_TELEGRAM_CHANNEL_EN": "nansen en"})
     assert result.exit_code == 1 and result.output.count("\n") == 1 and "expected @channelusername" in result.output
     result = cli("telegram", "post", env=env | {"NANSEN_TELEGRAM_TOKEN": "not a token"})
@@ -430,7 +475,8 @@ def test_commands_and_their_one_line_errors(started: Store, bot_api: BotApi, cli
         "another Telegram run is in progress (scheduler or terminal): try again later\n",
     )
     result = cli("config", "check", env=env | {"NANSEN_TELEGRAM_API_URL": "https://api.telegram.org"})
-    assert "site.url: http://127.0.0.1:8000/ is this machine, yet Telegram posts link to it" in result.output
+    assert "site.url: http://127.0.0.1:8000/ is not public, yet Telegram posts link to it" in result.output
+    assert cli("telegram", "retry", "--lang", "xx", env=env).exit_code == 2
     result = cli("config", "check", env={"NANSEN_TELEGRAM_INTERVAL": "-1"})
     assert "NANSEN_TELEGRAM_INTERVAL: '-1' must be 0 or more" in result.output
 
@@ -443,6 +489,7 @@ def test_commands_and_their_one_line_errors(started: Store, bot_api: BotApi, cli
         ({"channels": {"ru": "https://t.me/nansen"}}, "expected @channelusername"),
         ({"api_url": "api.telegram.org"}, "expected http(s)://"),
         ({"api_url": "http://127.0.0.1:99999"}, "Port out of range"),
+        ({"api_url": "http://a..b"}, "is not a host name"),
         ({"token": "١٢٣:abc"}, "not a token"),
         ({"token": "123456:tok/../../x"}, "not a token"),
     ],

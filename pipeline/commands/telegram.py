@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from directory.errors import DomainError
+from directory.errors import DomainError, UsageError
 from directory.store import Store
 from pipeline import runs
-from pipeline.commands.output import TableFormat, emit_rows, settings, unit_of_work, visible
+from pipeline.commands.output import TableFormat, emit_json, emit_rows, settings, unit_of_work, visible
 from pipeline.components import telegram_settings
 from pipeline.config import ConfigError
 from publishing import telegram_ledger
+from publishing.i18n import LANGUAGES
 
 telegram_app = typer.Typer(
     help="Post each new update to the Telegram channels, exactly once; show what was posted.", no_args_is_help=True
@@ -48,8 +49,8 @@ def post_command(ctx: typer.Context) -> None:
         )
     for line in report.stopped:
         typer.echo(visible(f"stopped: {line}"), err=True)  # Telegram's words are quoted
-    if report.stopped:
-        raise typer.Exit(1)  # the run could not finish: a cron job or a script must see it
+    if report.stopped or any(channel.failed for channel in report.channels):
+        raise typer.Exit(1)  # the run could not finish, or a post failed: a cron job or a script must see it
 
 
 @telegram_app.command("status")
@@ -65,13 +66,19 @@ def status_command(ctx: typer.Context, fmt: TableFormat = typer.Option(TableForm
             {"update": row.update_id, "language": row.language, "attempts": row.attempts, "error": row.last_error}
             for row in telegram_ledger.failed(session)
         ]
-    if fmt != TableFormat.table:
+        waits = {lang: until.isoformat(timespec="seconds") for lang, until in telegram_ledger.waits(session)}
+    if fmt == TableFormat.json:
+        emit_json({"posts": rows, "failed": failed, "waiting_until": waits})
+        return
+    if fmt == TableFormat.csv:
         emit_rows(rows, fmt, ["language", "status", "posts"])
         return
     if not rows:
         typer.echo("nothing posted yet")
         return
     emit_rows(rows, fmt, ["language", "status", "posts"], title="Telegram posts")
+    for lang, until in waits.items():
+        typer.echo(f"{lang}: Telegram asked to wait until {until}")
     if failed:
         emit_rows(failed, fmt, ["update", "language", "attempts", "error"], title="Failed posts")
 
@@ -81,6 +88,8 @@ def retry_command(
     ctx: typer.Context, lang: str | None = typer.Option(None, "--lang", help="Only this language's channel.")
 ) -> None:
     """Give the failed posts another start: the next `post` (or the job) sends them."""
+    if lang is not None and lang not in LANGUAGES:
+        raise UsageError(f"--lang: {lang!r} is not one of {', '.join(LANGUAGES)}")
     with unit_of_work(ctx) as session:
         count = telegram_ledger.retry_failed(session, lang)
     typer.echo(f"{count} failed posts are pending again")
