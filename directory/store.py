@@ -7,6 +7,7 @@ database made by `nansen init` today upgrades cleanly tomorrow.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import socket
 from collections.abc import Iterator, Sequence
@@ -153,6 +154,16 @@ def holder_is_gone(owner: str | None) -> bool:
     except PermissionError:
         return False
     return False
+
+
+CLAIM_LEASE = dt.timedelta(minutes=15)  # a holder on another machine that keeps a row longer is presumed dead
+
+
+def claimable(is_open: bool, claimed_by: str | None, claimed_at: dt.datetime | None) -> bool:
+    """Whether a ledger row read as (open?, holder, since) may be claimed: it is open, or its holder is
+    gone (a process of this machine that no longer exists) or has held it past `CLAIM_LEASE`."""
+    now = utcnow()
+    return is_open or holder_is_gone(claimed_by) or (claimed_at or now) < now - CLAIM_LEASE
 
 
 def claim_row(session: Session, model: Any, row_id: int, status: str, claimed_by: str | None, me: str) -> bool:

@@ -8,7 +8,7 @@ or `retry` to `sending`, committed on its own), so two senders never both send i
 committed right after the server's answer. A crash or kill at any point loses nothing and sends
 nothing twice, except in the one window no ledger can close: the server said 250 and the process
 died before that commit. The row is then still `sending` under a holder that is gone; it is taken
-over (at once when the holder was a process on this machine, after `CLAIM_LEASE` otherwise) and sent
+over (at once when the holder was a process on this machine, after `directory.store.CLAIM_LEASE` otherwise) and sent
 again (we choose a rare duplicate over a missed warning that a program closed), with the same
 Message-ID so the receiving side can drop it.
 
@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from directory.errors import DomainError
 from directory.models import utcnow
-from directory.store import claim_row, holder, holder_is_gone
+from directory.store import claim_row, claimable, holder
 from newsletter import subscribers as subs
 from newsletter.delivery import DeliveryError, Outcome, Sender, build_message
 from newsletter.digest import DigestContent, personalize, render_digest
@@ -226,7 +226,6 @@ class SendReport:
         return self.status.startswith("stopped")
 
 
-CLAIM_LEASE = dt.timedelta(minutes=15)  # a sender on another machine that holds a row longer is presumed dead
 TEMPORARY_LIMIT = 3  # temporary failures in a row (no answer, or 4xx) that end the run: it resumes later
 BOUNCE_LIMIT = 10  # permanent refusals in a row that cannot all be the readers': undone, and the run ends
 OPEN = ("pending", "retry")
@@ -380,11 +379,10 @@ def _send_edition(
             .where(Delivery.edition_id == edition_id, Delivery.status.in_((*OPEN, "sending")))
             .order_by(Delivery.status != "pending", Delivery.id)  # new readers first, retries after
         ).all()
-    now = utcnow()
     todo = [
         (row.id, row.status, row.claimed_by)
         for row in rows
-        if row.status in OPEN or holder_is_gone(row.claimed_by) or (row.claimed_at or now) < now - CLAIM_LEASE
+        if claimable(row.status in OPEN, row.claimed_by, row.claimed_at)
     ]
     try:
         _deliver_rows(open_session, settings, sender, cache, todo, me, report, on_progress)

@@ -32,7 +32,6 @@ crawled diff (Telegram's apps would make its addresses and @names clickable).
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -58,7 +57,7 @@ from aiogram.utils.formatting import Bold, Text, TextLink
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from directory.models import Revision, utcnow
+from directory.models import utcnow
 from directory.store import holder
 from publishing.feeds import item_notices, item_title
 from publishing.models import OPEN, ChannelPost
@@ -71,10 +70,11 @@ from publishing.telegram_ledger import (
     prepare_retrying,
     record,
     todo,
+    updates_after,
     wait,
     waiting_until,
 )
-from publishing.updates import Update, collect
+from publishing.updates import Update
 
 MESSAGE_LIMIT = 4096  # characters of a message's text after entities are parsed (Bot API, sendMessage)
 
@@ -148,8 +148,7 @@ def _open_updates(session: Session, settings: TelegramSettings) -> Sequence[Upda
     )
     if first is None:
         return []
-    since = session.scalar(select(Revision.created_at).where(Revision.id == first))
-    return collect(session, since=since - dt.timedelta(seconds=1) if since else None)
+    return updates_after(session, first - 1)
 
 
 async def _post_channel(

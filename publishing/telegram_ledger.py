@@ -9,7 +9,7 @@ history. Each later run adds a ledger row per new update × language (`ChannelPo
 poster claims a row (one conditional UPDATE from `pending` or `retry` to `sending`, committed on its
 own) before its API call, so two posters never both send it, and records the outcome, with the chat
 it went to, right after the answer. A row left `sending` by a holder that is gone is taken over (at
-once when the holder was a process on this machine, after `CLAIM_LEASE` otherwise). Rows are keyed
+once when the holder was a process on this machine, after `directory.store.CLAIM_LEASE` otherwise). Rows are keyed
 by language, not by the chat's spelling: `@name` and `-100…` are one channel, and posts that waited
 while a channel name was mistyped go to the corrected one.
 """
@@ -31,14 +31,13 @@ from sqlalchemy.orm import Session
 
 from directory.errors import DomainError
 from directory.models import Revision, utcnow
-from directory.store import claim_row, holder_is_gone, insert_new
+from directory.store import claim_row, claimable, insert_new
 from publishing.feeds import entry_page
 from publishing.i18n import LANGUAGES
 from publishing.models import OPEN, ChannelPost, ChannelStart
-from publishing.updates import collect
+from publishing.updates import Update, collect
 
 MAX_WAIT_REMEMBERED = 86_400.0  # seconds: a retry_after beyond a day is a proxy's mistake, not Telegram's
-CLAIM_LEASE = dt.timedelta(minutes=15)  # a poster on another machine that holds a row longer is presumed dead
 _CHAT = re.compile(r"^(@[A-Za-z][A-Za-z0-9_]{3,31}|-?[0-9]{1,20})$", re.ASCII)  # @channelusername or a numeric id
 _TOKEN = re.compile(r"^[0-9]{1,20}:[A-Za-z0-9_-]{1,200}$", re.ASCII)  # as @BotFather gives it
 
@@ -162,8 +161,7 @@ def prepare(session: Session, settings: TelegramSettings) -> dict[str, int]:
     earliest = min(starts.values(), default=latest)
     if earliest >= latest:
         return added
-    since = session.scalar(select(Revision.created_at).where(Revision.id > earliest).order_by(Revision.id).limit(1))
-    updates = collect(session, since=since - dt.timedelta(seconds=1) if since else None)
+    updates = updates_after(session, earliest)
     for lang in settings.channels:
         known = set(session.scalars(select(ChannelPost.update_id).where(ChannelPost.language == lang)))
         now = utcnow()
@@ -182,6 +180,13 @@ def prepare(session: Session, settings: TelegramSettings) -> dict[str, int]:
         ]
         added[lang] = insert_new(session, ChannelPost, rows, ("update_id", "language"))
     return added
+
+
+def updates_after(session: Session, revision: int) -> list[Update]:
+    """The updates whose revisions come after `revision` (and a few just before: `collect` filters by
+    time, and the ledger by revision, so nothing is missed)."""
+    since = session.scalar(select(Revision.created_at).where(Revision.id > revision).order_by(Revision.id).limit(1))
+    return collect(session, since=since - dt.timedelta(seconds=1) if since else None)
 
 
 def prepare_retrying(open_session: OpenSession, settings: TelegramSettings) -> None:
@@ -206,11 +211,10 @@ def todo(open_session: OpenSession, lang: str) -> list[tuple[int, str, str | Non
             .where(ChannelPost.language == lang, ChannelPost.status.in_((*OPEN, "sending")))
             .order_by(ChannelPost.revision, ChannelPost.id)
         ).all()
-    now = utcnow()
     return [
         (row.id, row.status, row.claimed_by)
         for row in rows
-        if row.status in OPEN or holder_is_gone(row.claimed_by) or (row.claimed_at or now) < now - CLAIM_LEASE
+        if claimable(row.status in OPEN, row.claimed_by, row.claimed_at)
     ]
 
 

@@ -26,7 +26,7 @@ from sqlalchemy import insert, select, update
 
 from directory import entries
 from directory.models import utcnow
-from directory.store import Store
+from directory.store import CLAIM_LEASE, Store
 from newsletter import editions
 from newsletter import subscribers as subs
 from newsletter.delivery import SmtpSender, parse_smtp_url
@@ -372,7 +372,7 @@ def test_a_row_claimed_by_a_process_that_died_is_taken_over(store: Store) -> Non
         session.execute(
             update(Delivery)
             .where(Delivery.id == other)
-            .values(claimed_at=utcnow() - editions.CLAIM_LEASE - dt.timedelta(seconds=1))
+            .values(claimed_at=utcnow() - CLAIM_LEASE - dt.timedelta(seconds=1))
         )
     assert editions.send(store.session, settings(), recorder).status == "sent"
     assert len(recorder.sent) == 3
