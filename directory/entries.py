@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,11 +78,11 @@ def blank_record() -> dict[str, Any]:
 
 def merged_record(current: Mapping[str, Any] | None, updates: Mapping[str, Any]) -> dict[str, Any]:
     """Validate `updates` and lay them over `current` (or over a blank entry)."""
-    errors = F.check_record(updates)
+    values, errors = F.normalized(updates)
     if errors:
         raise InvalidEntry(_slug_of(updates, current), errors)
     record = dict(current) if current is not None else blank_record()
-    record.update(F.normalize(updates))
+    record.update(values)
     errors = F.check_complete(record)
     if errors:
         raise InvalidEntry(_slug_of(updates, current), errors)
@@ -112,6 +112,17 @@ def get_entry(session: Session, slug: str) -> Entry:
 
 def find_entry(session: Session, slug: str) -> Entry | None:
     return session.scalar(select(Entry).where(Entry.slug == slug))
+
+
+def find_entries(session: Session, slugs: Iterable[str], *, chunk: int = 500) -> dict[str, Entry]:
+    """slug -> entry for those of `slugs` that exist, in one query per `chunk` slugs (a bound on the
+    number of parameters of one statement)."""
+    wanted = sorted(set(slugs))
+    found: dict[str, Entry] = {}
+    for start in range(0, len(wanted), chunk):
+        query = select(Entry).where(Entry.slug.in_(wanted[start : start + chunk]))
+        found.update((entry.slug, entry) for entry in session.scalars(query))
+    return found
 
 
 @dataclass(frozen=True)
@@ -201,14 +212,28 @@ def history(session: Session, slug: str) -> list[Revision]:
 # --------------------------------------------------------------------------- writes
 
 
-def plan(session: Session, updates: Mapping[str, Any]) -> Change:
-    """What `apply` would do with this record, without writing (raises InvalidEntry)."""
-    slug = F.normalize({"slug": updates.get("slug")}).get("slug") if "slug" in updates else None
+def slug_of(updates: Mapping[str, Any]) -> str:
+    """The record's slug, normalized (raises InvalidEntry when it is missing or not a slug)."""
+    try:
+        slug = F.FIELD_BY_KEY["slug"].normalize(updates.get("slug"))
+    except ValueError as exc:
+        raise InvalidEntry(None, [F.FieldError("slug", str(exc))]) from None
     if slug is None:
         raise InvalidEntry(None, [F.FieldError("slug", "is required")])
-    entry = find_entry(session, slug)
+    return str(slug)
+
+
+def plan(session: Session, updates: Mapping[str, Any]) -> Change:
+    """What `apply` would do with this record, without writing (raises InvalidEntry)."""
+    return plan_against(find_entry(session, slug_of(updates)), updates)
+
+
+def plan_against(entry: Entry | None, updates: Mapping[str, Any]) -> Change:
+    """What applying `updates` to `entry` (None: no entry has their slug) would do; `plan` without the
+    lookup, for a caller that loaded the entries of many records at once (`find_entries`)."""
     current = to_record(entry) if entry is not None else None
     record = merged_record(current, updates)
+    slug = record["slug"]
     if current is None:
         return Change(slug, "create", diff(blank_record(), record))
     changes = diff(current, record)
@@ -222,11 +247,23 @@ def apply(
 
     `minor` marks a cosmetic change (a typo): it stays in the history but is not published as news.
     """
-    change = plan(session, updates)
+    return write(session, plan(session, updates), actor, reason=reason, minor=minor)
+
+
+def write(
+    session: Session,
+    change: Change,
+    actor: Actor,
+    *,
+    reason: str | None = None,
+    minor: bool = False,
+    entry: Entry | None = None,
+) -> Change:
+    """Carry out a `plan` made in this session (`entry`: the entry it was planned against, if any)."""
     if change.action == "create":
-        _create(session, change, actor, reason)
+        create_all(session, [(change, actor)], reason)
     elif change.action == "update":
-        _update(session, get_entry(session, change.slug), change.changes, actor, reason, minor)
+        _update(session, entry or get_entry(session, change.slug), change.changes, actor, reason, minor)
     return change
 
 
@@ -283,18 +320,24 @@ def record_event(
     return revision
 
 
-def _create(session: Session, change: Change, actor: Actor, reason: str | None) -> Entry:
+def create_all(session: Session, planned: Sequence[tuple[Change, Actor]], reason: str | None) -> list[Entry]:
+    """Carry out `create` changes: the entries, then their `created` revisions, each in one flush (the
+    database gets them in batches rather than one statement at a time), then their search documents."""
     now = utcnow()
-    entry = Entry(created_at=now, updated_at=now)
-    record = {c.field: c.new for c in change.changes}
-    for f in F.FIELDS:
-        setattr(entry, f.column, F.column_value(f, record.get(f.key, F.empty_value(f))))
-    session.add(entry)
+    created = []
+    for change, actor in planned:
+        entry = Entry(created_at=now, updated_at=now)
+        record = {**blank_record(), **{c.field: c.new for c in change.changes}}
+        for f in F.FIELDS:
+            setattr(entry, f.column, F.column_value(f, record[f.key]))
+        created.append((entry, F.nest(record), actor))
+    session.add_all([entry for entry, _, _ in created])
     session.flush()
-    snapshot = F.nest({**blank_record(), **record})
-    session.add(_revision(entry, "created", None, snapshot, actor, reason, now))
-    search.index_entry(session, entry)
-    return entry
+    session.add_all([_revision(entry, "created", None, nested, actor, reason, now) for entry, nested, actor in created])
+    session.flush()
+    for entry, _, _ in created:
+        search.index_entry(session, entry)
+    return [entry for entry, _, _ in created]
 
 
 def _update(

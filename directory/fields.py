@@ -52,7 +52,8 @@ def _plain(value: Any) -> str | None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ValueError(f"expected text, got {type(value).__name__}")
-    text = " ".join(str(value).split()) if "\n" not in str(value) else str(value).strip()
+    text = str(value).replace("\r\n", "\n")  # a CRLF line break (RFC 4180 CSV, Windows) is a line break
+    text = " ".join(text.split()) if "\n" not in text else text.strip()
     return text or None
 
 
@@ -463,6 +464,27 @@ def _date(value: Any) -> str | None:
 
 # --------------------------------------------------------------------------- the field table
 
+# Size limits (docs/data-format.md, "Limits"): the longest text, in characters (code points), of a value,
+# of each item of a list, and of each text in a designation or warning; and the most items in a list.
+CODE_LIMIT = 100  # codes, slugs, choices and dates: all far shorter
+NAME_LIMIT = 300
+TEXT_LIMIT = 2_000  # a summary, a note, a warning: a paragraph
+LONG_TEXT_LIMIT = 4_000  # a program's state note, eligibility and application route; a designation
+URL_LIMIT = 2_000  # what browsers, servers and search engines all handle
+SOURCE_LIMIT = 4_000  # several URLs separated by ' ; '
+MAX_ITEMS = 100
+
+
+def check_length(value: Any, limit: int) -> None:
+    """ValueError when `value` (text, or a mapping's text values) is longer than `limit` characters.
+
+    Checked before any other check, so that no other check works on a huge value, and no error
+    message quotes one."""
+    texts = value.values() if isinstance(value, Mapping) else (value,)
+    for text in texts:
+        if isinstance(text, str) and len(text) > limit:
+            raise ValueError(f"too long: {len(text):,} characters (the limit is {limit:,})")
+
 
 @dataclass(frozen=True)
 class Field:
@@ -474,13 +496,17 @@ class Field:
     program_only: bool = False
     default: Any = None
     structured: bool = False  # a list of mappings; a CSV cell holds it as a JSON array
+    limit: int = CODE_LIMIT  # characters of the value, of each item, of each text in an item
 
     def normalize(self, value: Any) -> Any:
-        """The canonical value, or ValueError with the reason."""
+        """The canonical value, or ValueError with the reason (a value over the size limits among them)."""
         if not self.many:
+            check_length(value, self.limit)
             return self.check(value)
         if value is None or value == "":
             return []
+        if isinstance(value, str):
+            check_length(value, (self.limit + len(LIST_SEPARATOR)) * MAX_ITEMS)
         if isinstance(value, str) and self.structured:
             try:
                 value = json.loads(value)
@@ -490,9 +516,12 @@ class Field:
             value = [part for part in (p.strip() for p in re.split(r"\s*\|\s*", value)) if part]
         if not isinstance(value, list | tuple):
             raise ValueError(f"expected a list, got {type(value).__name__}")
+        if len(value) > MAX_ITEMS:
+            raise ValueError(f"too many items: {len(value):,} (the limit is {MAX_ITEMS})")
         items: list[Any] = []
         for number, item in enumerate(value, 1):
             try:
+                check_length(item, self.limit)
                 normalized = self.check(item)
             except ValueError as exc:
                 if not self.structured:
@@ -506,41 +535,41 @@ class Field:
 FIELDS: tuple[Field, ...] = (
     Field("slug", "slug", _slug, required=True),
     Field("kind", "kind", _choice(KINDS), required=True),
-    Field("name.en", "name_en", _text, required=True),
-    Field("name.ru", "name_ru", _text, required=True),
-    Field("summary.en", "summary_en", _text, required=True),
-    Field("summary.ru", "summary_ru", _text, required=True),
-    Field("website", "website", _url),
-    Field("other_domains", "other_domains", _domain, many=True),
-    Field("feeds", "feeds", _url, many=True),
+    Field("name.en", "name_en", _text, required=True, limit=NAME_LIMIT),
+    Field("name.ru", "name_ru", _text, required=True, limit=NAME_LIMIT),
+    Field("summary.en", "summary_en", _text, required=True, limit=TEXT_LIMIT),
+    Field("summary.ru", "summary_ru", _text, required=True, limit=TEXT_LIMIT),
+    Field("website", "website", _url, limit=URL_LIMIT),
+    Field("other_domains", "other_domains", _domain, many=True, limit=253),
+    Field("feeds", "feeds", _url, many=True, limit=URL_LIMIT),
     Field("host_countries", "host_countries", _host_country, many=True),
     Field("countries_served", "countries_served", _country, many=True),
     Field("languages", "languages", _language, many=True),
     Field("topics", "topics", _topic, many=True),
-    Field("contacts.email", "contact_email", _email),
+    Field("contacts.email", "contact_email", _email, limit=254),
     Field("contacts.telegram", "contact_telegram", _telegram),
-    Field("contacts.other", "contact_other", _url, many=True),
+    Field("contacts.other", "contact_other", _url, many=True, limit=URL_LIMIT),
     Field("status", "status", _choice(STATUSES), default="active"),
-    Field("status_note", "status_note", _text),
+    Field("status_note", "status_note", _text, limit=TEXT_LIMIT),
     Field("verified_at", "verified_at", _checked_at),
-    Field("verified_by", "verified_by", _text),
-    Field("source", "source", _source),
-    Field("designations", "designations", _designation, many=True, structured=True),
-    Field("warnings", "warnings", _warning, many=True, structured=True),
+    Field("verified_by", "verified_by", _text, limit=NAME_LIMIT),
+    Field("source", "source", _source, limit=SOURCE_LIMIT),
+    Field("designations", "designations", _designation, many=True, structured=True, limit=SOURCE_LIMIT),
+    Field("warnings", "warnings", _warning, many=True, structured=True, limit=TEXT_LIMIT),
     Field("program.state", "program_state", _choice(PROGRAM_STATES), program_only=True),
     Field("program.state_since", "program_state_since", _fact_date, program_only=True),
-    Field("program.state_note.en", "state_note_en", _text, program_only=True),
-    Field("program.state_note.ru", "state_note_ru", _text, program_only=True),
-    Field("program.eligibility.en", "eligibility_en", _text, program_only=True),
-    Field("program.eligibility.ru", "eligibility_ru", _text, program_only=True),
-    Field("program.official_url", "official_url", _url, program_only=True),
-    Field("program.application_route.en", "application_route_en", _text, program_only=True),
-    Field("program.application_route.ru", "application_route_ru", _text, program_only=True),
+    Field("program.state_note.en", "state_note_en", _text, program_only=True, limit=LONG_TEXT_LIMIT),
+    Field("program.state_note.ru", "state_note_ru", _text, program_only=True, limit=LONG_TEXT_LIMIT),
+    Field("program.eligibility.en", "eligibility_en", _text, program_only=True, limit=LONG_TEXT_LIMIT),
+    Field("program.eligibility.ru", "eligibility_ru", _text, program_only=True, limit=LONG_TEXT_LIMIT),
+    Field("program.official_url", "official_url", _url, program_only=True, limit=URL_LIMIT),
+    Field("program.application_route.en", "application_route_en", _text, program_only=True, limit=LONG_TEXT_LIMIT),
+    Field("program.application_route.ru", "application_route_ru", _text, program_only=True, limit=LONG_TEXT_LIMIT),
     Field("program.next_call.opens", "next_call_opens", _partial_date, program_only=True),
     Field("program.next_call.closes", "next_call_closes", _partial_date, program_only=True),
-    Field("watch.url", "watch_url", _url),
-    Field("watch.selector", "watch_selector", _text),
-    Field("watch.ignore", "watch_ignore", _pattern),
+    Field("watch.url", "watch_url", _url, limit=URL_LIMIT),
+    Field("watch.selector", "watch_selector", _text, limit=500),
+    Field("watch.ignore", "watch_ignore", _pattern, limit=500),
 )
 
 FIELD_BY_KEY: dict[str, Field] = {field.key: field for field in FIELDS}
@@ -553,22 +582,32 @@ def empty_value(field: Field) -> Any:
 
 def normalize(record: Mapping[str, Any]) -> dict[str, Any]:
     """Normalize the fields present in a flat record; raises the first FieldError in field order."""
-    errors = check_record(record)
+    values, errors = normalized(record)
     if errors:
         raise errors[0]
-    return {key: FIELD_BY_KEY[key].normalize(record[key]) for key in KEYS if key in record}
+    return values
 
 
 def check_record(record: Mapping[str, Any]) -> list[FieldError]:
     """Every problem with the fields present: unknown keys and refused values, in a stable order."""
-    errors = [FieldError(key, "unknown field") for key in record if key not in FIELD_BY_KEY]
+    return normalized(record)[1]
+
+
+def normalized(record: Mapping[str, Any]) -> tuple[dict[str, Any], list[FieldError]]:
+    """(the normalized values of the fields present and valid, every problem), in one pass."""
+    values: dict[str, Any] = {}
+    errors = [
+        FieldError(key if len(key) <= CODE_LIMIT else f"{key[:CODE_LIMIT]}…", "unknown field")
+        for key in record
+        if key not in FIELD_BY_KEY
+    ]
     for field in FIELDS:
         if field.key in record:
             try:
-                field.normalize(record[field.key])
+                values[field.key] = field.normalize(record[field.key])
             except ValueError as exc:
                 errors.append(FieldError(field.key, str(exc)))
-    return errors
+    return values, errors
 
 
 def check_complete(record: Mapping[str, Any]) -> list[FieldError]:

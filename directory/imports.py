@@ -3,14 +3,18 @@
 Reading and checking happen before anything is written: `read_sources` turns files into records that
 remember where each field was written, `plan_import` checks every record against the database and
 collects *all* problems, and only an error-free plan is applied, inside the caller's transaction.
+
+Time is linear in the entries, and what a file may hold is bounded (docs/data-format.md, "Limits"):
+its size (`MAX_FILE_BYTES`), its nesting (`MAX_DEPTH`, checked before a parser recurses), and the
+length of each field (`fields`).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-from collections.abc import Iterable, Mapping, Sequence
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +25,8 @@ from sqlalchemy.orm import Session
 from directory import entries
 from directory import fields as F
 from directory.errors import DomainError
+from directory.models import Entry
+from directory.spreadsheet import MalformedCsv, spreadsheet_rows
 
 SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".csv": "csv"}
 
@@ -70,6 +76,10 @@ class SourceRecord:
 
 # --------------------------------------------------------------------------- reading
 
+# Bounds on what one file may hold (docs/data-format.md, "Limits"); each field has its own (`fields`).
+MAX_FILE_BYTES = 64 * 1024 * 1024  # 10,000 entries of today's length take about 26 MB as JSON
+MAX_DEPTH = 10  # lists and mappings inside one another; an entry needs 4 (list, entry, program, state_note)
+
 
 def expand_paths(paths: Iterable[Path]) -> list[Path]:
     """Files named, and the importable files under directories named, in a stable order."""
@@ -102,39 +112,118 @@ def _read_all(paths: list[Path]) -> tuple[list[SourceRecord], list[Problem]]:
             problems.append(Problem(str(path), 0, "unknown file type (expected .yaml, .yml, .json or .csv)"))
             continue
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            problems.append(Problem(str(path), 0, f"cannot read: {exc}"))
-            continue
-        try:
-            records += READERS[fmt](str(path), text)
+            records += READERS[fmt](str(path), _read_text(path))
         except ImportFailed as exc:
             problems += exc.problems
     return records, problems
 
 
-def _yaml_records(path: str, text: str) -> list[SourceRecord]:
+def _read_text(path: Path) -> str:
+    """The file's text: UTF-8, without the byte-order mark Excel writes ("CSV UTF-8"), line ends as
+    written (CSV needs them: RFC 4180 rows end with CRLF, and a quoted cell may hold one).
 
+    Raises ImportFailed for a file larger than `MAX_FILE_BYTES` (read no further than that), one that
+    cannot be read, or one that is not UTF-8 (naming the line of the first bad byte)."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ImportFailed([Problem(str(path), 0, f"cannot read: {exc.strerror or exc}")]) from None
+    if len(data) > MAX_FILE_BYTES:
+        reason = f"too large: more than {MAX_FILE_BYTES:,} bytes (the limit for one file); split it into several files"
+        raise ImportFailed([Problem(str(path), 0, reason)])
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        reason = 'cannot read: not UTF-8 text; save the file as UTF-8 (in Excel: "CSV UTF-8")'
+        raise ImportFailed([Problem(str(path), line, reason)]) from None
+
+
+def _too_deep(path: str, line: int) -> ImportFailed:
+    return ImportFailed([Problem(path, line, f"nested too deeply: more than {MAX_DEPTH} levels of lists and mappings")])
+
+
+# ----------------------------------------------------------------- YAML
+
+# libyaml's parser when PyYAML has it (its wheels do); it is iterative, and many times faster.
+_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _yaml_records(path: str, text: str) -> list[SourceRecord]:
+    constructor = yaml.constructor.SafeConstructor()
+    records = []
+    try:
+        for node in _yaml_entries(path, text):
+            line = node.start_mark.line + 1
+            if not isinstance(node, yaml.MappingNode):
+                raise ImportFailed([Problem(path, line, "an entry must be a mapping of fields")])
+            try:
+                data = constructor.construct_document(node)
+            except ValueError as exc:  # a date like 2026-13-45, a number of more than 4,300 digits
+                raise ImportFailed([Problem(path, line, f"malformed YAML: {exc}")]) from None
+            records.append(SourceRecord(path, line, F.flatten(data), _yaml_lines(node)))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else 0
-        reason = getattr(exc, "problem", None) or str(exc)
-        raise ImportFailed([Problem(path, line, f"malformed YAML: {reason}")]) from exc
-    if root is None:
-        return []
-    nodes = root.value if isinstance(root, yaml.SequenceNode) else [root]
-    records = []
-    for node in nodes:
-        if not isinstance(node, yaml.MappingNode):
-            raise ImportFailed([Problem(path, node.start_mark.line + 1, "an entry must be a mapping of fields")])
-        try:
-            data = yaml.SafeLoader(io.StringIO()).construct_document(node)
-        except yaml.YAMLError as exc:
-            raise ImportFailed([Problem(path, node.start_mark.line + 1, f"malformed YAML: {exc}")]) from exc
-        records.append(SourceRecord(path, node.start_mark.line + 1, F.flatten(data), _yaml_lines(node)))
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if reason == "exceeded maximum nesting depth":  # libyaml's scanner, which reads ahead of its parser
+            raise _too_deep(path, line) from None
+        raise ImportFailed([Problem(path, line, f"malformed YAML: {reason}")]) from None
     return records
+
+
+def _yaml_entries(path: str, text: str) -> Iterator[yaml.Node]:
+    """The node of each entry, as soon as it is read: each item of a top-level list, or the top-level
+    mapping. Composed here from the parser's events, as PyYAML's composer does but without recursion,
+    so that nesting deeper than `MAX_DEPTH` is refused at its line before anything is built; aliases
+    (`*name`) are refused too, since one can stand for a structure many times its size."""
+    resolver = yaml.resolver.Resolver()
+    open_nodes: list[yaml.CollectionNode] = []
+    keys: list[yaml.Node | None] = []  # per open mapping: the key read, waiting for its value
+    documents = 0
+    for event in yaml.parse(text, Loader=_YAML_LOADER):
+        line = event.start_mark.line + 1
+        documents += isinstance(event, yaml.DocumentStartEvent)
+        if documents > 1:
+            raise ImportFailed([Problem(path, line, "malformed YAML: expected a single document, found another")])
+        if isinstance(event, yaml.AliasEvent):
+            raise ImportFailed([Problem(path, line, f"aliases (*{event.anchor}) are not read: write the value out")])
+        if isinstance(event, yaml.CollectionStartEvent):
+            if len(open_nodes) == MAX_DEPTH:
+                raise _too_deep(path, line)
+            kind = yaml.SequenceNode if isinstance(event, yaml.SequenceStartEvent) else yaml.MappingNode
+            open_nodes.append(kind(_tag(resolver, kind, event), [], event.start_mark, None, event.flow_style))
+            keys.append(None)
+            continue
+        if isinstance(event, yaml.ScalarEvent):
+            tag = _tag(resolver, yaml.ScalarNode, event)
+            node: yaml.Node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            node = open_nodes.pop()
+            node.end_mark = event.end_mark
+            keys.pop()
+        else:
+            continue  # the start and end of the stream and of the document
+        if not open_nodes:  # the document's node
+            if not isinstance(node, yaml.SequenceNode):  # a top-level list's items were given out one by one
+                yield node
+        elif len(open_nodes) == 1 and isinstance(open_nodes[0], yaml.SequenceNode):  # an item of a top-level list
+            yield node
+        elif isinstance(open_nodes[-1], yaml.SequenceNode):
+            open_nodes[-1].value.append(node)
+        elif keys[-1] is None:
+            keys[-1] = node
+        else:
+            open_nodes[-1].value.append((keys[-1], node))
+            keys[-1] = None
+
+
+def _tag(resolver: yaml.resolver.Resolver, kind: type[yaml.Node], event: Any) -> str:
+    """The node's tag: the one written (`!!str`), else the one its plain value implies (`2026-11-20`: a date)."""
+    if event.tag not in (None, "!"):
+        return str(event.tag)
+    return str(resolver.resolve(kind, getattr(event, "value", None), event.implicit))
 
 
 def _yaml_lines(node: Any, prefix: str = "") -> dict[str, int]:
@@ -148,63 +237,109 @@ def _yaml_lines(node: Any, prefix: str = "") -> dict[str, int]:
     return lines
 
 
+# ----------------------------------------------------------------- JSON
+
+# The tokens that matter for places in a JSON text: a string (a key when a colon follows), a bracket,
+# and the other values (numbers, true, false, null; NaN and Infinity, which Python's json reads).
+_JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"(\s*:)?|[\[\]{}]|[-0-9tfnNI][^\s,\]}]*')
+
+
+@dataclass
+class _JsonPlaces:
+    """Where each entry of a JSON text starts, and the line of each key on its chain of objects."""
+
+    starts: list[int] = field(default_factory=list)
+    lines: list[dict[str, int]] = field(default_factory=list)
+
+
 def _json_records(path: str, text: str) -> list[SourceRecord]:
+    places = _json_places(path, text)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ImportFailed([Problem(path, exc.lineno, f"malformed JSON: {exc.msg}")]) from exc
+        raise ImportFailed([Problem(path, exc.lineno, f"malformed JSON: {exc.msg}")]) from None
+    except ValueError as exc:  # a number of more than 4,300 digits
+        raise ImportFailed([Problem(path, 0, f"malformed JSON: {exc}")]) from None
+    except RecursionError:  # not reached: `_json_places` bounds the depth first
+        raise _too_deep(path, 0) from None
     items = data if isinstance(data, list) else [data]
-    starts = _json_item_lines(text) if isinstance(data, list) else [1]
     records = []
-    for item, line in zip(items, starts, strict=True):
+    for item, line, lines in zip(items, places.starts, places.lines, strict=True):
         if not isinstance(item, dict):
             raise ImportFailed([Problem(path, line, "an entry must be an object of fields")])
-        flat = F.flatten(item)
-        records.append(SourceRecord(path, line, flat, _json_key_lines(text, line, flat)))
+        records.append(SourceRecord(path, line, F.flatten(item), lines))
     return records
 
 
-def _json_item_lines(text: str) -> list[int]:
-    """Line where each element of a top-level JSON array starts (json gives values, not places)."""
-    decoder = json.JSONDecoder()
-    index = text.index("[") + 1
-    lines: list[int] = []
-    while True:
-        while index < len(text) and text[index] in " \t\r\n,":
-            index += 1
-        if index >= len(text) or text[index] == "]":
-            return lines
-        lines.append(text.count("\n", 0, index) + 1)
-        _, index = decoder.raw_decode(text, index)
+def _json_places(path: str, text: str) -> _JsonPlaces:
+    """One pass over the tokens of `text`: the line of each entry (the items of a top-level array, or
+    the top-level value) and of each key in it and in the objects it nests, for `SourceRecord.lines`;
+    raises ImportFailed at the line where nesting goes deeper than `MAX_DEPTH`, before `json` parses it.
+
+    Exact on valid JSON (a string's brackets and quotes are inside its token), the only JSON whose
+    places are used; on malformed JSON it only counts brackets."""
+    places = _JsonPlaces()
+    brackets: list[str] = []
+    prefixes: list[str | None] = []  # per open bracket: the dotted prefix of the keys in it, None if not kept
+    key: str | None = None  # the last key kept, whose value may be the object that opens next
+    line, last = 1, 0
+    for match in _JSON_TOKEN.finditer(text):
+        start = match.start()
+        line += text.count("\n", last, start)
+        last = start
+        token = match.group()
+        first = token[0]
+        at_entry = (not brackets and first != "[") or brackets == ["["]
+        if first in "]}":
+            if brackets:  # else the JSON is malformed, which `json` says in its words
+                brackets.pop()
+                prefixes.pop()
+            continue
+        if first == '"' and match.group(1):
+            prefix = prefixes[-1] if prefixes else None
+            if prefix is not None:
+                name = token[: token.rindex('"') + 1]
+                key = prefix + (json.loads(name) if "\\" in name else name[1:-1])
+                places.lines[-1].setdefault(key, line)
+            continue
+        if at_entry:
+            places.starts.append(line)
+            places.lines.append({})
+        if first in "[{":
+            if len(brackets) == MAX_DEPTH:
+                raise _too_deep(path, line)
+            if first == "{" and at_entry:
+                prefixes.append("")
+            elif first == "{" and brackets[-1] == "{" and prefixes[-1] is not None and key is not None:
+                prefixes.append(f"{key}.")
+            else:
+                prefixes.append(None)
+            brackets.append(first)
+            key = None
+    return places
 
 
-def _json_key_lines(text: str, start_line: int, flat: Mapping[str, Any]) -> dict[str, int]:
-    """Best-effort line of each key: the first line at or after the entry's start that names it."""
-    lines = text.splitlines()
-    found: dict[str, int] = {}
-    for key in flat:
-        needle = f'"{key.rsplit(".", 1)[-1]}"'
-        for number in range(start_line - 1, len(lines)):
-            if needle in lines[number]:
-                found[key] = number + 1
-                break
-    return found
+# ----------------------------------------------------------------- CSV
 
 
 def _csv_records(path: str, text: str) -> list[SourceRecord]:
-    reader = csv.DictReader(io.StringIO(text))
-    records = []
-    header = reader.fieldnames or []
-    duplicates = sorted({name for name in header if header.count(name) > 1})
+    """A record per row (`spreadsheet_rows`), at the line the row starts on; blank rows and rows of
+    empty cells (which spreadsheets leave at the end) are skipped, a short row's missing cells are empty."""
+    try:
+        rows = spreadsheet_rows(text)
+    except MalformedCsv as exc:
+        raise ImportFailed([Problem(path, exc.line, str(exc))]) from None
+    header = rows[0][1] if rows else []
+    duplicates = sorted(name for name, count in Counter(header).items() if count > 1)
     if duplicates:
         raise ImportFailed([Problem(path, 1, f"duplicate columns: {', '.join(duplicates)}")])
-    line = reader.line_num
-    for row in reader:
-        if None in row:
-            raise ImportFailed([Problem(path, line + 1, "more cells than columns in the header")])
-        data = {key: (value if value != "" else None) for key, value in row.items()}
-        records.append(SourceRecord(path, line + 1, data))
-        line = reader.line_num
+    records = []
+    for line, cells in rows[1:]:
+        if len(cells) > len(header):
+            raise ImportFailed([Problem(path, line, "more cells than columns in the header")])
+        if any(cells):
+            cells += [""] * (len(header) - len(cells))
+            records.append(SourceRecord(path, line, {k: v or None for k, v in zip(header, cells, strict=True)}))
     return records
 
 
@@ -214,10 +349,14 @@ READERS = {"yaml": _yaml_records, "json": _json_records, "csv": _csv_records}
 # --------------------------------------------------------------------------- planning and applying
 
 
+CREATE_BATCH = 1_000  # entries written in one flush: bounds what the session holds pending
+
+
 @dataclass
 class ImportPlan:
     records: list[SourceRecord]
     changes: list[entries.Change]
+    existing: dict[str, Entry] = field(default_factory=dict)  # slug -> the entry planned against
 
     def count(self, action: str) -> int:
         return sum(1 for change in self.changes if change.action == action)
@@ -225,13 +364,21 @@ class ImportPlan:
 
 def plan_import(session: Session, records: Sequence[SourceRecord], problems: Sequence[Problem] = ()) -> ImportPlan:
     """Check every record (fields, whole-entry rules, duplicate slugs); raise with all problems,
-    including `problems` already found while reading, so one run reports everything to fix."""
+    including `problems` already found while reading, so one run reports everything to fix.
+
+    Time is linear in the records: the entries they name are loaded in a few queries, not one each."""
     problems = list(problems)
+    slugs: list[str | None] = []
+    for record in records:
+        try:
+            slugs.append(entries.slug_of(record.data))
+        except entries.InvalidEntry:
+            slugs.append(None)  # reported with the record's other problems by `plan_against`
+    existing = entries.find_entries(session, (slug for slug in slugs if slug is not None))
     changes: list[entries.Change] = []
     seen: dict[str, SourceRecord] = {}
-    for record in records:
-        slug = record.data.get("slug")
-        if isinstance(slug, str) and slug in seen:
+    for record, slug in zip(records, slugs, strict=True):
+        if slug is not None and slug in seen:
             first = seen[slug]
             problems.append(
                 Problem(
@@ -241,22 +388,29 @@ def plan_import(session: Session, records: Sequence[SourceRecord], problems: Seq
                 )
             )
             continue
-        if isinstance(slug, str):
+        if slug is not None:
             seen[slug] = record
         try:
-            changes.append(entries.plan(session, record.data))
+            changes.append(entries.plan_against(existing.get(slug) if slug else None, record.data))
         except entries.InvalidEntry as exc:
             problems += [Problem(record.path, record.line_of(e.field), str(e)) for e in exc.errors]
     if problems:
         raise ImportFailed(problems)
-    return ImportPlan(list(records), changes)
+    return ImportPlan(list(records), changes, existing)
 
 
 def apply_import(session: Session, plan: ImportPlan, actor_name: str, *, reason: str | None = None) -> ImportPlan:
-    """Write a checked plan; the caller's transaction makes it all-or-nothing."""
+    """Write a checked plan, as planned; the caller's transaction makes it all-or-nothing. New entries
+    are created together, in batches of `CREATE_BATCH` (`entries.create_all`)."""
+    created: list[tuple[entries.Change, entries.Actor]] = []
     for record, change in zip(plan.records, plan.changes, strict=True):
-        if change.action != "unchanged":
-            entries.apply(session, record.data, entries.Actor(actor_name, f"import:{record.path}"), reason=reason)
+        actor = entries.Actor(actor_name, f"import:{record.path}")
+        if change.action == "create":
+            created.append((change, actor))
+        elif change.action == "update":
+            entries.write(session, change, actor, reason=reason, entry=plan.existing.get(change.slug))
+    for start in range(0, len(created), CREATE_BATCH):
+        entries.create_all(session, created[start : start + CREATE_BATCH], reason)
     return plan
 
 

@@ -39,13 +39,15 @@ def _stemmer(language: str) -> snowballstemmer.stemmer:
 def stems(text_: str, *, keep_stopwords: bool = True) -> list[str]:
     """Lower-cased Snowball stems: Russian for Cyrillic words, English for the rest."""
     words = [word.replace("ё", "е") for word in _WORD.findall(text_.lower())]
-    result = []
-    for word in words:
-        if not keep_stopwords and word in STOPWORDS:
-            continue
-        language = "russian" if _CYRILLIC.search(word) else "english"
-        result.append(_stemmer(language).stemWord(word))
-    return result
+    return [_stem(word) for word in words if keep_stopwords or word not in STOPWORDS]
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _stem(word: str) -> str:
+    """One word's stem, remembered: the pure-Python stemmers take most of the time of indexing an entry,
+    and words recur (an import of 10,000 entries stems each common word thousands of times)."""
+    language = "russian" if _CYRILLIC.search(word) else "english"
+    return _stemmer(language).stemWord(word)
 
 
 @functools.cache
@@ -108,7 +110,7 @@ def index_entry(session: Session, entry: Entry) -> None:
 
 def _folded(doc: Document) -> dict[str, str]:
     """ё → е before PostgreSQL sees the text, so «ё» and «е» spellings meet in one lexeme."""
-    return {name: value.replace("ё", "е").replace("Ё", "Е") for name, value in vars(doc).items()}
+    return {name: _yo_folded(value) for name, value in vars(doc).items()}
 
 
 @dataclass(frozen=True)
@@ -124,11 +126,42 @@ def search_ids(session: Session, query: str, *, limit: int = 50) -> list[Hit]:
     return _search_sqlite(session, query, limit)
 
 
-def _search_sqlite(session: Session, query: str, limit: int) -> list[Hit]:
+def count_matches(session: Session, query: str) -> int:
+    """How many entries `search_ids` would find with no limit (to say "20 of 22")."""
+    if session.get_bind().dialect.name == "postgresql":
+        return int(
+            session.scalar(
+                text(
+                    "SELECT count(*) FROM entry_search WHERE document @@ "
+                    "(websearch_to_tsquery('english', :q) || websearch_to_tsquery('russian', :q))"
+                ),
+                {"q": _yo_folded(query)},
+            )
+            or 0
+        )
+    match = _fts_match(query)
+    if match is None:
+        return 0
+    return int(
+        session.scalar(text("SELECT count(*) FROM entry_fts WHERE entry_fts MATCH :match"), {"match": match}) or 0
+    )
+
+
+def _fts_match(query: str) -> str | None:
+    """The FTS5 MATCH expression of `query`: every meaningful stem, quoted; None when there is none."""
     terms = stems(query, keep_stopwords=False) or stems(query)
-    if not terms:
+    return " ".join(f'"{term}"' for term in dict.fromkeys(terms)) if terms else None
+
+
+def _yo_folded(text_: str) -> str:
+    """ё → е, as the indexed documents have it (`_folded`)."""
+    return text_.replace("ё", "е").replace("Ё", "Е")
+
+
+def _search_sqlite(session: Session, query: str, limit: int) -> list[Hit]:
+    match = _fts_match(query)
+    if match is None:
         return []
-    match = " ".join(f'"{term}"' for term in dict.fromkeys(terms))
     rows = session.execute(
         text(
             "SELECT rowid, bm25(entry_fts, 10.0, 3.0, 1.0) AS score FROM entry_fts "
@@ -140,7 +173,7 @@ def _search_sqlite(session: Session, query: str, limit: int) -> list[Hit]:
 
 
 def _search_postgresql(session: Session, query: str, limit: int) -> list[Hit]:
-    folded = query.replace("ё", "е").replace("Ё", "Е")
+    folded = _yo_folded(query)
     rows = session.execute(
         text(
             "SELECT entry_id, ts_rank_cd(document, q) AS score FROM entry_search, "

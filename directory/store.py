@@ -20,8 +20,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import CursorResult, Engine, create_engine, event, inspect, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from directory.errors import DomainError
@@ -85,6 +85,18 @@ class NotInitialized(DomainError):
         super().__init__(f"the database at {masked(url)} is not initialized: run `nansen init`")
 
 
+class NoDatabaseFile(NotInitialized):
+    """A SQLite URL names a file that does not exist."""
+
+    def __init__(self, url: str, path: Path) -> None:
+        DomainError.__init__(
+            self,
+            f"no database at {masked(url)}: run `nansen init` to create it"
+            if path.parent.is_dir()
+            else f"no database at {masked(url)}: the folder {path.parent} does not exist",
+        )
+
+
 class Unreachable(DomainError):
     """No connection to the database could be made."""
 
@@ -99,10 +111,57 @@ def masked(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-class Store:
-    """One database: an engine and a session factory. Open it once per process."""
+SUPPORTED_URLS = "sqlite:///path/to/nansen.db or postgresql+psycopg://user@host/dbname"
 
-    def __init__(self, url: str) -> None:
+
+class BadDatabaseURL(DomainError):
+    """A database URL that names no database Nansen runs on."""
+
+    def __init__(self, shown: str, reason: str) -> None:
+        super().__init__(f"database URL {shown}: {reason} (use {SUPPORTED_URLS})")
+
+
+def check_url(url: str) -> URL:
+    """`url` parsed, when it names SQLite or PostgreSQL through a driver that is installed.
+
+    Raises `BadDatabaseURL` saying why not: not a URL at all, `postgres://` (a Heroku-style scheme
+    SQLAlchemy does not read), another database, or a driver that is not installed (plain
+    `postgresql://` means psycopg2; Nansen installs psycopg 3, `postgresql+psycopg://`)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise BadDatabaseURL(repr(url.split("@")[-1]), "not a URL") from None  # the part before @ may hold a password
+    shown = parsed.render_as_string(hide_password=True)
+    backend = parsed.get_backend_name()
+    if backend == "postgres":
+        raise BadDatabaseURL(shown, "SQLAlchemy names PostgreSQL `postgresql+psycopg`, not `postgres`")
+    if backend not in ("sqlite", "postgresql"):
+        raise BadDatabaseURL(shown, f"Nansen runs on SQLite or PostgreSQL, not {backend!r}")
+    try:
+        parsed.get_dialect().import_dbapi()
+    except (NoSuchModuleError, ImportError) as exc:
+        raise BadDatabaseURL(shown, f"driver {parsed.get_driver_name()!r} is not available ({exc})") from None
+    return parsed
+
+
+def is_missing_file(url: URL) -> bool:
+    """A SQLite URL naming a file that does not exist (connecting would create it, empty)."""
+    database = url.database or ""
+    return url.get_backend_name() == "sqlite" and database not in ("", ":memory:") and not Path(database).exists()
+
+
+class Store:
+    """One database: an engine and a session factory. Open it once per process.
+
+    `Store(url)` opens a database that exists: a SQLite file that does not is refused with
+    `NotInitialized` rather than created empty, so a command run before `nansen init`, or with a
+    mistyped path, leaves nothing behind. `create=True` (for `init`) makes the file.
+    Raises `BadDatabaseURL` for a URL that names no database Nansen runs on."""
+
+    def __init__(self, url: str, *, create: bool = False) -> None:
+        parsed = check_url(url)
+        if is_missing_file(parsed) and not create:
+            raise NoDatabaseFile(url, Path(parsed.database or ""))
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)

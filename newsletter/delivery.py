@@ -55,6 +55,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import idna
 
+from directory.errors import DomainError
+
 __all__ = [
     "DeliveryError",
     "MaildirSender",
@@ -691,6 +693,22 @@ def _reply_text(code: int, reply: bytes | str) -> str:
 # ---------------------------------------------------------------------------------------------- dry run
 
 
+MAILDIR_FOLDERS = ("tmp", "new", "cur")
+
+
+def _make_maildir(path: Path) -> None:
+    """Make `path` a Maildir: a new or empty folder gets `tmp/`, `new/` and `cur/`; a Maildir stays one.
+
+    Raises `DomainError` for a file, or a folder holding other things (a dry run must not scatter
+    messages among someone's files)."""
+    if path.exists() and not path.is_dir():
+        raise DomainError(f"{path} is a file: give a new or empty folder, or a Maildir, for the dry run")
+    if path.is_dir() and any(path.iterdir()) and not all((path / name).is_dir() for name in MAILDIR_FOLDERS):
+        raise DomainError(f"{path} holds other files and is not a Maildir: give a new or empty folder")
+    for name in MAILDIR_FOLDERS:
+        (path / name).mkdir(parents=True, exist_ok=True)
+
+
 class MaildirSender:
     """--dry-run: each message goes into a Maildir (`new/*.eml`) exactly as it would have been sent.
 
@@ -699,7 +717,8 @@ class MaildirSender:
 
     def __init__(self, path: Path, *, sign: Callable[[bytes], bytes] | None = None) -> None:
         self.path = Path(path)
-        self._maildir = mailbox.Maildir(self.path, create=True)
+        _make_maildir(self.path)
+        self._maildir = mailbox.Maildir(self.path, create=False)
         self._sign = sign
 
     def __enter__(self) -> Self:

@@ -13,9 +13,7 @@ line never undoes someone's "no" by itself: such addresses are reported as skipp
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import secrets
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -29,6 +27,7 @@ from sqlalchemy.orm import Session
 from directory import fields as F
 from directory.errors import DomainError
 from directory.models import utcnow
+from directory.spreadsheet import MalformedCsv, csv_text, restored, spreadsheet_rows
 from directory.taxonomy import KINDS, TOPIC_BY_SLUG
 from newsletter.models import Count, Delivery, Subscriber, SubscriberStatus
 
@@ -395,32 +394,32 @@ def import_csv(session: Session, text: str, *, source: str, note: str, resubscri
     are skipped and listed in `notes`, unless `resubscribe` (these people asked to come back; `note`
     says where). Rows marked `pending` in the file never confirmed, and are skipped too. The columns
     may be separated by commas or, as Excel writes them in many locales, by semicolons or tabs;
-    LF or CRLF line ends and a leading byte-order mark are all read.
+    CRLF, LF or CR line ends, line breaks in quoted cells and a leading byte-order mark are all read
+    (`directory.spreadsheet.spreadsheet_rows`, the reader of entry imports too).
     """
     if not note.strip():
         raise SubscriberError("a consent note is needed: say where the consent of these people was recorded")
     report = ImportReport()
-    text = text.removeprefix("\ufeff")
-    header_line = text.split("\n", 1)[0]
-    delimiter = max((",", ";", "\t"), key=header_line.count)
-    reader = csv.reader(io.StringIO(text, newline=None), delimiter=delimiter)
-    header = [name.strip().lower() for name in next(reader, [])]
+    try:
+        read = spreadsheet_rows(text.removeprefix("\ufeff"))
+    except MalformedCsv as exc:
+        report.problems.append(f"{source}:{exc.line}: {exc}")
+        return report
+    header = [name.strip().lower() for name in (read[0][1] if read else [])]
     missing = {"email", "language"} - set(header)
     if missing:
         report.problems.append(f"{source}:1: missing column(s): {', '.join(sorted(missing))}")
         return report
     rows: list[tuple[str, str, str, Preferences, str]] = []
     first_line: dict[str, int] = {}
-    line = reader.line_num
-    for values in reader:
-        start, line = line + 1, reader.line_num  # a quoted value may span lines: a row is where it starts
+    for start, values in read[1:]:  # a quoted value may span lines: a row is where it starts
         where = f"{source}:{start}"
         if not any(value.strip() for value in values):
             continue  # blank lines, and the rows of commas spreadsheets leave at the end
         if len(values) > len(header):
             report.problems.append(f"{where}: {len(values)} values for {len(header)} columns")
             continue
-        row = dict(zip(header, values, strict=False))
+        row = dict(zip(header, map(restored, values), strict=False))  # what `export_csv` neutralized
         try:
             address = normalize_email(row.get("email") or "")
             language, prefs = check_preferences(
@@ -471,16 +470,22 @@ def _split(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").split("|") if part.strip()]
 
 
-def export_csv(people: Sequence[Subscriber]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for p in people:
-        consent = (p.consent or {}).get("method", "")
-        writer.writerow(
-            [p.email, p.language, " | ".join(p.countries), " | ".join(p.kinds), " | ".join(p.topics), p.status, consent]
-        )
-    return out.getvalue()
+def export_csv(people: Sequence[Subscriber], *, excel: bool = False) -> str:
+    """The subscribers as CSV (`CSV_COLUMNS`), the form `import_csv` reads: for people's spreadsheets,
+    so formula-leading cells are neutralized (`directory.spreadsheet`); `excel`: BOM and CRLF."""
+    rows = (
+        [
+            p.email,
+            p.language,
+            " | ".join(p.countries),
+            " | ".join(p.kinds),
+            " | ".join(p.topics),
+            p.status,
+            (p.consent or {}).get("method", ""),
+        ]
+        for p in people
+    )
+    return csv_text(CSV_COLUMNS, rows, for_people=True, excel=excel)
 
 
 def rows(people: Sequence[Subscriber]) -> list[Mapping[str, Any]]:

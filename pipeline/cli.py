@@ -3,19 +3,26 @@
 Each command module is imported only when one of its commands runs, so `nansen --help` loads none of
 SQLAlchemy, Scrapy, Starlette or mjml, and `nansen entries list` does not load the mail stack. The
 root's help lists each command with the summary in `COMMANDS` (a test checks each against the
-command's own docstring). A service's `DomainError` becomes its lines on stderr and its exit code
-(`output.domain_errors`), whatever command raised it.
+command's own docstring).
+
+Every way a command can fail ends in `NansenGroup.main`, the one place that turns a failure into
+lines on stderr and an exit code (`output.failure_lines`): a service's `DomainError` its own lines and
+code, a usage mistake Click finds one line and 2, a file the system refuses one line and 1, and
+anything else (a bug) one line and 1 that says so. `--debug` lets the traceback through instead.
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import typer
+from typer._click.exceptions import NoArgsIsHelpError  # Typer's own Click raises it
 from typer.core import TyperCommand, TyperGroup
 
-from pipeline.commands.output import domain_errors
+from pipeline.commands.output import failure_lines, typer_app, visible
 
 
 class Command(NamedTuple):
@@ -65,6 +72,7 @@ class NansenGroup(TyperGroup):
     """The root: loads a command's module when it is asked for, and maps domain errors for all."""
 
     describing = False
+    debug = False  # set by the root's --debug: failures keep their traceback
 
     def list_commands(self, ctx: Any) -> list[str]:
         return [*super().list_commands(ctx), *(name for name in COMMANDS if name not in self.commands)]
@@ -74,7 +82,7 @@ class NansenGroup(TyperGroup):
             return super().get_command(ctx, cmd_name)
         command = COMMANDS[cmd_name]
         if self.describing:  # the root's help needs only names and summaries
-            return TyperCommand(name=cmd_name, help=command.summary)
+            return TyperCommand(name=cmd_name, help=command.summary, short_help=command.summary)
         module = importlib.import_module(f"{_PACKAGE}.{command.module}")
         group = typer.main.get_group(module.app)
         self.commands[cmd_name] = group.commands[cmd_name]
@@ -87,17 +95,37 @@ class NansenGroup(TyperGroup):
         finally:
             self.describing = False
 
-    def invoke(self, ctx: Any) -> Any:
-        with domain_errors():
-            return super().invoke(ctx)
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Run the command; every failure becomes its lines on stderr and exit 1 or 2 (`failure_lines`)."""
+        try:
+            code = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        except NoArgsIsHelpError as exc:  # a bare group: its help, as Click shows it
+            exc.show()
+            code = exc.exit_code
+        except Exception as exc:
+            if self.debug:
+                raise
+            lines, code = failure_lines(exc)
+            for line in lines:
+                typer.echo(visible(line), err=True)  # errors quote the values they refuse
+        if not standalone_mode:
+            return code
+        sys.exit(code if isinstance(code, int) else 0)
 
 
-app = typer.Typer(
+app = typer_app(
     name="nansen",
     cls=NansenGroup,
     help="Nansen: a curated directory of organizations serving the Russian and Belarusian political diaspora.",
     no_args_is_help=True,
-    pretty_exceptions_enable=False,
 )
 
 
@@ -117,10 +145,16 @@ def root(
         envvar="NANSEN_ACTOR",
         help="Who the history names for changes made (default: the login name).",
     ),
+    debug: bool = typer.Option(
+        False, "--debug", envvar="NANSEN_DEBUG", help="Show the traceback of a failure instead of its one line."
+    ),
 ) -> None:
     from pipeline import config  # noqa: PLC0415 - pydantic loads when a command runs, not for --help
 
+    ctx.command.debug = debug  # type: ignore[attr-defined]  # the root is a NansenGroup
     ctx.obj = config.load(database, actor)
+    if ctx.obj.problems and ctx.invoked_subcommand != "config":  # `config check` shows them all, with the rest
+        raise config.ConfigError("\n".join(ctx.obj.problems))
 
 
 def main() -> None:

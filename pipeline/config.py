@@ -329,8 +329,9 @@ def id_authority(site_url: str) -> str:
 
 
 def load(database: str | None = None, actor: str | None = None) -> Settings:
-    """Effective settings; problems are collected in `settings.problems` (for `config check`), not
-    raised: a value that does not parse is reported and its default used."""
+    """Effective settings; a value that does not parse is collected in `settings.problems`, one line
+    each naming where it was set, and its default put in its place so `config check` can still show
+    everything. Every other command refuses to run while there is one (`pipeline.cli.root`)."""
     overrides: dict[str, Any] = {}
     if database:
         overrides["database"] = {"url": database}

@@ -10,10 +10,8 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
-
 from crawlers.safety import parse_networks
+from directory.store import BadDatabaseURL, check_url
 from newsletter.delivery import parse_smtp_url
 from pipeline.components import telegram_settings
 from pipeline.config import ConfigError, Settings
@@ -24,8 +22,8 @@ def check(settings: Settings) -> list[str]:
     """Every problem with the effective configuration (empty: all good)."""
     problems = list(settings.problems)
     try:
-        make_url(settings.database_url)
-    except ArgumentError as exc:
+        check_url(settings.database_url)
+    except BadDatabaseURL as exc:
         problems.append(f"database.url: {exc}")
     parts = urlsplit(settings.site.url)
     if parts.scheme not in ("http", "https") or not parts.hostname:

@@ -56,7 +56,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 @pytest.fixture
 def store(database_url: str) -> Iterator[Store]:
-    db = Store(database_url)
+    db = Store(database_url, create=True)
     upgrade(db.engine, locations=MIGRATION_LOCATIONS)
     yield db
     db.close()

@@ -103,7 +103,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("a11y-site")
     public = root / "public"
     public.mkdir()
-    store = Store(f"sqlite:///{root / 'nansen.db'}")
+    store = Store(f"sqlite:///{root / 'nansen.db'}", create=True)
     try:
         upgrade(store.engine, locations=MIGRATION_LOCATIONS)
         with serve_directory(public) as base:

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -33,17 +34,35 @@ def test_init_is_repeatable(cli: Cli) -> None:
 def test_commands_refuse_an_uninitialized_database(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
+    sqlite3.connect(tmp_path / "new.db").close()  # a database, empty
     result = Cli(f"sqlite:///{tmp_path / 'new.db'}", CliRunner())("stats")
     assert result.exit_code == 1
     assert "not initialized: run `nansen init`" in result.output
 
 
-@pytest.mark.parametrize("command", [("stats",), ("init",), ("entries", "list")])
-def test_a_database_that_cannot_be_opened_is_one_line(tmp_path: Path, command: tuple[str, ...]) -> None:
+@pytest.mark.parametrize("command", [("stats",), ("entries", "list"), ("review",), ("run",)])
+def test_a_missing_database_file_is_one_line_and_is_not_created(tmp_path: Path, command: tuple[str, ...]) -> None:
+    from typer.testing import CliRunner
+
+    folder = tmp_path / "no-such-folder"
+    result = Cli(f"sqlite:///{folder / 'x.db'}", CliRunner())(*command)
+    assert (result.exit_code, result.output) == (
+        1,
+        f"no database at sqlite:///{folder / 'x.db'}: the folder {folder} does not exist\n",
+    )
+    result = Cli(f"sqlite:///{tmp_path / 'x.db'}", CliRunner())(*command)
+    assert (result.exit_code, result.output) == (
+        1,
+        f"no database at sqlite:///{tmp_path / 'x.db'}: run `nansen init` to create it\n",
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_init_in_a_folder_that_does_not_exist_is_one_line(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
     url = f"sqlite:///{tmp_path / 'no-such-folder' / 'x.db'}"
-    result = Cli(url, CliRunner())(*command)
+    result = Cli(url, CliRunner())("init")
     assert (result.exit_code, result.output) == (
         1,
         f"cannot open the database at {url}: unable to open database file\n",
@@ -101,7 +120,7 @@ def test_second_import_of_the_seed_changes_nothing(seeded: Cli) -> None:
 
 
 def test_search_ranks_a_political_prisoners_ngo_first_in_both_languages(seeded: Cli) -> None:
-    english = json.loads(seeded("entries", "search", "political prisoners", "--format", "json").output)
+    english = json.loads(seeded("entries", "search", "political prisoners", "--format", "json").stdout)
     russian = json.loads(seeded("entries", "search", "политзаключённым", "--format", "json", "--limit", "200").output)
     assert english[0]["kind"] == "ngo"
     assert "political-prisoners" in english[0]["topics"]
@@ -177,7 +196,7 @@ def test_add_edit_verify_close_and_history(cli: Cli) -> None:
             "--set",
             "website=https://help.example.ge",
             "--set",
-            "topics=relocation,housing",
+            "topics=relocation | housing",
             "--reason",
             "new site",
         ).exit_code
@@ -270,6 +289,48 @@ def test_edit_in_editor(seeded: Cli, tmp_path: Path) -> None:
     assert "changed feeds, status" in result.output
     shown = json.loads(seeded("entries", "show", "meduza", "--format", "json").output)
     assert (shown["status"], shown["feeds"]) == ("inactive", [])
+
+
+def test_a_refused_edit_reopens_the_editor_with_the_error_and_keeps_the_typing(seeded: Cli, tmp_path: Path) -> None:
+    """The first save has a bad language code; the editor opens again on what was typed, the error on
+    top; the second save fixes only the code, and keeps the other change made the first time."""
+    script = tmp_path / "editor.py"
+    seen = tmp_path / "seen"
+    script.write_text(
+        "import sys, pathlib\n"
+        f"seen = pathlib.Path({str(seen)!r}); p = pathlib.Path(sys.argv[1]); t = p.read_text(encoding='utf-8')\n"
+        "with seen.open('a', encoding='utf-8') as log: log.write(t + '\\n=====\\n')\n"
+        "if t.startswith('# Not saved: '): t = t.replace('xx', 'uk')\n"
+        "else: t = t.replace('status: active', 'status: inactive').replace('languages: [', 'languages: [xx, ')\n"
+        "p.write_text(t, encoding='utf-8')\n",
+        encoding="utf-8",
+    )
+    result = seeded("entries", "edit", "meduza", env={"EDITOR": f"{sys.executable} {script}", "VISUAL": ""})
+    assert result.exit_code == 0, result.output
+    assert "changed languages, status" in result.output
+    second = seen.read_text(encoding="utf-8").split("\n=====\n")[1]
+    assert second.startswith("# Not saved: meduza: 'languages': 'xx' is not an ISO 639-1 language code\n")
+    assert "status: inactive" in second  # what was typed the first time is still there
+    shown = json.loads(seeded("entries", "show", "meduza", "--format", "json").output)
+    assert (shown["status"], shown["languages"][0]) == ("inactive", "uk")
+
+
+def test_the_same_mistake_saved_twice_ends_the_edit_and_changes_nothing(seeded: Cli, tmp_path: Path) -> None:
+    script = tmp_path / "editor.py"
+    script.write_text(
+        "import sys, pathlib\n"
+        "p = pathlib.Path(sys.argv[1]); t = p.read_text(encoding='utf-8')\n"
+        "p.write_text('status: [unclosed\\n' + t, encoding='utf-8')\n",
+        encoding="utf-8",
+    )
+    before = seeded("entries", "show", "meduza", "--format", "json").output
+    result = seeded("entries", "edit", "meduza", env={"EDITOR": f"{sys.executable} {script}", "VISUAL": ""})
+    assert result.exit_code == 1 and len(result.output.splitlines()) == 1
+    assert result.output.startswith("edited YAML:")
+    kept = Path(result.output.rstrip("\n").rpartition(" is kept in ")[2].rstrip(")"))
+    assert kept.read_text(encoding="utf-8").startswith("status: [unclosed\n# Not saved: edited YAML:")
+    kept.unlink()
+    assert seeded("entries", "show", "meduza", "--format", "json").output == before
 
 
 @pytest.mark.parametrize("editor", ["/nonexistent/editor", '"unbalanced quote'])

@@ -1,24 +1,43 @@
-"""The HSDS 3.0 export: the spec's columns, required fields, ids, links and statuses, and the files.
+"""The HSDS 3.0 export: the spec's columns, required fields, ids, links and statuses, both forms, both languages.
 
 Column lists, required fields and enums are copied here from the Open Referral HSDS 3.0 schemas
 (`schema/*.json`, "required" plus "tabular_required"), not read from `directory.hsds`, so a change to
-the module that drifts from the spec fails here.
+the module that drifts from the spec fails here. What a consumer checks is checked with the spec's own
+files (see tests/fixtures/hsds/README.md): the tables with Frictionless against the shipped
+`datapackage.json` (whose resources must be the spec's), the JSON form with jsonschema against the
+spec's compiled `organization.json`; and for both, that a bad value is refused.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
+import importlib
 import json
+import lzma
+import os
 import random
+import re
 import uuid
+from functools import cache
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
 
 from directory.fields import FIELD_BY_KEY, KEYS
-from directory.hsds import hsds_tables, write_hsds
-from directory.taxonomy import TOPICS
+from directory.hsds import OFFICIAL_DESCRIPTOR, hsds_json, hsds_organizations, hsds_tables, write_hsds
+from directory.taxonomy import PROGRAM_STATES, TOPICS
+from tests.conftest import REPO, Cli
+
+FIXTURES = REPO / "tests" / "fixtures" / "hsds"
+# Git blob ids of the spec's files at openreferral/specification@279fd2eb (the 3.0 branch, HSDS 3.0.0):
+# `git hash-object` of a vendored copy must give the same id, so the copy is the spec's, byte for byte.
+OFFICIAL_BLOBS = {
+    "datapackage.json": "ae9bed0e578fc15f389eb90a426047b37fe43702",
+    "schema/compiled/organization.json": "ace7bbf4153c7998151e7ef06976191a6db52452",
+}
 
 EXPECTED_COLUMNS: dict[str, list[str]] = {
     "organization": [
@@ -272,14 +291,97 @@ def test_statuses_are_in_the_spec_enum() -> None:
         ("program", "active", "open", "active"),
         ("program", "active", "paused", "temporarily closed"),
         ("program", "active", "closed", "defunct"),
-        ("program", "active", "unknown", "active"),
+        # A program nobody could confirm must never read as open; HSDS has no "unknown".
+        ("program", "active", "unknown", "inactive"),
         ("program", "closed", "open", "defunct"),
+        ("program", "closed", "unknown", "defunct"),
+        ("program", "inactive", "open", "inactive"),
         ("program", "inactive", "paused", "inactive"),
+        ("program", "inactive", "unknown", "inactive"),
     ],
 )
 def test_status_mapping(kind: str, status: str, state: str | None, expected: str) -> None:
     record = make_record("x", kind=kind, status=status, **{"program.state": state})
     assert hsds_tables([record])["service"][0]["status"] == expected
+
+
+def test_every_status_and_state_maps_into_the_spec_enum() -> None:
+    for status in ("active", "inactive", "closed"):
+        assert service_status_of(make_record("x", status=status)) in SERVICE_STATUSES
+        for state in PROGRAM_STATES:
+            record = make_record("x", kind="program", status=status, **{"program.state": state})
+            assert service_status_of(record) in SERVICE_STATUSES
+            assert (state == "open" and status == "active") or service_status_of(record) != "active"
+
+
+def service_status_of(record: dict[str, Any]) -> str:
+    status: str = hsds_tables([record])["service"][0]["status"]
+    return status
+
+
+@pytest.mark.parametrize(
+    ("state", "since", "en", "ru"),
+    [
+        (
+            "paused",
+            "2025-08-01",
+            "This program has been paused since 2025-08-01. Admissions halted. Check with the authorities before "
+            "you rely on it.",
+            "Программа приостановлена с 2025-08-01. Приём остановлен. Прежде чем на это рассчитывать, уточните у "
+            "властей страны.",
+        ),
+        (
+            "closed",
+            "2025",
+            "This program has been closed since 2025. Admissions halted. Check with the authorities before you "
+            "rely on it.",
+            "Программа закрыта с 2025. Приём остановлен. Прежде чем на это рассчитывать, уточните у властей страны.",
+        ),
+        (
+            "unknown",
+            "2025-03",
+            "This program's current state is unknown (last confirmed 2025-03). Admissions halted. Check with the "
+            "authorities before you rely on it.",
+            "Текущее состояние программы неизвестно (последнее подтверждение: 2025-03). Приём остановлен. Прежде "
+            "чем на это рассчитывать, уточните у властей страны.",
+        ),
+        ("unknown", None, "This program's current state is unknown. Admissions halted. Check with the authorities "
+         "before you rely on it.", "Текущее состояние программы неизвестно. Приём остановлен. Прежде чем на это "
+         "рассчитывать, уточните у властей страны."),
+        ("open", "2026-01", "Admissions halted.", "Приём остановлен."),
+    ],
+)  # fmt: skip
+def test_program_state_leads_the_alert_and_is_kept_as_an_attribute(
+    state: str, since: str | None, en: str, ru: str
+) -> None:
+    warning = {"en": "Careful.", "ru": "Осторожно.", "date": "2024", "source": "https://example.org/y"}
+    record = make_record(
+        "visa",
+        kind="program",
+        warnings=[warning],
+        **{
+            "program.state": state,
+            "program.state_since": since,
+            "program.state_note.en": "Admissions halted.",
+            "program.state_note.ru": "Приём остановлен.",
+        },
+    )
+    for language, text, careful in (("en", en, "Careful. (2024)"), ("ru", ru, "Осторожно. (2024)")):
+        tables = hsds_tables([record], language=language)
+        [service] = tables["service"]
+        assert service["alert"] == f"{text}\n{careful}"
+        [taxonomy] = [row for row in tables["taxonomy"] if row["name"] == "nansen-program-states"]
+        terms = {row["id"]: row for row in tables["taxonomy_term"] if row["taxonomy_id"] == taxonomy["id"]}
+        assert [row["code"] for row in terms.values()] == list(PROGRAM_STATES)
+        [attribute] = [row for row in tables["attribute"] if row["taxonomy_term_id"] in terms]
+        assert (attribute["link_entity"], attribute["link_id"]) == ("service", service["id"])
+        assert (terms[attribute["taxonomy_term_id"]]["code"], attribute["value"]) == (state, since)
+
+
+def test_only_programs_have_a_state_attribute() -> None:
+    tables = hsds_tables([make_record("x", **{"program.state": "paused"})])
+    assert tables["service"][0]["status"] == "active"  # a stray program field on an NGO means nothing
+    assert tables["attribute"] == []
 
 
 def test_paused_program_is_temporarily_closed_and_delivered_under_a_program() -> None:
@@ -293,12 +395,27 @@ def test_paused_program_is_temporarily_closed_and_delivered_under_a_program() ->
     assert service["url"] == "https://example.de/visa"
     assert service["eligibility_description"] == "Individually endangered people."
     assert service["application_process"] == "Through a sponsoring organization."
+    assert service["alert"] == (
+        "This program has been paused since 2025-08-01. Check with the authorities before you rely on it."
+    )
 
 
-def test_status_note_becomes_the_alert() -> None:
-    service = service_of(hsds_tables(sample_records()), "ovd-info (en)")
-    assert service["status"] == "inactive"
-    assert service["alert"] == "Website address not confirmed in public material."
+def test_status_and_status_note_make_the_alert() -> None:
+    english = service_of(hsds_tables(sample_records()), "ovd-info (en)")
+    russian = service_of(hsds_tables(sample_records(), language="ru"), "ovd-info (ru)")
+    assert english["status"] == russian["status"] == "inactive"
+    assert english["alert"] == (
+        "This organization may no longer be working: it has not answered for some time.\n"
+        "Website address not confirmed in public material."
+    )
+    # The maintainers' note is English only: the Russian alert says there is one, in Russian.
+    assert russian["alert"] == (
+        "Возможно, организация больше не работает: она давно не выходит на связь.\n"
+        "К записи есть примечание редакции на английском языке — см. выгрузку на английском."
+    )
+    closed = hsds_tables([make_record("x", status="closed")], language="ru")["service"][0]
+    assert (closed["status"], closed["alert"]) == ("defunct", "Организация прекратила работу.")
+    assert service_of(hsds_tables(sample_records()), "meduza (en)")["alert"] is None
 
 
 def test_locations_areas_and_languages() -> None:
@@ -439,3 +556,336 @@ def test_two_exports_are_byte_identical(tmp_path: Path) -> None:
     assert [path.name for path in first] == [path.name for path in second]
     for one, two in zip(first, second, strict=True):
         assert one.read_bytes() == two.read_bytes(), one.name
+
+
+# --------------------------------------------------------------------------- the spec's own checks
+
+
+def require(name: str) -> ModuleType:
+    """A validator these tests need: skipped without it locally, a failure under CI=true, where it must run."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but {name} is not installed: the HSDS export must be checked with it")
+        pytest.skip(f"{name} is not installed")
+
+
+def git_blob_id(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+@cache
+def official_datapackage() -> dict[str, Any]:
+    descriptor: dict[str, Any] = json.loads((REPO / "directory" / OFFICIAL_DESCRIPTOR).read_text(encoding="utf-8"))
+    return descriptor
+
+
+@cache
+def compiled_organization_schema() -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads(lzma.decompress((FIXTURES / "organization.json.xz").read_bytes()))
+    return schema
+
+
+def organization_errors(organization: Any) -> list[str]:
+    """What the spec's compiled `organization.json` finds wrong, formats (uuid, uri, email) included."""
+    jsonschema = require("jsonschema")
+    checker = jsonschema.Draft202012Validator.FORMAT_CHECKER
+    # Without rfc3986-validator jsonschema would pass any string as a "uri": refuse to check less.
+    assert {"uuid", "uri", "email"} <= set(checker.checkers), "install jsonschema with its format extras"
+    validator = jsonschema.Draft202012Validator(compiled_organization_schema(), format_checker=checker)
+    return [f"{error.json_path}: {error.message}" for error in validator.iter_errors(organization)]
+
+
+def frictionless_errors(folder: Path) -> list[tuple[str | None, str | None, str]]:
+    """(resource, field, error type) for everything Frictionless finds wrong in the package in `folder`."""
+    frictionless = require("frictionless")
+    report = frictionless.validate(str(folder / "datapackage.json"))
+    found = [(None, None, error.type) for error in report.errors]
+    found += [
+        (task.name, getattr(error, "field_name", None), error.type) for task in report.tasks for error in task.errors
+    ]
+    return found
+
+
+def test_the_vendored_files_are_the_spec_s_own() -> None:
+    assert git_blob_id((REPO / "directory" / OFFICIAL_DESCRIPTOR).read_bytes()) == OFFICIAL_BLOBS["datapackage.json"]
+    compiled = lzma.decompress((FIXTURES / "organization.json.xz").read_bytes())
+    assert git_blob_id(compiled) == OFFICIAL_BLOBS["schema/compiled/organization.json"]
+
+
+def test_the_shipped_datapackage_carries_the_spec_s_constraints(tmp_path: Path) -> None:
+    write_hsds(sample_records(), tmp_path)
+    shipped = json.loads((tmp_path / "datapackage.json").read_text(encoding="utf-8"))
+    official = {resource["name"]: resource for resource in official_datapackage()["resources"]}
+    exported = {resource["name"] for resource in shipped["resources"]}
+
+    assert [resource["name"] for resource in shipped["resources"]] == [
+        name for name in official if name in EXPECTED_COLUMNS
+    ]
+    dropped = []
+    for resource in shipped["resources"]:
+        # Every field, type, format and constraint is the spec's; only references to unwritten tables go.
+        expected = json.loads(json.dumps(official[resource["name"]]))
+        keys = expected["schema"].get("foreignKeys", [])
+        dropped += [(resource["name"], k["fields"]) for k in keys if k["reference"]["resource"] not in exported]
+        if keys:
+            expected["schema"]["foreignKeys"] = [k for k in keys if k["reference"]["resource"] in exported]
+        assert resource == expected
+    assert dropped == [("language", "phone_id")]
+    fields = {(r["name"], f["name"]): f for r in shipped["resources"] for f in r["schema"]["fields"]}
+    # What a consumer validating with the descriptor relies on, by name (the issue's list).
+    assert fields["service", "status"]["constraints"]["enum"] == ["active", "inactive", "defunct", "temporarily closed"]
+    assert set(fields["location", "location_type"]["constraints"]["enum"]) == LOCATION_TYPES
+    assert fields["taxonomy_term", "code"]["constraints"]["unique"] is True
+    uuids = {key for key, field in fields.items() if field.get("format") == "uuid"}
+    assert uuids == {key for key in fields if key[1] == "id" or key[1].endswith("_id")} - {("organization", "tax_id")}
+    assert {key for key, field in fields.items() if field.get("format") == "uri"} == {
+        ("organization", "website"), ("organization", "uri"), ("service", "url"), ("location", "url"),
+        ("taxonomy_term", "term_uri"), ("taxonomy", "uri"),
+    }  # fmt: skip
+    assert {key for key, field in fields.items() if field.get("format") == "email"} == {
+        ("organization", "email"), ("service", "email"), ("service", "assurer_email"),
+    }  # fmt: skip
+    for (table, column), field in fields.items():
+        assert field["constraints"]["required"] == (column in REQUIRED[table]), (table, column)
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_frictionless_finds_nothing_wrong_with_the_tables(tmp_path: Path, language: str) -> None:
+    write_hsds(sample_records(), tmp_path, language=language)
+    assert frictionless_errors(tmp_path) == []
+
+
+def replace_cell(path: Path, row: int, column: str, value: str) -> None:
+    header, rows = read_csv(path)
+    rows[row][column] = value
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, header, lineterminator="\r\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "value", "error"),
+    [
+        ("service", "status", "unknown", "constraint-error"),
+        ("service", "status", "paused", "constraint-error"),
+        ("location", "location_type", "online", "constraint-error"),
+        ("organization", "parent_organization_id", "not-a-uuid", "type-error"),
+        ("service", "url", "not a uri", "type-error"),
+        ("organization", "email", "nobody", "type-error"),
+        ("taxonomy_term", "code", "legal-aid", "unique-error"),
+        ("service", "name", "", "constraint-error"),
+    ],
+)
+def test_a_consumer_validating_with_the_shipped_datapackage_refuses_bad_values(
+    tmp_path: Path, table: str, column: str, value: str, error: str
+) -> None:
+    write_hsds(sample_records(), tmp_path)
+    replace_cell(tmp_path / EXPECTED_PATHS[table], 1, column, value)
+    assert (table, column, error) in frictionless_errors(tmp_path)
+
+
+# --------------------------------------------------------------------------- the JSON form
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_every_organization_is_valid_against_the_compiled_schema(language: str) -> None:
+    organizations = json.loads(hsds_json(sample_records(), language=language))
+    assert organizations == hsds_organizations(sample_records(), language=language)
+    assert len(organizations) == len(sample_records())
+    for organization in organizations:
+        assert organization_errors(organization) == [], organization["name"]
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("services", 0, "status"), "unknown"),
+        (("services", 0, "id"), "not-a-uuid"),
+        (("locations", 0, "location_type"), "online"),
+        (("services", 0, "url"), "not a uri"),
+        (("services", 0, "service_at_locations", 0, "location", "id"), "x"),
+        (("services", 0, "attributes", 0, "taxonomy_term", "name"), None),
+        (("services", 0, "alert"), None),
+    ],
+)
+def test_the_compiled_schema_refuses_bad_values(path: tuple[str | int, ...], value: str | None) -> None:
+    """The check above can fail: one bad value anywhere in an organization is found."""
+    [organization] = hsds_organizations([sample_records()[1]])
+    target: Any = organization
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = value  # None is what a careless exporter writes for "no value"
+    assert organization_errors(organization)
+
+
+def test_json_nests_the_rows_of_the_tables() -> None:
+    records = sample_records()
+    tables = hsds_tables(records)
+    organizations = hsds_organizations(records)
+
+    def ids(objects: list[dict[str, Any]], *nested: str) -> list[str]:
+        if not nested:
+            return [item["id"] for item in objects]
+        return [i for item in objects for i in ids(item[nested[0]], *nested[1:])]
+
+    def without_nulls(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{key: value for key, value in row.items() if value is not None} for row in rows]
+
+    assert ids(organizations) == [row["id"] for row in tables["organization"]]
+    assert sorted(ids(organizations, "services")) == sorted(row["id"] for row in tables["service"])
+    assert sorted(ids(organizations, "programs")) == sorted(row["id"] for row in tables["program"])
+    assert sorted(ids(organizations, "locations")) == sorted(row["id"] for row in tables["location"])
+    assert sorted(ids(organizations, "services", "service_at_locations")) == sorted(
+        row["id"] for row in tables["service_at_location"]
+    )
+    assert sorted(ids(organizations, "services", "service_areas")) == sorted(
+        row["id"] for row in tables["service_area"]
+    )
+    assert sorted(ids(organizations, "services", "languages")) == sorted(row["id"] for row in tables["language"])
+    assert sorted(ids(organizations, "attributes") + ids(organizations, "services", "attributes")) == sorted(
+        row["id"] for row in tables["attribute"]
+    )
+    terms = {row["id"]: row for row in without_nulls(tables["taxonomy_term"])}
+    taxonomies = {row["id"]: row for row in without_nulls(tables["taxonomy"])}
+    for organization in organizations:
+        assert {key: value for key, value in organization.items() if not isinstance(value, list)} in without_nulls(
+            tables["organization"]
+        )
+        for service in organization["services"]:
+            assert service["organization_id"] == organization["id"]
+            for link in service["service_at_locations"]:
+                assert link["location"]["id"] == link["location_id"]
+                assert link["location"] in organization["locations"]
+        for attribute in organization["attributes"] + [a for s in organization["services"] for a in s["attributes"]]:
+            term = attribute["taxonomy_term"]
+            assert term["id"] == attribute["taxonomy_term_id"]
+            assert {key: value for key, value in term.items() if key != "taxonomy_detail"} == terms[term["id"]]
+            assert term["taxonomy_detail"] == taxonomies[term["taxonomy_id"]]
+    [visa] = [o for o in organizations if o["name"] == "de-humanitarian-visa (en)"]
+    assert visa["services"][0]["program_id"] == visa["programs"][0]["id"]
+    assert visa["services"][0]["status"] == "temporarily closed"
+
+
+def test_json_is_byte_identical_whatever_the_input_order() -> None:
+    records = sample_records()
+    shuffled = list(records)
+    random.Random(3).shuffle(shuffled)
+    first = hsds_json(records, language="ru")
+    assert hsds_json(shuffled, language="ru") == first
+    assert first.endswith("]\n") and "\\u" not in first  # UTF-8 text, not escapes
+
+
+# --------------------------------------------------------------------------- Russian
+
+
+LATIN_WORD = re.compile(r"\b[A-Za-z]*[a-z][A-Za-z]*\b")  # acronyms (HSDS) are not English text
+
+
+def russian_records() -> list[dict[str, Any]]:
+    """Entries whose Russian texts are Russian, touching every text the export writes."""
+    from directory.taxonomy import AUTHORITIES
+
+    designations = [
+        {"authority": authority.slug, "kind": "other", "date": "2024", "source": "https://example.org/d"}
+        for authority in AUTHORITIES
+    ]
+    warning = {"en": "Careful.", "ru": "Осторожно.", "date": "2024", "source": "https://example.org/w"}
+    common = {"host_countries": ["DE"], "countries_served": ["RU", "BY"], "languages": ["ru", "be", "en"]}
+    records = [
+        make_record("org", designations=designations, warnings=[warning], topics=[t.slug for t in TOPICS], **common),
+        make_record("gone", status="closed", status_note="Announced its closure.", website="https://gone.example"),
+        make_record("quiet", status="inactive", status_note="Site does not answer."),
+    ]
+    records += [
+        make_record(
+            f"visa-{state}",
+            kind="program",
+            **common,
+            **{
+                "program.state": state,
+                "program.state_since": "2025-07",
+                "program.state_note.en": "Halted.",
+                "program.state_note.ru": "Остановлена.",
+                "program.eligibility.en": "People at risk.",
+                "program.eligibility.ru": "Люди в опасности.",
+                "program.application_route.en": "Online.",
+                "program.application_route.ru": "Через сайт.",
+                "program.official_url": "https://example.de/visa",
+            },
+        )
+        for state in PROGRAM_STATES
+    ]
+    for record in records:
+        record.update({"name.ru": "Организация", "summary.ru": "Что она делает."})
+    return records
+
+
+# Columns that hold text (not codes, addresses or the entry's name in the other language).
+TEXT_COLUMNS = {
+    "organization": ("name", "description"),
+    "program": ("name", "description"),
+    "service": ("name", "description", "application_process", "eligibility_description", "alert"),
+    "service_area": ("name", "description"),
+    "language": ("name", "note"),
+    "taxonomy_term": ("name", "description"),
+    "taxonomy": ("description",),
+}
+
+
+def test_the_russian_export_is_entirely_russian() -> None:
+    tables = hsds_tables(russian_records(), language="ru")
+    texts = [row[column] for table, columns in TEXT_COLUMNS.items() for row in tables[table] for column in columns]
+    texts += [row["name"] for row in tables["location"] if row["location_type"] == "physical"]
+    texts += [
+        json.loads(row["value"])["authority_name"] for row in tables["attribute"] if (row["value"] or "")[:1] == "{"
+    ]
+    texts = [text for text in texts if text]
+
+    assert len(texts) > 100
+    assert [text for text in texts if LATIN_WORD.search(text)] == []
+    assert {row["language"] for row in tables["taxonomy_term"]} == {"ru"}
+    assert {row["status"] for row in tables["service"]} == set(SERVICE_STATUSES)
+    # and the same records in English carry English texts in the same places
+    english = hsds_tables(russian_records(), language="en")
+    assert all(LATIN_WORD.search(row["description"]) for row in english["taxonomy_term"] + english["taxonomy"])
+
+
+# --------------------------------------------------------------------------- the command, on a real database
+
+
+def test_nansen_export_writes_both_forms_valid_in_both_languages(cli: Cli, tmp_path: Path) -> None:
+    result = cli("import", str(REPO / "data"))
+    assert result.exit_code == 0, result.output
+    entries = json.loads(cli("entries", "list", "--format", "json").output)
+
+    for language in ("en", "ru"):
+        tabular = tmp_path / f"hsds-{language}"
+        result = cli("export", "--format", "hsds", "--output", str(tabular), "--lang", language)
+        assert result.exit_code == 0, result.output
+        assert frictionless_errors(tabular) == []
+
+        result = cli("export", "--format", "hsds-json", "--lang", language)
+        assert result.exit_code == 0, result.output
+        organizations = json.loads(result.stdout)
+        assert len(organizations) == len(entries)
+        for organization in organizations:
+            assert organization_errors(organization) == [], organization["name"]
+        services = [s for o in organizations for s in o["services"]]
+        programs = {e["slug"]: e for e in entries if e["kind"] == "program"}
+        unknown = [e for e in programs.values() if e["program"]["state"] == "unknown"]
+        assert unknown, "the seed data has programs in state unknown"
+        assert sum(1 for s in services if s.get("program_id") and s["status"] == "active") == sum(
+            1 for e in programs.values() if e["program"]["state"] == "open" and e["status"] == "active"
+        )
+
+        document = tmp_path / f"hsds-{language}.json"
+        result = cli("export", "--format", "hsds-json", "--lang", language, "--output", str(document))
+        assert result.exit_code == 0, result.output
+        assert result.output == f"wrote {len(entries)} organizations to {document}\n"
+        assert document.read_text(encoding="utf-8") == cli("export", "--format", "hsds-json", "--lang", language).stdout
+
+    result = cli("export", "--format", "hsds-json", "--output", str(tmp_path))
+    assert result.exit_code == 2 and "name a file, not a folder" in result.output

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from directory import entries, exports, imports
+from directory import fields as F
 from directory.models import Entry, Revision
 from directory.store import Store
 
@@ -94,6 +96,7 @@ def test_upsert_changes_only_given_fields(store: Store, tmp_path: Path) -> None:
             "'website': 'good.example.org' is not an http(s) URL",
         ),
         (GOOD + "colour: red\n", 15, "'colour': unknown field"),
+        (GOOD.replace("slug: good-org", "slug: Good Org"), 1, "'slug': 'Good Org' is not a slug"),
         (GOOD.replace("  ru: Хорошая организация\n", ""), 3, "'name.ru': is required"),
         (GOOD.replace("languages: [ru]", "languages: [ru"), 12, "malformed YAML"),
         (
@@ -224,3 +227,238 @@ def test_a_failure_half_way_leaves_the_database_as_it_was(
     with store.session() as session:
         assert entries.get_entry(session, "good-org").summary_en == "Helps people relocate."
         assert [e.slug for e, _ in entries.search_entries(session, "relocate")] == ["good-org"]
+
+
+# --------------------------------------------------------------------------- CSV as spreadsheets write it
+
+# What Excel writes for "CSV UTF-8": a byte-order mark, rows ending with CRLF, and a cell with a line
+# break (Alt+Enter) quoted, here with CRLF inside as RFC 4180 writes a line break; Cyrillic throughout.
+EXCEL_ROWS = [
+    "slug,kind,name.en,name.ru,summary.en,summary.ru,host_countries,status_note",
+    'pomosch,ngo,Help,Помощь,"Helps people, and families.","Помогает людям.\r\nИ их семьям.",GE,"Офис: Тбилиси"',
+    "izdanie,media,Outlet,Издание,An outlet.,Издание в изгнании.,LV,",
+]
+
+
+def excel_csv(rows: list[str], separator: str = ",") -> bytes:
+    return b"\xef\xbb\xbf" + "\r\n".join(row.replace(",", separator) for row in rows).encode("utf-8") + b"\r\n"
+
+
+def revisions(store: Store) -> int:
+    return counts(store)[1]
+
+
+@pytest.mark.parametrize("separator", [",", ";"], ids=["comma", "semicolon (Excel in a Russian locale)"])
+def test_an_excel_csv_imports_and_export_then_import_writes_no_revision(
+    store: Store, tmp_path: Path, separator: str
+) -> None:
+    rows = EXCEL_ROWS if separator == "," else [row.replace("people, and", "people and") for row in EXCEL_ROWS]
+    path = tmp_path / "excel.csv"
+    path.write_bytes(excel_csv(rows, separator))
+    assert run(store, path).count("create") == 2
+    with store.session() as session:
+        entry = entries.get_entry(session, "pomosch")
+        assert (entry.name_ru, entry.status_note, entry.host_countries) == ("Помощь", "Офис: Тбилиси", ["GE"])
+        assert entry.summary_ru == "Помогает людям.\nИ их семьям."  # a line break, kept in one form: LF
+        exported = exports.export_records(session)
+    written = revisions(store)
+    assert run(store, path).count("unchanged") == 2  # the same file again
+    again = write(tmp_path / "export.csv", exports.to_csv(exported))
+    plan = run(store, again)
+    assert [c.changes for c in plan.changes if c.action != "unchanged"] == []
+    assert revisions(store) == written
+
+
+def test_a_bad_row_after_a_line_break_in_a_cell_is_named_by_its_own_line(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_bytes(excel_csv([*EXCEL_ROWS, "treti,ngo,Third,Третий,Third.,Третий.,XX,"]))
+    with pytest.raises(imports.ImportFailed) as caught:
+        run(store, path)
+    assert [str(p) for p in caught.value.problems] == [
+        f"{path}:5: 'host_countries': 'XX' is not an ISO 3166-1 alpha-2 country code"
+    ]  # the header is line 1, the row with the two-line cell lines 2-3, then 4 and 5
+
+
+def test_rows_of_empty_cells_are_skipped_and_short_rows_read(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "trailing.csv"
+    path.write_bytes(excel_csv([*EXCEL_ROWS[:1], "only-slug,ngo", EXCEL_ROWS[2], ",,,,,,,", ""]))
+    with pytest.raises(imports.ImportFailed) as caught:
+        run(store, path)
+    assert {(p.line, p.message) for p in caught.value.problems} == {
+        (2, "'name.en': is required"),
+        (2, "'name.ru': is required"),
+        (2, "'summary.en': is required"),
+        (2, "'summary.ru': is required"),
+    }
+
+
+# --------------------------------------------------------------------------- bounds
+
+
+def good_record(folder: Path) -> dict[str, Any]:
+    """GOOD as the full, normalized record an export holds."""
+    return {**entries.blank_record(), **F.normalize(imports.read_sources([write(folder / "g.yaml", GOOD)])[0].data)}
+
+
+def long_summary(length: int) -> str:
+    return ("Помогает людям. " * (length // 16 + 1))[: length - 1] + "."
+
+
+@pytest.mark.parametrize("fmt", ["yaml", "json", "csv"])
+def test_an_over_long_field_is_refused_at_its_line_with_the_limit_and_its_length(
+    store: Store, tmp_path: Path, fmt: str
+) -> None:
+    record = {**good_record(tmp_path), "summary.ru": long_summary(2_001)}
+    assert len(record["summary.ru"]) == 2_001
+    text = exports.render([record], fmt)
+    path = write(tmp_path / f"long.{fmt}", text)
+    line = 2 if fmt == "csv" else next(n for n, row in enumerate(text.splitlines(), 1) if "Помогает людям" in row)
+    with pytest.raises(imports.ImportFailed) as caught:
+        run(store, path)
+    assert [str(p) for p in caught.value.problems] == [
+        f"{path}:{line}: 'summary.ru': too long: 2,001 characters (the limit is 2,000)"
+    ]
+    assert counts(store) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "reason"),
+    [
+        ("name.en", "N" * 301, "too long: 301 characters (the limit is 300)"),
+        ("feeds", ["https://good.example.org/" + "f" * 1_976], "too long: 2,001 characters (the limit is 2,000)"),
+        ("languages", ["ru"] * 101, "too many items: 101 (the limit is 100)"),
+        (
+            "warnings",
+            [{"en": "w" * 2_001, "ru": "Риск", "date": "2024-06", "source": "https://good.example.org/w"}],
+            "item 1: too long: 2,001 characters (the limit is 2,000)",
+        ),
+        ("contacts.email", "e" * 238 + "@good.example.org", "too long: 255 characters (the limit is 254)"),
+        ("watch.ignore", "x" * 501, "too long: 501 characters (the limit is 500)"),
+        ("kind", "k" * 101, "too long: 101 characters (the limit is 100)"),
+    ],
+)
+def test_every_field_is_bounded(store: Store, tmp_path: Path, key: str, value: Any, reason: str) -> None:
+    path = write(tmp_path / "bounded.json", exports.to_json([{**good_record(tmp_path), key: value}]))
+    with pytest.raises(imports.ImportFailed) as caught:
+        run(store, path)
+    assert [p.message for p in caught.value.problems] == [f"{key!r}: {reason}"]
+
+
+def test_a_file_over_the_size_limit_is_refused_before_it_is_read(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "huge.yaml"
+    with path.open("wb") as handle:  # sparse: the size without the disk
+        handle.truncate(imports.MAX_FILE_BYTES + 1)
+    with pytest.raises(imports.ImportFailed) as caught:
+        run(store, path, write(tmp_path / "good.yaml", GOOD))
+    assert [str(p) for p in caught.value.problems] == [
+        f"{path}:0: too large: more than 67,108,864 bytes (the limit for one file); split it into several files"
+    ]
+    assert counts(store) == (0, 0)
+
+
+def deep_yaml_mapping(depth: int) -> str:
+    """GOOD with a field whose value is mappings nested `depth` deep (the entry itself is one more)."""
+    return (
+        GOOD
+        + "".join(f"{'  ' * level}{'deep' if level == 0 else 'a'}:\n" for level in range(depth))
+        + ("  " * depth + "x: 1\n")
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "line"),
+    [
+        ("block.yaml", deep_yaml_mapping(1_500), 25),
+        ("flow.yaml", "[" * 1_500 + "]" * 1_500, 1),
+        ("flow-list.json", "[" * 1_500 + "]" * 1_500, 1),
+        ("very-deep.json", "[" * 200_000 + "]" * 200_000, 1),
+        ("objects.json", '[\n {"slug": "a",\n  "x": ' + '{"a": ' * 1_500 + "1" + "}" * 1_500 + "}\n]", 3),
+    ],
+)
+def test_deep_nesting_is_refused_with_one_line(store: Store, tmp_path: Path, name: str, text: str, line: int) -> None:
+    path = write(tmp_path / name, text)
+    with pytest.raises(imports.ImportFailed) as caught:
+        run(store, path)
+    assert [str(p) for p in caught.value.problems] == [
+        f"{path}:{line}: nested too deeply: more than {imports.MAX_DEPTH} levels of lists and mappings"
+    ]
+
+
+def test_nesting_up_to_the_limit_is_read(store: Store, tmp_path: Path) -> None:
+    """The entry and 9 mappings in it are 10 levels: read, and refused only as the unknown field it is."""
+    with pytest.raises(imports.ImportFailed) as caught:
+        run(store, write(tmp_path / "nine.yaml", deep_yaml_mapping(imports.MAX_DEPTH - 1)))
+    assert [p.message for p in caught.value.problems] == [f"'deep{'.a' * 8}.x': unknown field"]
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "problem"),
+    [
+        ("alias.yaml", GOOD + "status_note: &n Moved.\nverified_by: *n\n", "16: aliases (*n) are not read"),
+        ("two.yaml", GOOD + "---\n" + GOOD, "15: malformed YAML: expected a single document"),
+        ("tag.yaml", GOOD.replace("kind: ngo", "kind: !!python/name:os.system"), "2: malformed YAML: could not"),
+        ("date.yaml", GOOD.replace("2026-11-20", "2026-13-45"), "1: malformed YAML: month must be in 1..12"),
+        ("closed.json", '[{"slug": "a"}]]\n', "1: malformed JSON: Extra data"),
+        ("digits.json", '[{"slug": ' + "9" * 5_000 + "}]", "0: malformed JSON: Exceeds the limit"),
+        ("cell.csv", "slug,summary.en\nbig," + "x" * 200_000 + "\n", "2: malformed CSV: a cell is longer than"),
+    ],
+)
+def test_hostile_values_are_one_line_not_a_traceback(
+    store: Store, tmp_path: Path, name: str, text: str, problem: str
+) -> None:
+    path = write(tmp_path / name, text)
+    with pytest.raises(imports.ImportFailed) as caught:
+        run(store, path)
+    [found] = caught.value.problems
+    assert str(found).startswith(f"{path}:{problem}")
+
+
+def test_the_import_command_says_each_problem_in_one_line(cli: Any, store: Store, tmp_path: Path) -> None:
+    long = write(tmp_path / "long.yaml", GOOD.replace("Helps people relocate.", long_summary(2_500)))
+    deep = write(tmp_path / "deep.json", "[" * 100_000 + "]" * 100_000)
+    result = cli("import", str(long), str(deep))
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        f"{deep}:1: nested too deeply: more than {imports.MAX_DEPTH} levels of lists and mappings",
+        f"{long}:7: 'summary.en': too long: 2,500 characters (the limit is 2,000)",
+        "import refused: 2 problem(s), nothing was written",
+    ]
+    assert counts(store) == (0, 0)
+
+
+# --------------------------------------------------------------------------- linear time
+
+
+def test_planning_loads_the_entries_it_needs_in_a_few_queries(store: Store, tmp_path: Path) -> None:
+    """The quadratic import looked each record up (and re-checked it) alone; a plan now asks the database
+    once per 500 slugs, whatever the number of records."""
+    many = [{**good_record(tmp_path), "slug": f"org-{i}"} for i in range(1_200)]
+    path = write(tmp_path / "many.json", exports.to_json(many))
+    run(store, path)
+    path = write(tmp_path / "many.json", exports.to_json([{**r, "status_note": "Moved."} for r in many]))
+    statements: list[str] = []
+    event.listen(store.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    with store.session() as session:
+        plan = imports.plan_import(session, imports.read_sources([path]))
+    assert plan.count("update") == 1_200
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 3  # 500 + 500 + 200
+
+
+def test_json_lines_are_exact_whatever_the_strings_hold(store: Store, tmp_path: Path) -> None:
+    """Brackets, quotes and key names inside strings do not move a key's line (the old search for a
+    key's name gave `summary.en` the line of `name.en`)."""
+    first = {"slug": "a-org", "kind": "ngo", "name": {"en": 'A "[{', "ru": 'А ]} "en":'}}
+    first["summary"] = {"en": "Summary with a \\ and a } in it", "ru": "Сводка"}
+    first["topics"] = ["moving"]
+    second = {"slug": "b-org", "kind": "ngo", "name": {"en": "B", "ru": "Б"}, "summary": {"en": "x" * 2_001, "ru": "б"}}
+    text = json.dumps([first, second], ensure_ascii=False, indent=2)
+    rows = text.splitlines()
+    topics = rows.index('    "topics": [') + 1
+    summary = next(n for n, row in enumerate(rows, 1) if row.startswith('      "en": "xxx'))
+    path = write(tmp_path / "strings.json", text)
+    with pytest.raises(imports.ImportFailed) as caught:
+        run(store, path)
+    assert [(p.line, p.message.split(":")[0]) for p in caught.value.problems] == [
+        (topics, "'topics'"),
+        (summary, "'summary.en'"),
+    ]

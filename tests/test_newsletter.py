@@ -366,6 +366,17 @@ def test_newsletter_commands_from_sign_up_to_archive(
     assert "token=PREVIEW" in (tmp_path / "preview" / "edition-1-en.html").read_text(encoding="utf-8")
     dry = cli("newsletter", "send", "--dry-run", str(tmp_path / "maildir"), env=env)
     assert "1 messages written" in dry.output and len(sink.messages) == 1
+    (tmp_path / "empty").mkdir()  # a folder made for it beforehand becomes the Maildir
+    dry = cli("newsletter", "send", "--dry-run", str(tmp_path / "empty"), env=env)
+    assert "1 messages written" in dry.output and len(list((tmp_path / "empty" / "new").glob("*.eml"))) == 1
+    (tmp_path / "papers").mkdir()
+    (tmp_path / "papers" / "letter.txt").write_text("mine", encoding="utf-8")
+    refused = cli("newsletter", "send", "--dry-run", str(tmp_path / "papers"), env=env)
+    assert (refused.exit_code, refused.stderr) == (
+        1,
+        f"{tmp_path / 'papers'} holds other files and is not a Maildir: give a new or empty folder\n",
+    )
+    assert [p.name for p in (tmp_path / "papers").iterdir()] == ["letter.txt"]
 
     held = {**env, "NANSEN_NEWSLETTER_REQUIRE_APPROVAL": "true"}
     assert "approved by tester" in cli("newsletter", "approve", env=held).output

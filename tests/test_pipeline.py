@@ -136,12 +136,13 @@ def test_each_slot_runs_once_and_a_held_lock_is_busy(store: Store) -> None:
 
 
 def _env(store: Store, tmp_path: Path, **extra: str) -> dict[str, str]:
+    (tmp_path / "empty.toml").write_text("")  # no nansen.toml of the working directory
     return {
         **os.environ,
         **OFF,
         "NANSEN_DATABASE_URL": store.url,
         "NANSEN_PUBLIC_DIR": str(tmp_path / "public"),
-        "NANSEN_CONFIG": str(tmp_path / "absent.toml"),
+        "NANSEN_CONFIG": str(tmp_path / "empty.toml"),
         "NANSEN_MISFIRE_GRACE": "5",
         **extra,
     }
@@ -217,7 +218,8 @@ def test_killing_the_scheduler_during_a_send_then_restarting_completes_once(
 
 
 def test_one_cycle_runs_every_job_and_records_it(cli: Cli, tmp_path: Path) -> None:
-    env = {"NANSEN_PUBLIC_DIR": str(tmp_path / "public"), "NANSEN_CONFIG": str(tmp_path / "absent.toml")}
+    (tmp_path / "empty.toml").write_text("")  # no nansen.toml of the working directory
+    env = {"NANSEN_PUBLIC_DIR": str(tmp_path / "public"), "NANSEN_CONFIG": str(tmp_path / "empty.toml")}
     result = cli("run", env=env)
     assert result.exit_code == 0, result.output
     outcomes = ["feeds: ok", "site: ok", "watch: ok", "telegram: skipped", "newsletter: skipped"]

@@ -22,11 +22,25 @@ _counter = itertools.count()
 COUNTRIES = ["GE", "AM", "KZ", "RS", "LV", "LT", "DE", "PL", "RU", "BY", "TR", "IL", "ME"]
 LANGUAGES = ["ru", "en", "be", "uk", "ka", "hy", "kk", "de"]
 
-text = st.text(
+# Pieces that YAML, CSV or a spreadsheet read as something else when written carelessly: indicators, a
+# comment after a space, keywords, dates and numbers, quotes, formula starts, line breaks, tabs, Cyrillic.
+TRICKY = [
+    "a: b", "- x", "#tag", "x #not a comment", "'", '"', "''", "Медуза", "ёлка", "yes", "no", "NO", "null",
+    "~", "2025-01-01", "2025-07", "1e3", "0x1F", "010", "@handle", "=SUM(A1:A2)", "+7 495", "-1", "%", "!tag",
+    "&a", "*b", "? q", "[a, b]", "{k: v}", "|", ">", "---", "...", "\n", "\n\n", "\n  ", " \n", "\t", "«»",
+    " | ", ",", ";",
+]  # fmt: skip
+plain_text = st.text(
     alphabet=st.characters(categories=["L", "N", "P", "Zs"], exclude_characters="\x85"),
     min_size=1,
     max_size=40,
-).filter(lambda s: s.strip() != "")
+).filter(lambda s: not F.hidden_characters(s))  # letters such as U+115F HANGUL CHOSEONG FILLER show nothing
+# Without white space at either end: `fields._plain` would fold the inside of "a\tb\n" only on a second pass.
+text = (
+    st.lists(plain_text | st.sampled_from(TRICKY), min_size=1, max_size=6)
+    .map(lambda pieces: "".join(pieces).strip())
+    .filter(bool)
+)
 maybe_text = st.none() | text
 label = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=12)
 url = st.builds(lambda host, path: f"https://{host}.org/{path}", label, label)

@@ -105,10 +105,17 @@ def _env(store: Store, smtp: str, tmp_path: Path, **extra: str) -> dict[str, str
         "NANSEN_SMTP_URL": smtp,
         "NANSEN_SITE_URL": "https://nansen.test/",
         "NANSEN_PUBLIC_DIR": str(tmp_path / "public"),
-        "NANSEN_CONFIG": str(tmp_path / "absent.toml"),
+        "NANSEN_CONFIG": str(_empty_config(tmp_path)),
         "NANSEN_ACTOR": "test",
         **extra,
     }
+
+
+def _empty_config(tmp_path: Path) -> Path:
+    """A configuration file with nothing in it: the working directory's nansen.toml is not read."""
+    path = tmp_path / "empty.toml"
+    path.write_text("")
+    return path
 
 
 def _every_address_once(sink: Sink, people: list[str], store: Store) -> None:

@@ -32,7 +32,7 @@ def _free_port() -> int:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The seed data published and served by `nansen serve` in its own process."""
     root = tmp_path_factory.mktemp("site")
-    store = Store(f"sqlite:///{root / 'nansen.db'}")
+    store = Store(f"sqlite:///{root / 'nansen.db'}", create=True)
     upgrade(store.engine, locations=MIGRATION_LOCATIONS)
     port = _free_port()
     base = f"http://127.0.0.1:{port}"

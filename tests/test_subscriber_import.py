@@ -200,6 +200,12 @@ def test_the_status_column_of_an_export_is_respected_when_it_is_imported_elsewhe
         ),
         ("trailing-rows.csv", b"email,language,countries\r\na@example.org,ru,GE|AM\r\n\r\nb@example.org,en,\r\n,,\r\n"),
         ("old-mac.csv", b"email,language,countries\ra@example.org,ru,GE | AM\rb@example.org,en,\r"),
+        (
+            "excel-line-break-in-a-cell.csv",
+            "\ufeffemail;language;countries;remark\r\n"
+            'a@example.org;ru;GE | AM;"Встретились на ярмарке;\r\nпросит новости о Грузии"\r\n'
+            "b@example.org;en;;\r\n".encode(),
+        ),
     ],
 )
 def test_csv_as_spreadsheets_write_it(store: Store, tmp_path: Path, name: str, data: bytes) -> None:
@@ -236,6 +242,13 @@ def test_bad_rows_are_reported_by_their_line_whatever_the_line_ends(store: Store
         "p.csv:8: 4 values for 3 columns",
     ]
     assert (report.added, report.notes) == (0, [])
+
+
+def test_a_cell_too_long_for_csv_is_a_problem_at_its_line_not_a_traceback(store: Store) -> None:
+    text = "\ufeffemail,language,remark\r\na@example.org,ru,\r\nb@example.org,en," + "ж" * 200_000 + "\r\n"
+    with store.session() as session:
+        report = subs.import_csv(session, text, source="p.csv", note="forms")
+    assert (report.problems, report.added) == (["p.csv:3: malformed CSV: a cell is longer than 131,072 characters"], 0)
 
 
 def test_a_file_that_is_not_utf8_is_refused_with_its_line() -> None:

@@ -116,7 +116,13 @@ def test_names_that_look_like_markup_stay_text(started: Store, bot_api: BotApi) 
 
 
 def test_a_long_text_is_shortened_to_telegrams_limit(started: Store, bot_api: BotApi) -> None:
-    _edit(started, "test-org", {"summary.ru": "Начало " + "очень длинное описание " * 400})
+    warning = {
+        "en": "Read this. " * 150,
+        "ru": "Прочтите это. " * 130,
+        "date": "2026-11",
+        "source": "https://news.example.org/w",
+    }
+    _edit(started, "test-org", {"warnings": [warning, {**warning, "date": "2026-10"}, {**warning, "date": "2026-09"}]})
     telegram.post(started.session, settings_for(bot_api))
     (russian,) = _by_chat(bot_api)["@nansen_ru"]
     assert len(russian) == 4096 and russian.endswith("…")

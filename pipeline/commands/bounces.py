@@ -8,7 +8,7 @@ import typer
 
 from directory.store import Store
 from newsletter import bounces
-from pipeline.commands.output import DocFormat, emit_json, settings, visible
+from pipeline.commands.output import DocFormat, emit_json, settings, typer_app, visible
 from pipeline.config import ConfigError
 
 
@@ -62,5 +62,5 @@ _WOULD = {
 }
 
 
-app = typer.Typer()
+app = typer_app()
 app.command("bounces")(bounces_command)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import typer
 
 from pipeline import config, config_check
-from pipeline.commands.output import emit_table, settings
+from pipeline.commands.output import emit_table, settings, typer_app
 
-config_app = typer.Typer(help="The installation's configuration.", no_args_is_help=True)
+config_app = typer_app(help="The installation's configuration.", no_args_is_help=True)
 
 
 @config_app.command("check")
@@ -24,5 +24,5 @@ def check_command(ctx: typer.Context) -> None:
     typer.echo("no problems found")
 
 
-app = typer.Typer()
+app = typer_app()
 app.add_typer(config_app, name="config")

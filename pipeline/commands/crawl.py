@@ -9,8 +9,9 @@ from rich.markup import escape
 from rich.progress import Progress, TaskID
 
 from crawlers.run import KINDS, run_crawl
+from directory.entries import get_entry
 from directory.errors import UsageError
-from pipeline.commands.output import console, settings, visible
+from pipeline.commands.output import console, settings, typer_app, unit_of_work, visible
 from pipeline.components import crawl_options
 
 
@@ -22,13 +23,17 @@ def crawl_command(
     """Crawl the directory's sites, feeds and watched pages; findings become proposals to review.
 
     Exits 1 when the crawl itself failed anywhere (a feed that could not be parsed, an item that could
-    not be stored, a crashed crawl process), naming the entry; what the sites answered (a 404, a
-    refused connection) is a finding, counted under `errors`, not a failure.
+    not be stored, a crashed crawl process), naming the entry, or when the address guard refused every
+    site (naming the setting that allows a network); what the sites answered (a 404, a refused
+    connection) is a finding, counted under `errors`, not a failure.
     """
     chosen = kinds or list(KINDS)
     unknown = [k for k in chosen if k not in KINDS]
     if unknown:
         raise UsageError(f"unknown crawl {', '.join(unknown)} (expected {', '.join(KINDS)})")
+    if entry is not None:
+        with unit_of_work(ctx) as session:
+            get_entry(session, entry)  # an unknown slug is one line here, not a crashed crawl process
     options = crawl_options(settings(ctx))
     out = console()
     failed = False
@@ -46,7 +51,15 @@ def crawl_command(
         if summary.returncode != 0:
             stderr = str(summary.stats.get("stderr", ""))[-500:]
             out.print(f"[red]{kind} crawl process[/red]: {escape(visible(stderr, lines=True))}")
-        failed = failed or not summary.ok
+        refused = summary.errors.get("blocked", 0)
+        if refused:
+            typer.echo(
+                f"{kind}: {refused} request(s) refused by the address guard: the site resolved to a private, "
+                "loopback or reserved address; if such a site is meant to be crawled (a local test web, an "
+                "intranet), add its network to NANSEN_CRAWL_ALLOW_NETWORKS (e.g. 127.0.0.0/8)",
+                err=True,
+            )
+        failed = failed or not summary.ok or (refused > 0 and summary.pages == 0)  # nothing could be reached
     if failed:
         raise typer.Exit(1)
 
@@ -55,5 +68,5 @@ def _advance(progress: Progress, task: TaskID, done: int, total: int) -> None:
     progress.update(task, completed=done, total=total)
 
 
-app = typer.Typer()
+app = typer_app()
 app.command("crawl")(crawl_command)

@@ -16,13 +16,13 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 import yaml
 from rich.markup import escape
 
-from directory import entries, exports, hsds, imports, store
+from directory import entries, exports, hsds, imports, search, store
 from directory import fields as F
 from directory.errors import DomainError, UsageError
 from directory.models import Entry
@@ -36,11 +36,17 @@ from pipeline.commands.output import (
     emit_measures,
     emit_rows,
     emit_table,
+    excel_option,
+    format_option,
     settings,
+    typer_app,
     unit_of_work,
     visible,
 )
 from pipeline.config import MIGRATION_LOCATIONS
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 class ExportFormat(StrEnum):
@@ -48,9 +54,10 @@ class ExportFormat(StrEnum):
     json = "json"
     csv = "csv"
     hsds = "hsds"
+    hsds_json = "hsds-json"
 
 
-entries_app = typer.Typer(help="Read and curate entries.", no_args_is_help=True)
+entries_app = typer_app(help="Read and curate entries.", no_args_is_help=True)
 
 
 def _entry_json(entry: Entry) -> dict[str, Any]:
@@ -75,7 +82,13 @@ def _entry_row(entry: Entry, lang: Lang) -> dict[str, Any]:
 
 
 def _emit_entries(
-    found: Sequence[Entry], fmt: TableFormat, lang: Lang, *, ranks: Sequence[float] | None = None
+    found: Sequence[Entry],
+    fmt: TableFormat,
+    lang: Lang,
+    *,
+    ranks: Sequence[float] | None = None,
+    excel: bool = False,
+    title: str | None = None,
 ) -> None:
     rank_of = [{"rank": round(r, 6)} for r in ranks] if ranks is not None else [{} for _ in found]
     if fmt == TableFormat.json:
@@ -87,10 +100,12 @@ def _emit_entries(
             {**rank, **entries.to_record(e), **stamp} for rank, e, stamp in zip(rank_of, found, stamps, strict=True)
         ]
         columns = [*(["rank"] if ranks is not None else []), *F.KEYS, "created_at", "updated_at"]
-        emit_rows(rows, fmt, columns)
+        emit_rows(rows, fmt, columns, excel=excel)
         return
+    if excel:
+        raise UsageError("--excel goes with --format csv")
     table = [_entry_row(e, lang) for e in found]
-    emit_table(table, list(table[0]) if table else ["slug"], title=f"{len(table)} entries")
+    emit_table(table, list(table[0]) if table else ["slug"], title=title or f"{len(table)} entries")
 
 
 # --------------------------------------------------------------------------- reads
@@ -120,7 +135,8 @@ def list_command(
     designation: str | None = typer.Option(
         None, help=f"Carries this designation, not lifted: {', '.join(DESIGNATION_KIND_BY_SLUG)}."
     ),
-    fmt: TableFormat = typer.Option(TableFormat.table, "--format"),
+    fmt: TableFormat = format_option(),
+    excel: bool = excel_option(),
     lang: Lang = typer.Option(Lang.en, "--lang", help="Language of names in the table."),
 ) -> None:
     """List entries, filtered."""
@@ -145,7 +161,7 @@ def list_command(
         raise UsageError(f"--designation: {designation!r} is not one of {', '.join(DESIGNATION_KIND_BY_SLUG)}")
     filters = entries.Filters(kind, status, country, serves, topic, language, state, stale, designation)
     with unit_of_work(ctx) as session:
-        _emit_entries(entries.list_entries(session, filters), fmt, lang)
+        _emit_entries(entries.list_entries(session, filters), fmt, lang, excel=excel)
 
 
 @entries_app.command("show")
@@ -169,14 +185,21 @@ def show_command(ctx: typer.Context, slug: str, fmt: DocFormat = typer.Option(Do
 def search_command(
     ctx: typer.Context,
     text: str,
-    limit: int = typer.Option(20, min=1, max=500),
-    fmt: TableFormat = typer.Option(TableFormat.table, "--format"),
+    limit: int = typer.Option(20, min=1, max=500, help="Show at most this many, best first."),
+    fmt: TableFormat = format_option(),
+    excel: bool = excel_option(),
     lang: Lang = typer.Option(Lang.en, "--lang", help="Language of names in the table."),
 ) -> None:
     """Full-text search in both languages (any word form), best match first."""
     with unit_of_work(ctx) as session:
         hits = entries.search_entries(session, text, limit=limit)
-        _emit_entries([entry for entry, _ in hits], fmt, lang, ranks=[rank for _, rank in hits])
+        total = search.count_matches(session, text) if len(hits) == limit else len(hits)
+        title = f"{len(hits)} of {total} entries: use --limit {total} to see all" if total > len(hits) else None
+        _emit_entries(
+            [entry for entry, _ in hits], fmt, lang, ranks=[rank for _, rank in hits], excel=excel, title=title
+        )
+    if title and fmt != TableFormat.table:
+        typer.echo(title, err=True)  # the output stays data; the note goes where people look
 
 
 _HISTORY_COLUMNS = ["id", "time", "field", "old", "new", "actor", "origin", "reason", "minor"]
@@ -184,7 +207,7 @@ _HISTORY_COLUMNS = ["id", "time", "field", "old", "new", "actor", "origin", "rea
 
 @entries_app.command("history")
 def history_command(
-    ctx: typer.Context, slug: str, fmt: TableFormat = typer.Option(TableFormat.table, "--format")
+    ctx: typer.Context, slug: str, fmt: TableFormat = format_option(), excel: bool = excel_option()
 ) -> None:
     """Every revision of an entry, oldest first."""
     with unit_of_work(ctx) as session:
@@ -206,7 +229,7 @@ def history_command(
         rows = [{**row, "old": _short(row["old"]), "new": _short(row["new"])} for row in rows]
     elif fmt == TableFormat.csv:
         rows = [{**row, "old": _scalar(row["old"]), "new": _scalar(row["new"])} for row in rows]
-    emit_rows(rows, fmt, _HISTORY_COLUMNS, title=f"history of {slug}")
+    emit_rows(rows, fmt, _HISTORY_COLUMNS, title=f"history of {slug}", excel=excel)
 
 
 def _scalar(value: Any) -> Any:
@@ -221,6 +244,12 @@ def _short(value: Any) -> str:
 
 
 # --------------------------------------------------------------------------- writes
+
+
+SET_HELP = (
+    "FIELD=VALUE (repeatable). A list field takes its items separated by ' | ' as in a CSV cell "
+    "(topics=legal-aid | housing), designations and warnings a JSON array; an empty value clears."
+)
 
 
 _ADD_PROMPTS = (
@@ -253,7 +282,7 @@ def add_command(
     source: str | None = typer.Option(None, help="Where the facts were checked."),
     program_state: str | None = typer.Option(None, "--program-state", help=f"{', '.join(PROGRAM_STATES)}."),
     official_url: str | None = typer.Option(None, "--official-url"),
-    set_: list[str] = typer.Option([], "--set", metavar="FIELD=VALUE", help="Any other field (repeatable)."),
+    set_: list[str] = typer.Option([], "--set", metavar="FIELD=VALUE", help=f"Any other field: {SET_HELP}"),
     reason: str | None = typer.Option(None, help="Why it is added (kept in the history)."),
 ) -> None:
     """Add an entry from flags; asks for what is missing when run in a terminal."""
@@ -287,24 +316,48 @@ def add_command(
         typer.echo(f"added {entry.slug}")
 
 
-def _parse_sets(pairs: Sequence[str]) -> dict[str, Any]:
-    """`field=value` pairs; list fields take comma-separated values, lists of mappings (`designations`,
-    `warnings`) a JSON array; an empty value clears a field."""
+def _parse_sets(pairs: Sequence[str], option: str = "--set") -> dict[str, Any]:
+    """`field=value` pairs, each value as a CSV cell holds it: list items separated by ` | ` (a comma
+    never splits, so a URL stays whole), lists of mappings a JSON array; an empty value clears."""
     updates: dict[str, Any] = {}
     for pair in pairs:
-        key, sep, value = pair.partition("=")
-        key = key.strip()
-        if not sep:
-            raise UsageError(f"--set {pair!r}: expected FIELD=VALUE")
-        if key not in F.FIELD_BY_KEY:
-            raise UsageError(f"--set {pair!r}: unknown field {key!r} (fields: {', '.join(F.KEYS)})")
-        if F.FIELD_BY_KEY[key].structured:
-            updates[key] = value.strip()
-        elif F.FIELD_BY_KEY[key].many:
-            updates[key] = [item.strip() for item in value.split(",") if item.strip()]
-        else:
-            updates[key] = value.strip() or None
+        key, value = _pair(pair, option)
+        updates[key] = value.strip() if F.FIELD_BY_KEY[key].many else value.strip() or None
     return updates
+
+
+def _pair(pair: str, option: str) -> tuple[str, str]:
+    key, sep, value = pair.partition("=")
+    key = key.strip()
+    if not sep:
+        raise UsageError(f"{option} {pair!r}: expected FIELD=VALUE")
+    if key not in F.FIELD_BY_KEY:
+        raise UsageError(f"{option} {pair!r}: unknown field {key!r} (fields: {', '.join(F.KEYS)})")
+    return key, value
+
+
+def _item_edits(record: Mapping[str, Any], adds: Sequence[str], removes: Sequence[str]) -> dict[str, Any]:
+    """The list fields of `record` with one item added per `--add FIELD=ITEM` and removed per
+    `--remove FIELD=ITEM`; the item is taken whole (never split) and compared in canonical form."""
+    lists: dict[str, list[Any]] = {}
+    for option, pairs in (("--add", adds), ("--remove", removes)):
+        for pair in pairs:
+            key, value = _pair(pair, option)
+            field = F.FIELD_BY_KEY[key]
+            if not field.many or field.structured:
+                raise UsageError(f"{option} {pair!r}: {key!r} is not a list of items (use --set)")
+            try:
+                item = field.normalize([value.strip()])[0]
+            except ValueError as exc:
+                raise DomainError(f"{option} {pair!r}: {exc}") from None
+            items = lists.setdefault(key, list(record.get(key) or []))
+            if option == "--add" and item not in items:
+                items.append(item)
+            elif option == "--remove":
+                if item not in items:
+                    raise DomainError(f"{option} {pair!r}: {key!r} has no item {item!r}")
+                items.remove(item)
+    return lists
 
 
 @entries_app.command("edit")
@@ -312,10 +365,13 @@ def edit_command(
     ctx: typer.Context,
     slug: str,
     set_: list[str] = typer.Option(
-        [],
-        "--set",
-        metavar="FIELD=VALUE",
-        help="Change a field (repeatable); without --set the entry opens in $EDITOR.",
+        [], "--set", metavar="FIELD=VALUE", help=f"Change a field: {SET_HELP} Without flags: $EDITOR."
+    ),
+    add: list[str] = typer.Option(
+        [], "--add", metavar="FIELD=ITEM", help="Add one item to a list field, taken whole (repeatable)."
+    ),
+    remove: list[str] = typer.Option(
+        [], "--remove", metavar="FIELD=ITEM", help="Remove one item from a list field (repeatable)."
     ),
     reason: str | None = typer.Option(None, help="Why (kept in the history)."),
     minor: bool = typer.Option(False, "--minor", help="A cosmetic fix: kept in the history, not published."),
@@ -323,23 +379,69 @@ def edit_command(
     """Change fields of an entry, by flags or as YAML in $EDITOR."""
     actor = entries.Actor(settings(ctx).actor)
     with unit_of_work(ctx) as session:
-        updates = _parse_sets(set_) if set_ else _edit_in_editor(entries.to_record(entries.get_entry(session, slug)))
-        change = entries.edit_entry(session, slug, updates, actor, reason=reason, minor=minor)
+        record = entries.to_record(entries.get_entry(session, slug))
+        if set_ or add or remove:
+            updates = {**_parse_sets(set_), **_item_edits(record, add, remove)}
+            change = entries.edit_entry(session, slug, updates, actor, reason=reason, minor=minor)
+        else:
+            change = _edit_in_editor(session, record, actor, reason=reason, minor=minor)
     if change.action == "unchanged":
         typer.echo(f"{slug}: nothing changed")
     else:
         typer.echo(f"{slug}: changed {', '.join(c.field for c in change.changes)}")
 
 
-def _edit_in_editor(record: Mapping[str, Any]) -> dict[str, Any]:
-    """The entry as YAML in $EDITOR; a field removed in the editor is cleared."""
+def _edit_in_editor(
+    session: Session, record: Mapping[str, Any], actor: entries.Actor, *, reason: str | None, minor: bool
+) -> entries.Change:
+    """The entry as YAML in $EDITOR, applied when saved valid; a field removed in the editor is cleared.
 
-    original = exports.to_yaml([record])[2:].replace("\n  ", "\n")  # one mapping, not a list of one
-    edited = _launch_editor(original)
-    if edited is None:
-        raise DomainError("edit cancelled: the file was not changed")
+    A mistake (malformed YAML, a refused value) reopens the editor on what was written, with the error
+    on top as comment lines, as `git commit` and `kubectl edit` do, so no typing is lost. Quitting
+    without saving cancels. The same error twice in a row ends the edit too (an editor that cannot
+    fix it), and the text is then kept in a file the error names."""
+    text = exports.entry_yaml(record)
+    last_error: str | None = None
+    while True:
+        edited = _launch_editor(text)
+        if edited is None:
+            raise DomainError("edit cancelled: the file was not changed" + (f" ({last_error})" if last_error else ""))
+        body = _without_error_note(edited)
+        try:
+            with session.begin_nested():  # a refused edit leaves nothing behind
+                updates = _edited_fields(body)
+                return entries.edit_entry(session, record["slug"], updates, actor, reason=reason, minor=minor)
+        except DomainError as exc:
+            error = "; ".join(exc.lines())
+            if error == last_error:
+                kept = _keep(body, record["slug"])
+                raise DomainError(f"{error} (nothing changed; the edited text is kept in {kept})") from None
+            last_error = error
+            text = _ERROR_NOTE.format(error=visible(error)) + body
+
+
+def _keep(text: str, slug: str) -> Path:
+    with tempfile.NamedTemporaryFile(
+        "w", encoding="utf-8", prefix=f"nansen-edit-{slug}-", suffix=".yaml", delete=False
+    ) as kept:
+        kept.write(text)
+    return Path(kept.name)
+
+
+_ERROR_NOTE = "# Not saved: {error}\n# Fix it and save, or quit without saving to cancel.\n"
+
+
+def _without_error_note(text: str) -> str:
+    lines = text.splitlines(keepends=True)
+    while lines and lines[0].startswith(("# Not saved: ", "# Fix it and save")):
+        lines.pop(0)
+    return "".join(lines)
+
+
+def _edited_fields(text: str) -> dict[str, Any]:
+    """Every field, from the edited YAML (a field left out is cleared); `DomainError` when malformed."""
     try:
-        data = yaml.safe_load(edited)
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else 0
@@ -400,7 +502,7 @@ def init_command(ctx: typer.Context) -> None:
     """Create the database, or upgrade it to the current schema."""
 
     url = settings(ctx).database_url
-    db = store.Store(url)
+    db = store.Store(url, create=True)
     try:
         db.check_reachable()
         store.upgrade(db.engine, locations=MIGRATION_LOCATIONS)
@@ -444,15 +546,36 @@ def _print_plan(plan: imports.ImportPlan) -> None:
 def export_command(
     ctx: typer.Context,
     fmt: ExportFormat = typer.Option(ExportFormat.yaml, "--format"),
-    output: Path | None = typer.Option(
+    output_path: str | None = typer.Option(
         None,
         "--output",
         "-o",
-        help="File to write (default: stdout). With yaml, a directory gets one file per entry; hsds needs one.",
+        metavar="PATH",
+        help="File to write (default: stdout); its folder must exist. With yaml, an existing folder or a path "
+        "ending in / (created if missing) gets one <slug>.yaml per entry, in the style of data/entries/; "
+        "hsds needs a folder.",
     ),
-    lang: Lang = typer.Option(Lang.en, "--lang", help="Language of names and descriptions in HSDS."),
+    excel: bool = typer.Option(
+        False,
+        "--excel",
+        help="With csv: start with a UTF-8 byte order mark and end rows with CRLF, for spreadsheets. Cells "
+        "beginning with = + - @ are written exactly (import reads them back); a spreadsheet may run them.",
+    ),
+    lang: Lang = typer.Option(Lang.en, "--lang", help="Language of every text in hsds and hsds-json."),
 ) -> None:
     """Export every entry as YAML, JSON, CSV or HSDS (Open Referral) tables."""
+    output = Path(output_path) if output_path is not None else None
+    folder = output_path is not None and (output_path.endswith(("/", os.sep)) or Path(output_path).is_dir())
+    if excel and fmt != ExportFormat.csv:
+        raise UsageError("--excel is an option of --format csv")
+    one_file = fmt in (ExportFormat.json, ExportFormat.csv, ExportFormat.hsds_json) or (
+        fmt == ExportFormat.yaml and not folder
+    )
+    if output is not None and one_file:
+        if folder:
+            raise UsageError(f"--output {output_path}: {fmt.value} is one file; name a file, not a folder")
+        if not output.parent.is_dir():
+            raise UsageError(f"--output {output_path}: the folder {output.parent} does not exist")
     if fmt == ExportFormat.hsds and output is None:
         raise UsageError("--format hsds writes several tables: give a directory with --output")
     with unit_of_work(ctx) as session:
@@ -460,15 +583,22 @@ def export_command(
     if fmt == ExportFormat.hsds and output is not None:
         written = hsds.write_hsds(records, output, language=lang.value)
         typer.echo(f"wrote {len(written)} files to {output}")
-    elif fmt == ExportFormat.yaml and output is not None and (output.is_dir() or str(output).endswith("/")):
+    elif fmt == ExportFormat.yaml and output is not None and folder:
         written = exports.write_entry_files(records, output)
         typer.echo(f"wrote {len(written)} entry files to {output}")
-    else:
-        text = exports.render(records, fmt.value)
+    elif fmt == ExportFormat.hsds_json:
+        document = hsds.hsds_json(records, language=lang.value).encode("utf-8")
         if output is None:
-            typer.echo(text, nl=False)
+            typer.echo(document, nl=False)
         else:
-            output.write_text(text, encoding="utf-8")
+            output.write_bytes(document)
+            typer.echo(f"wrote {len(records)} organizations to {output}")
+    else:
+        data = exports.render(records, fmt.value, excel=excel).encode("utf-8")  # bytes: line ends as rendered
+        if output is None:
+            typer.echo(data, nl=False)
+        else:
+            output.write_bytes(data)
             typer.echo(f"wrote {len(records)} entries to {output}")
 
 
@@ -479,7 +609,7 @@ def stats_command(ctx: typer.Context, fmt: DocFormat = typer.Option(DocFormat.ta
     emit_measures(data, fmt, "directory")
 
 
-app = typer.Typer()
+app = typer_app()
 app.command("init")(init_command)
 app.command("import")(import_command)
 app.command("export")(export_command)

@@ -15,15 +15,23 @@ from newsletter.delivery import MaildirSender
 from newsletter.digest import personalize
 from newsletter.web import confirmation_message
 from pipeline import jobs
-from pipeline.commands.output import DocFormat, TableFormat, emit_measures, emit_rows, settings, unit_of_work
+from pipeline.commands.output import (
+    DocFormat,
+    TableFormat,
+    emit_measures,
+    emit_rows,
+    excel_option,
+    format_option,
+    settings,
+    typer_app,
+    unit_of_work,
+)
 from pipeline.components import mail_sender, newsletter_settings
 
-subscribers_app = typer.Typer(
+subscribers_app = typer_app(
     help="Manage newsletter subscribers (their data never leaves this database).", no_args_is_help=True
 )
-newsletter_app = typer.Typer(
-    help="Build, preview, approve, send and archive newsletter editions.", no_args_is_help=True
-)
+newsletter_app = typer_app(help="Build, preview, approve, send and archive newsletter editions.", no_args_is_help=True)
 
 
 # --------------------------------------------------------------------------- subscribers
@@ -106,15 +114,20 @@ def import_command(
 
 @subscribers_app.command("export")
 def export_command(
-    ctx: typer.Context, output: Path | None = typer.Option(None, "--output", "-o", help="CSV file [default: stdout].")
+    ctx: typer.Context,
+    output: Path | None = typer.Option(None, "--output", "-o", help="CSV file [default: stdout]."),
+    excel: bool = excel_option(),
 ) -> None:
-    """Export subscribers as CSV (this file names people: keep it safe)."""
+    """Export subscribers as CSV (this file names people: keep it safe).
+
+    Cells beginning with = + - @ are written after an apostrophe, so a spreadsheet shows them as text;
+    `subscribers import` takes the apostrophe off again."""
     with unit_of_work(ctx) as session:
-        text = subs.export_csv(subs.listing(session))
+        data = subs.export_csv(subs.listing(session), excel=excel).encode("utf-8")
     if output is None:
-        typer.echo(text, nl=False)
+        typer.echo(data, nl=False)
     else:
-        output.write_text(text, encoding="utf-8")
+        output.write_bytes(data)
         output.chmod(0o600)
         typer.echo(f"wrote {output}")
 
@@ -123,13 +136,14 @@ def export_command(
 def list_command(
     ctx: typer.Context,
     status: str | None = typer.Option(None, help="pending, active, unsubscribed or bounced."),
-    fmt: TableFormat = typer.Option(TableFormat.table, "--format"),
+    fmt: TableFormat = format_option(),
+    excel: bool = excel_option(),
 ) -> None:
     """List subscribers."""
     with unit_of_work(ctx) as session:
         rows = subs.rows(subs.listing(session, status))
     columns = ["email", "language", "countries", "kinds", "topics", "status", "created_at", "confirmed_at", "consent"]
-    emit_rows(rows, fmt, columns, title=f"{len(rows)} subscribers")
+    emit_rows(rows, fmt, columns, title=f"{len(rows)} subscribers", excel=excel)
 
 
 @subscribers_app.command("remove")
@@ -282,6 +296,6 @@ def archive_command(
     typer.echo(f"archive: {len(written)} files written")
 
 
-app = typer.Typer()
+app = typer_app()
 app.add_typer(subscribers_app, name="subscribers")
 app.add_typer(newsletter_app, name="newsletter")

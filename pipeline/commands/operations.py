@@ -8,13 +8,23 @@ import logging
 import typer
 
 from pipeline import jobs, runs, scheduler
-from pipeline.commands.output import TableFormat, emit_rows, settings, unit_of_work
+from pipeline.commands.output import (
+    TableFormat,
+    emit_rows,
+    excel_option,
+    format_option,
+    settings,
+    typer_app,
+    unit_of_work,
+)
 
 
 def schedule_command(ctx: typer.Context) -> None:
     """Run the scheduler in the foreground (crawls, publishing, newsletter) until SIGTERM/SIGINT."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     current = settings(ctx)
+    with unit_of_work(ctx):
+        pass  # a database that is missing, unreachable or not initialized is one line now, not a crash later
     enabled = ", ".join(f"{job} ({expr})" for job, expr in current.schedule.expressions().items() if expr)
     typer.echo(f"scheduling: {enabled} [{current.schedule.timezone}]")
     scheduler.run(current)
@@ -22,6 +32,8 @@ def schedule_command(ctx: typer.Context) -> None:
 
 def run_command(ctx: typer.Context) -> None:
     """One full cycle now: crawl → publish → Telegram → newsletter if due (what the scheduler runs)."""
+    with unit_of_work(ctx):
+        pass  # a database that is missing, unreachable or not initialized is one line, before any job
     outcomes = jobs.cycle(settings(ctx), on_step=lambda job, outcome: typer.echo(f"{job}: {outcome}"))
     if "failed" in outcomes.values():
         raise typer.Exit(1)
@@ -33,8 +45,9 @@ _RUN_COLUMNS = ["id", "job", "slot", "started_at", "finished_at", "outcome", "co
 def runs_command(
     ctx: typer.Context,
     job: str | None = typer.Option(None, "--job"),
-    limit: int = typer.Option(30, "--limit"),
-    fmt: TableFormat = typer.Option(TableFormat.table, "--format"),
+    limit: int = typer.Option(30, "--limit", min=1, help="The most recent this many runs."),
+    fmt: TableFormat = format_option(),
+    excel: bool = excel_option(),
 ) -> None:
     """Recent runs of the scheduled jobs: start, end, outcome, counts."""
     with unit_of_work(ctx) as session:
@@ -60,10 +73,11 @@ def runs_command(
         _RUN_COLUMNS,
         title="runs",
         table_columns=["id", "job", "started_at", "finished_at", "outcome", "counts", "error"],
+        excel=excel,
     )
 
 
-app = typer.Typer()
+app = typer_app()
 app.command("schedule")(schedule_command)
 app.command("run")(run_command)
 app.command("runs")(runs_command)

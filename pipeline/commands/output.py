@@ -1,10 +1,9 @@
 r"""What every command shares: its settings and unit of work, output as table/json/csv, and errors.
 
 Human output is a Rich table; `--format json|csv` is for machines (JSON: a list of objects with
-stable keys and ISO 8601 times, compact when piped). A `DomainError` from any service becomes its
-lines on stderr and exit 1 (bad input, nothing written) or 2 (bad usage), here in one place
-(`domain_errors`, wrapped around every command by the root), so no command prints a traceback
-for a user's mistake.
+stable keys and ISO 8601 times, compact when piped). What any failure prints and its exit code is
+decided here in one place (`failure_lines`, which the root applies to every command), so no command
+prints a traceback for a user's mistake.
 
 Nothing from outside reaches a terminal as it is: a crawled value may hold escape sequences (clear the
 screen, recolour, an OSC 8 link that opens another address than the one shown) or bidi overrides that
@@ -16,8 +15,6 @@ written to a terminal, where someone reads it: then its cells are `visible` too.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 import sys
@@ -27,12 +24,16 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, cast
 
 import typer
+from rich.cells import cell_len
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
+from typer._click import exceptions as click  # Typer's own Click: the classes it raises
 
 from directory import fields
-from directory.errors import DomainError
+from directory.errors import DomainError, UsageError
+from directory.spreadsheet import csv_text
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -56,15 +57,40 @@ class Lang(StrEnum):
     ru = "ru"
 
 
-@contextmanager
-def domain_errors() -> Iterator[None]:
-    """A service's `DomainError` ends the command with its lines on stderr and its exit code."""
-    try:
-        yield
-    except DomainError as exc:
-        for line in exc.lines():
-            typer.echo(visible(line), err=True)  # errors quote the values they refuse
-        raise typer.Exit(exc.exit_code) from None
+def typer_app(**kwargs: Any) -> typer.Typer:
+    """A command group as every module declares it: Click's plain help (flags shown as flags, defaults
+    shown) and no pretty tracebacks (the root turns failures into lines, `failure_lines`)."""
+    return typer.Typer(rich_markup_mode=None, pretty_exceptions_enable=False, **kwargs)
+
+
+def failure_lines(exc: BaseException) -> tuple[list[str], int]:
+    """What a failed command prints on stderr, one line per problem, and its exit code.
+
+    A `DomainError` (a user's mistake a service found): its own lines and code. A usage mistake Click
+    found (unknown option, bad value, missing file argument): one line naming the command, and 2. An
+    `OSError` (a file or folder the system refuses, a refused connection): `path: reason`, and 1. An
+    interrupted prompt: `aborted`, and 1. Anything else is a bug: one line with its type, and 1;
+    `--debug` shows its traceback instead.
+    """
+    if isinstance(exc, DomainError):
+        return exc.lines(), exc.exit_code
+    if isinstance(exc, click.ClickException):
+        ctx = getattr(exc, "ctx", None)
+        where = f"{ctx.command_path}: " if ctx is not None else ""
+        hint = f" (see '{ctx.command_path} --help')" if isinstance(exc, click.UsageError) and ctx else ""
+        return [f"{where}{_one_line(exc.format_message())}{hint}"], exc.exit_code
+    if isinstance(exc, typer.Abort):
+        return ["aborted"], 1
+    if isinstance(exc, OSError) and exc.strerror:
+        target = " -> ".join(str(name) for name in (exc.filename, exc.filename2) if name is not None)
+        return [f"{target}: {exc.strerror}" if target else exc.strerror], 1
+    return [
+        f"unexpected {type(exc).__name__}: {_one_line(str(exc))} (run with --debug for the traceback; please report it)"
+    ], 1
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def settings(ctx: typer.Context) -> Settings:
@@ -149,15 +175,26 @@ def emit_json(data: Any) -> None:
     typer.echo(fields.HIDDEN.sub(_json_escaped, json.dumps(data, ensure_ascii=False, indent=indent)))
 
 
-def emit_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> None:
-    """CSV of `columns`: the values as they are, or `visible` when a person reads it at a terminal."""
+EXCEL_HELP = "With --format csv: a byte-order mark and CRLF line ends, so Excel reads the Cyrillic right."
+CSV_NOTE = "CSV cells beginning with = + - @ are written after an apostrophe, so a spreadsheet shows them as text."
+
+
+def format_option() -> Any:
+    """The `--format` option of every listing command."""
+    return typer.Option(TableFormat.table, "--format", help=f"table for people; json or csv for programs. {CSV_NOTE}")
+
+
+def excel_option() -> Any:
+    """The `--excel` option that goes with `--format csv`."""
+    return typer.Option(False, "--excel", help=EXCEL_HELP)
+
+
+def emit_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], *, excel: bool = False) -> None:
+    """CSV of `columns` for a person's spreadsheet: formula-leading cells `neutralized` (OWASP), and
+    `visible` when it is written to a terminal; `excel`: with a byte-order mark and CRLF."""
     shown = visible if sys.stdout.isatty() else str
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([shown(str(csv_cell(row.get(column)))) for column in columns])
-    typer.echo(out.getvalue(), nl=False)
+    cells = ([shown(str(csv_cell(row.get(column)))) for column in columns] for row in rows)
+    typer.echo(csv_text(columns, cells, for_people=True, excel=excel).encode("utf-8"), nl=False)
 
 
 def csv_cell(value: Any) -> Any:
@@ -166,12 +203,39 @@ def csv_cell(value: Any) -> Any:
 
 
 def emit_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], title: str | None = None) -> None:
-    table = Table(title=title, show_lines=False)
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*(cell(row.get(column)) for column in columns))
-    console().print(table)
+    """A table, when it fits the terminal without breaking a word (a slug, a date, a code); otherwise
+    each row as a block of `column  value` lines (psql's expanded display), so nothing is ever cut."""
+    out = console()
+    cells = [[cell(row.get(column)) for column in columns] for row in rows]
+    if _narrowest(columns, cells) <= out.width:
+        table = Table(title=title, show_lines=False)
+        for column in columns:
+            table.add_column(column, overflow="fold")
+        for values in cells:
+            table.add_row(*values)
+        out.print(table)
+        return
+    if title:
+        out.print(escape(title), style="bold")
+    for number, values in enumerate(cells, 1):
+        out.rule(f"{number}", align="left", characters="─")
+        block = Table.grid(padding=(0, 2))
+        block.add_column(style="bold", no_wrap=True)
+        block.add_column(overflow="fold")
+        for column, value in zip(columns, values, strict=True):
+            block.add_row(escape(column), value)
+        out.print(block)
+
+
+def _narrowest(columns: Sequence[str], cells: Sequence[Sequence[str]]) -> int:
+    """The width of the narrowest table that breaks no word: each column as wide as its longest word
+    (header included), plus a space either side and a border between columns."""
+    longest = [cell_len(column) for column in columns]
+    for values in cells:
+        for index, value in enumerate(values):
+            words = Text.from_markup(value).plain.split()
+            longest[index] = max(longest[index], max((cell_len(word) for word in words), default=0))
+    return sum(longest) + 3 * len(columns) + 1
 
 
 def emit_rows(
@@ -181,12 +245,15 @@ def emit_rows(
     *,
     title: str | None = None,
     table_columns: Sequence[str] | None = None,
+    excel: bool = False,
 ) -> None:
-    """Rows as JSON (every key), CSV (`columns`) or a table (`table_columns`, else `columns`)."""
+    """Rows as JSON (every key), CSV (`columns`, `emit_csv`) or a table (`table_columns`, else `columns`)."""
+    if excel and fmt != TableFormat.csv:
+        raise UsageError("--excel goes with --format csv")
     if fmt == TableFormat.json:
         emit_json(list(rows))
     elif fmt == TableFormat.csv:
-        emit_csv(rows, columns)
+        emit_csv(rows, columns, excel=excel)
     else:
         emit_table(rows, table_columns or columns, title=title)
 

@@ -11,9 +11,19 @@ import typer
 from directory import proposals
 from directory.errors import UsageError
 from directory.models import Proposal
-from pipeline.commands.output import TableFormat, cell, console, emit_rows, settings, unit_of_work
+from pipeline.commands.output import (
+    TableFormat,
+    cell,
+    console,
+    emit_rows,
+    excel_option,
+    format_option,
+    settings,
+    typer_app,
+    unit_of_work,
+)
 
-review_app = typer.Typer(help="Review what the crawlers propose; nothing they see is applied without you.")
+review_app = typer_app(help="Review what the crawlers propose; nothing they see is applied without you.")
 
 _COLUMNS = (
     "id",
@@ -97,11 +107,14 @@ def review_command(
     ctx: typer.Context,
     status: str = typer.Option("pending", help="pending, accepted, rejected or all."),
     entry: str | None = typer.Option(None, "--entry", help="Only this entry."),
-    fmt: TableFormat = typer.Option(TableFormat.table, "--format"),
+    fmt: TableFormat = format_option(),
+    excel: bool = excel_option(),
 ) -> None:
     """List proposals (pending by default) with their evidence."""
     if ctx.invoked_subcommand is not None:
         return
+    if excel and fmt != TableFormat.csv:
+        raise UsageError("--excel goes with --format csv")
     if status not in (*proposals.STATUSES, "all"):
         raise UsageError(f"--status: {status!r} is not one of pending, accepted, rejected, all")
     with unit_of_work(ctx) as session:
@@ -112,7 +125,7 @@ def review_command(
         return
     if fmt == TableFormat.csv:
         rows = [{**r, "current": _text(r["current"]), "proposed": _text(r["proposed"])} for r in rows]
-    emit_rows(rows, fmt, _COLUMNS)
+    emit_rows(rows, fmt, _COLUMNS, excel=excel)
 
 
 @review_app.command("accept")
@@ -147,5 +160,5 @@ def reject_command(
         typer.echo(f"rejected {', '.join(f'#{p.id}' for p in done)}")
 
 
-app = typer.Typer()
+app = typer_app()
 app.add_typer(review_app, name="review")

@@ -7,13 +7,13 @@ import typer
 from directory.errors import DomainError, UsageError
 from directory.store import Store
 from pipeline import runs
-from pipeline.commands.output import TableFormat, emit_json, emit_rows, settings, unit_of_work, visible
+from pipeline.commands.output import TableFormat, emit_json, emit_rows, settings, typer_app, unit_of_work, visible
 from pipeline.components import telegram_settings
 from pipeline.config import ConfigError
 from publishing import telegram_ledger
 from publishing.i18n import LANGUAGES
 
-telegram_app = typer.Typer(
+telegram_app = typer_app(
     help="Post each new update to the Telegram channels, exactly once; show what was posted.", no_args_is_help=True
 )
 
@@ -95,5 +95,5 @@ def retry_command(
     typer.echo(f"{count} failed posts are pending again")
 
 
-app = typer.Typer()
+app = typer_app()
 app.add_typer(telegram_app, name="telegram")
