@@ -69,7 +69,15 @@ class SiteSection(Section):
     id_authority: str = setting(
         "", "NANSEN_ID_AUTHORITY", "Tag-URI authority of feed ids (default: the site's host). Set once, never change."
     )
-    feed_item_limit: int = setting(50, "NANSEN_FEED_ITEM_LIMIT", "Items per feed.")
+    feed_item_limit: int = setting(50, "NANSEN_FEED_ITEM_LIMIT", "Items per feed.", ge=1)
+
+    @field_validator("url")
+    @classmethod
+    def _absolute_http(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("is not an absolute http(s) URL (e.g. https://nansen.example.org/)")
+        return value
 
 
 class CrawlSection(Section):
@@ -78,14 +86,24 @@ class CrawlSection(Section):
         (), "NANSEN_CRAWL_ALLOW_NETWORKS", "Private networks the crawler may reach (CIDRs, comma-separated)."
     )
     polite: bool = setting(True, "NANSEN_CRAWL_POLITE", "AutoThrottle and delays (turn off only locally).")
-    dead_after_failures: int = setting(3, "NANSEN_DEAD_AFTER_FAILURES", "Failed checks before `inactive`.")
-    dead_after_days: int = setting(7, "NANSEN_DEAD_AFTER_DAYS", "…spanning at least this many days.")
+    dead_after_failures: int = setting(3, "NANSEN_DEAD_AFTER_FAILURES", "Failed checks before `inactive`.", ge=1)
+    dead_after_days: int = setting(7, "NANSEN_DEAD_AFTER_DAYS", "…spanning at least this many days.", ge=0)
 
     @field_validator("allow_networks", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("allow_networks")
+    @classmethod
+    def _cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not a network in CIDR form (e.g. 127.0.0.0/8)") from None
         return value
 
 
@@ -367,7 +385,11 @@ def _invalid(exc: ValidationError, path: Path) -> tuple[list[str], dict[str, Any
             "bool_type": "is not true or false",
             "greater_than_equal": f"must be {(error.get('ctx') or {}).get('ge', 0):g} or more",
         }.get(error["type"])
-        problems.append(f"{origin}: {value!r} {reason}" if reason else f"{origin}: {value!r}: {error['msg']}")
+        problems.append(
+            f"{origin}: {value!r} {reason}"
+            if reason
+            else f"{origin}: {value!r}: {error['msg'].removeprefix('Value error, ')}"
+        )
         defaults.setdefault(section, {})[key] = info.default
     return problems, defaults
 

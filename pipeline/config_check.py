@@ -10,7 +10,6 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
-from crawlers.safety import parse_networks
 from directory.store import BadDatabaseURL, check_url
 from newsletter.delivery import parse_smtp_url
 from pipeline.components import telegram_settings
@@ -25,17 +24,9 @@ def check(settings: Settings) -> list[str]:
         check_url(settings.database_url)
     except BadDatabaseURL as exc:
         problems.append(f"database.url: {exc}")
-    parts = urlsplit(settings.site.url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        problems.append(f"site.url: {settings.site.url!r} is not an absolute http(s) URL")
-    elif parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost"):
+    parts = urlsplit(settings.site.url)  # absolute http(s): `Settings` checks that
+    if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost"):
         problems.append("site.url: use https in production (one-click unsubscribe requires it)")
-    if settings.site.feed_item_limit < 1:
-        problems.append("site.feed_item_limit: must be 1 or more")
-    try:
-        parse_networks(settings.crawl.allow_networks)
-    except ValueError as exc:
-        problems.append(f"crawl.allow_networks: {exc}")
     for job, expression in settings.schedule.expressions().items():
         if expression:
             try:

@@ -10,6 +10,7 @@ it held before and the working folder has no new file.
 from __future__ import annotations
 
 import socket
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,7 @@ DATABASE_COMMANDS = [
     ("import", str(REPO / "data")),
     ("export", "--format", "json"),
     ("review",),
+    ("crawl", "feeds"),
     ("publish", "--output", "{tmp}/site"),
     ("subscribers", "list"),
     ("newsletter", "preview", "--lang", "ru"),
@@ -63,6 +65,9 @@ ENVIRONMENTS = [
     ({"NANSEN_DATABASE_URL": "sqlite:///{tmp}/no-such-folder/x.db"}, "does not exist"),
     ({"NANSEN_TELEGRAM_INTERVAL": "soon"}, "NANSEN_TELEGRAM_INTERVAL: 'soon'"),
     ({"NANSEN_CONFIG": "{tmp}/absent.toml"}, "NANSEN_CONFIG names a file that does not exist"),
+    ({"NANSEN_SITE_URL": "notaurl"}, "NANSEN_SITE_URL: 'notaurl': is not an absolute http(s) URL"),
+    ({"NANSEN_FEED_ITEM_LIMIT": "0"}, "NANSEN_FEED_ITEM_LIMIT: '0' must be 1 or more"),
+    ({"NANSEN_CRAWL_ALLOW_NETWORKS": "10.0.0.0/33"}, "'10.0.0.0/33' is not a network in CIDR form"),
 ]
 
 CASES = [
@@ -98,6 +103,13 @@ CASES = [
     Case(("entries", "list", "--excel"), 2, "--excel goes with --format csv"),
     Case(("entries", "search", "visa", "--limit", "0"), 2, "--limit"),
     Case(("crawl", "everything"), 2, "unknown crawl everything"),
+    Case(("entries", "search", " "), 2, "give the words to search for"),
+    Case(("subscribers", "list", "--status", "bogus"), 2, "--status: 'bogus' is not one of pending"),
+    Case(("runs", "--job", "bogus"), 2, "--job: 'bogus' is not one of feeds"),
+    Case(("export", "--format", "csv", "--lang", "ru"), 2, "--lang goes with --format hsds"),
+    Case(("export", "--format", "yaml", "--output", "{tmp}/in-the-way/"), 1, "meduza.yaml is in the way"),
+    Case(("entries", "edit", "meduza"), 1, "no $VISUAL or $EDITOR", {"EDITOR": "", "VISUAL": ""}),
+    Case(("entries", "edit", "meduza"), 1, "not UTF-8", {"EDITOR": "{python} {tmp}/latin1-editor.py", "VISUAL": ""}),
     Case(("runs", "--limit", "0"), 2, "--limit"),
     Case(("nosuchcommand",), 2, "No such command"),
     # malformed addresses
@@ -172,11 +184,15 @@ def test_a_mistake_is_one_line_and_changes_nothing(
     (tmp_path / "nested.json").write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
     (tmp_path / "latin1.csv").write_bytes("slug,name.en\ncafé,Café\n".encode("latin-1"))
     (tmp_path / "a-file").write_text("not a folder\n", encoding="utf-8")
+    (tmp_path / "in-the-way" / "meduza.yaml").mkdir(parents=True)
+    (tmp_path / "latin1-editor.py").write_text(
+        "import sys\nopen(sys.argv[1], 'ab').write('summary: café'.encode('latin-1'))\n", encoding="utf-8"
+    )
     (tmp_path / "site").mkdir()
     (tmp_path / "site" / "index.html").write_text("<!doctype html><title>x</title>\n", encoding="utf-8")
     empty_config = tmp_path / "empty.toml"
     empty_config.write_text("", encoding="utf-8")
-    filled = {"tmp": str(tmp_path), "port": str(taken_port)}
+    filled = {"tmp": str(tmp_path), "port": str(taken_port), "python": sys.executable}
     args = [arg.format(**filled) for arg in case.args]
     env = {"NANSEN_CONFIG": str(empty_config), "NANSEN_SECRET": SECRET, "NANSEN_SMTP_URL": "smtp://127.0.0.1:1"}
     env.update({key: value.format(**filled) for key, value in case.env.items()})

@@ -211,7 +211,14 @@ def test_output_paths_that_cannot_be_written_are_one_line_and_write_nothing(cli:
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("nansen.db")) == ["folder"]
     assert list((tmp_path / "folder").iterdir()) == []
     result = cli("export", "--format", "yaml", "--excel")
-    assert (result.exit_code, result.output) == (2, "--excel is an option of --format csv\n")
+    assert (result.exit_code, result.output) == (2, "--excel goes with --format csv\n")
+    (tmp_path / "out" / "meduza.yaml").mkdir(parents=True)  # a folder where a file would go
+    result = cli("export", "--format", "yaml", "--output", f"{tmp_path}/out/")
+    assert (result.exit_code, result.output) == (
+        1,
+        f"{tmp_path}/out/meduza.yaml is in the way: it is not a file; nothing was written\n",
+    )
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["meduza.yaml"]
 
 
 FORMULAS = {"name.en": '=HYPERLINK("https://example.org")', "name.ru": "+7 495 000", "status_note": "-1 @once"}

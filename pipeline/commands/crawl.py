@@ -31,9 +31,9 @@ def crawl_command(
     unknown = [k for k in chosen if k not in KINDS]
     if unknown:
         raise UsageError(f"unknown crawl {', '.join(unknown)} (expected {', '.join(KINDS)})")
-    if entry is not None:
-        with unit_of_work(ctx) as session:
-            get_entry(session, entry)  # an unknown slug is one line here, not a crashed crawl process
+    with unit_of_work(ctx) as session:  # a bad database or slug is one line here, not a crashed crawl process
+        if entry is not None:
+            get_entry(session, entry)
     options = crawl_options(settings(ctx))
     out = console()
     failed = False

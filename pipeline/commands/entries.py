@@ -181,20 +181,30 @@ def show_command(ctx: typer.Context, slug: str, fmt: DocFormat = typer.Option(Do
         emit_table(rows, ["field", "value"], title=f"{entry.slug} ({entry.kind})")
 
 
+_MAX_LIMIT = 500
+
+
 @entries_app.command("search")
 def search_command(
     ctx: typer.Context,
     text: str,
-    limit: int = typer.Option(20, min=1, max=500, help="Show at most this many, best first."),
+    limit: int = typer.Option(20, min=1, max=_MAX_LIMIT, help="Show at most this many, best first."),
     fmt: TableFormat = format_option(),
     excel: bool = excel_option(),
     lang: Lang = typer.Option(Lang.en, "--lang", help="Language of names in the table."),
 ) -> None:
     """Full-text search in both languages (any word form), best match first."""
+    if not text.strip():
+        raise UsageError('give the words to search for, e.g. nansen entries search "legal aid"')
     with unit_of_work(ctx) as session:
         hits = entries.search_entries(session, text, limit=limit)
         total = search.count_matches(session, text) if len(hits) == limit else len(hits)
-        title = f"{len(hits)} of {total} entries: use --limit {total} to see all" if total > len(hits) else None
+        more = (
+            f"use --limit {total} to see all"
+            if total <= _MAX_LIMIT
+            else f"use a narrower query (--limit is at most {_MAX_LIMIT})"
+        )
+        title = f"{len(hits)} of {total} entries: {more}" if total > len(hits) else None
         _emit_entries(
             [entry for entry, _ in hits], fmt, lang, ranks=[rank for _, rank in hits], excel=excel, title=title
         )
@@ -406,18 +416,21 @@ def _edit_in_editor(
         edited = _launch_editor(text)
         if edited is None:
             raise DomainError("edit cancelled: the file was not changed" + (f" ({last_error})" if last_error else ""))
-        body = _without_error_note(edited)
         try:
+            body = _without_error_note(edited.decode("utf-8"))
+            updates = _edited_fields(body)
             with session.begin_nested():  # a refused edit leaves nothing behind
-                updates = _edited_fields(body)
                 return entries.edit_entry(session, record["slug"], updates, actor, reason=reason, minor=minor)
+        except UnicodeDecodeError:
+            body = _without_error_note(edited.decode("utf-8", errors="replace"))
+            error = "edited text is not UTF-8: save it as UTF-8 (what could not be read shows as \ufffd)"
         except DomainError as exc:
             error = "; ".join(exc.lines())
-            if error == last_error:
-                kept = _keep(body, record["slug"])
-                raise DomainError(f"{error} (nothing changed; the edited text is kept in {kept})") from None
-            last_error = error
-            text = _ERROR_NOTE.format(error=visible(error)) + body
+        if error == last_error:
+            kept = _keep(body, record["slug"])
+            raise DomainError(f"{error} (nothing changed; the edited text is kept in {kept})") from None
+        last_error = error
+        text = _ERROR_NOTE.format(error=visible(error)) + body
 
 
 def _keep(text: str, slug: str) -> Path:
@@ -453,9 +466,12 @@ def _edited_fields(text: str) -> dict[str, Any]:
     return updates
 
 
-def _launch_editor(text: str) -> str | None:
-    """Open `text` in $VISUAL/$EDITOR (else vi); the edited text, or None if left unchanged."""
-    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+def _launch_editor(text: str) -> bytes | None:
+    """Open `text` in $VISUAL/$EDITOR (else vi, at a terminal); the saved bytes, or None if unchanged."""
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    if not editor and not sys.stdin.isatty():
+        raise DomainError("no $VISUAL or $EDITOR, and no terminal for vi: set one, or use --set, --add or --remove")
+    editor = editor or "vi"
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "entry.yaml"
         path.write_text(text, encoding="utf-8")
@@ -465,8 +481,10 @@ def _launch_editor(text: str) -> str | None:
             raise DomainError(f"cannot start the editor {editor!r} ($VISUAL/$EDITOR): {exc}; nothing changed") from None
         if exited != 0:
             raise DomainError(f"the editor {editor!r} exited with an error; nothing changed")
-        edited = path.read_text(encoding="utf-8")
-    return None if edited == text else edited
+        if not path.is_file():
+            raise DomainError(f"the editor {editor!r} removed the file; nothing changed")
+        edited = path.read_bytes()
+    return None if edited == text.encode("utf-8") else edited
 
 
 @entries_app.command("verify")
@@ -561,13 +579,18 @@ def export_command(
         help="With csv: start with a UTF-8 byte order mark and end rows with CRLF, for spreadsheets. Cells "
         "beginning with = + - @ are written exactly (import reads them back); a spreadsheet may run them.",
     ),
-    lang: Lang = typer.Option(Lang.en, "--lang", help="Language of every text in hsds and hsds-json."),
+    lang: Lang | None = typer.Option(
+        None, "--lang", help="Language of every text in hsds and hsds-json [default: en]."
+    ),
 ) -> None:
     """Export every entry as YAML, JSON, CSV or HSDS (Open Referral) tables."""
+    if lang is not None and fmt not in (ExportFormat.hsds, ExportFormat.hsds_json):
+        raise UsageError("--lang goes with --format hsds or hsds-json (the other formats hold both languages)")
+    lang = lang or Lang.en
     output = Path(output_path) if output_path is not None else None
     folder = output_path is not None and (output_path.endswith(("/", os.sep)) or Path(output_path).is_dir())
     if excel and fmt != ExportFormat.csv:
-        raise UsageError("--excel is an option of --format csv")
+        raise UsageError("--excel goes with --format csv")
     one_file = fmt in (ExportFormat.json, ExportFormat.csv, ExportFormat.hsds_json) or (
         fmt == ExportFormat.yaml and not folder
     )

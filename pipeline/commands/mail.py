@@ -13,6 +13,7 @@ from newsletter import editions
 from newsletter import subscribers as subs
 from newsletter.delivery import MaildirSender
 from newsletter.digest import personalize
+from newsletter.models import SubscriberStatus
 from newsletter.web import confirmation_message
 from pipeline import jobs
 from pipeline.commands.output import (
@@ -116,7 +117,7 @@ def import_command(
 def export_command(
     ctx: typer.Context,
     output: Path | None = typer.Option(None, "--output", "-o", help="CSV file [default: stdout]."),
-    excel: bool = excel_option(),
+    excel: bool = typer.Option(False, "--excel", help="A byte-order mark and CRLF line ends, for Excel."),
 ) -> None:
     """Export subscribers as CSV (this file names people: keep it safe).
 
@@ -140,6 +141,8 @@ def list_command(
     excel: bool = excel_option(),
 ) -> None:
     """List subscribers."""
+    if status is not None and status not in set(SubscriberStatus):
+        raise UsageError(f"--status: {status!r} is not one of {', '.join(SubscriberStatus)}")
     with unit_of_work(ctx) as session:
         rows = subs.rows(subs.listing(session, status))
     columns = ["email", "language", "countries", "kinds", "topics", "status", "created_at", "confirmed_at", "consent"]

@@ -7,6 +7,7 @@ import logging
 
 import typer
 
+from directory.errors import UsageError
 from pipeline import jobs, runs, scheduler
 from pipeline.commands.output import (
     TableFormat,
@@ -17,6 +18,7 @@ from pipeline.commands.output import (
     typer_app,
     unit_of_work,
 )
+from pipeline.config import JOBS
 
 
 def schedule_command(ctx: typer.Context) -> None:
@@ -50,6 +52,8 @@ def runs_command(
     excel: bool = excel_option(),
 ) -> None:
     """Recent runs of the scheduled jobs: start, end, outcome, counts."""
+    if job is not None and job not in JOBS:
+        raise UsageError(f"--job: {job!r} is not one of {', '.join(JOBS)}")
     with unit_of_work(ctx) as session:
         rows = [
             {

@@ -181,7 +181,9 @@ CSV_NOTE = "CSV cells beginning with = + - @ are written after an apostrophe, so
 
 def format_option() -> Any:
     """The `--format` option of every listing command."""
-    return typer.Option(TableFormat.table, "--format", help=f"table for people; json or csv for programs. {CSV_NOTE}")
+    return typer.Option(
+        TableFormat.table, "--format", help=f"table to read; json or csv for scripts and spreadsheets. {CSV_NOTE}"
+    )
 
 
 def excel_option() -> Any:
