@@ -175,13 +175,16 @@ def to_csv(records: Iterable[Mapping[str, Any]], *, excel: bool = False) -> str:
 def write_entry_files(records: Sequence[Mapping[str, Any]], directory: Path) -> list[Path]:
     """One `<slug>.yaml` per entry (`entry_yaml`), in `directory`, created with its parents if missing:
     the layout of `data/entries/`, reviewable entry by entry in git. Files of other slugs are left alone.
-    Raises `DomainError`, having written nothing, when a target is a folder or `directory` is a file."""
+    Raises `DomainError`, having written nothing, when a target is a folder or a link (which could point
+    out of `directory`), or `directory` is a file."""
     paths = [directory / f"{record['slug']}.yaml" for record in records]
-    in_the_way = [path for path in paths if path.exists() and not path.is_file()]
+    in_the_way = [path for path in paths if path.is_symlink() or (path.exists() and not path.is_file())]
     if directory.exists() and not directory.is_dir():
         in_the_way.insert(0, directory)
     if in_the_way:  # found before anything is written: a failed export leaves no half of itself
-        raise DomainError(f"{in_the_way[0]} is in the way: it is not a file{_more(in_the_way)}; nothing was written")
+        raise DomainError(
+            f"{in_the_way[0]} is in the way: it is a link or not a file{_more(in_the_way)}; nothing was written"
+        )
     directory.mkdir(parents=True, exist_ok=True)
     for record, path in zip(records, paths, strict=True):
         path.write_bytes(entry_yaml(record).encode("utf-8"))

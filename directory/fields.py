@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import json
+import math
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
@@ -47,11 +48,15 @@ class FieldError(ValueError):
 
 
 def _plain(value: Any) -> str | None:
-    """Text with white space trimmed (runs of it folded when on one line); None when empty."""
+    """Text with white space trimmed (runs of it folded when on one line); None when empty. A number
+    (YAML and JSON read `1984` as one) is its text; NaN and infinity (YAML's `.nan`, JSON's `1e400`)
+    are refused, since their text ("nan", "inf") says nothing."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ValueError(f"expected text, got {type(value).__name__}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"expected text, got the number {value}")
     text = str(value).replace("\r\n", "\n")  # a CRLF line break (RFC 4180 CSV, Windows) is a line break
     text = " ".join(text.split()) if "\n" not in text else text.strip()
     return text or None
@@ -373,13 +378,15 @@ def _partial_date(value: Any) -> str | None:
 
 def _source(value: Any) -> str | None:
     """Where facts were checked: one or more http(s) URLs, none of them a copy (`directory.sources`),
-    written back separated by ` ; `."""
+    separated as `sources.split` reads them and written back separated by ` ; `."""
     text = _text(value)
     if text is None:
         return None
     urls = []
     for part in sources.split(text):
         try:
+            if _run_together(part, ";"):
+                raise ValueError(f"{part!r} runs two URLs together")
             url = _url(part)
         except ValueError as exc:
             raise ValueError(f"{text!r} is not one or more http(s) URLs separated by ' ; ' ({exc})") from None
@@ -389,6 +396,14 @@ def _source(value: Any) -> str | None:
         if url and url not in urls:
             urls.append(url)
     return sources.SEPARATOR.join(urls) or None
+
+
+def _run_together(item: str, mark: str) -> bool:
+    """Whether `item`, which may hold `mark` (`|` or `;`) of its own (`https://x.org/a;jsessionid=1`),
+    is rather two items written without the spaces of their separator: it ends with `mark`, or another
+    URL follows one (`https://a.org|https://b.org`)."""
+    lowered = item.lower()
+    return item.endswith(mark) or f"{mark}http://" in lowered or f"{mark}https://" in lowered
 
 
 def _mapping(value: Any, fields: Mapping[str, Callable[[Any], Any]], required: tuple[str, ...], what: str) -> dict:
@@ -513,7 +528,7 @@ class Field:
             except ValueError as exc:
                 raise ValueError(f"expected a JSON array of objects: {exc}") from exc
         elif isinstance(value, str):
-            value = [part for part in (p.strip() for p in re.split(r"\s*\|\s*", value)) if part]
+            value = split_list(value)
         if not isinstance(value, list | tuple):
             raise ValueError(f"expected a list, got {type(value).__name__}")
         if len(value) > MAX_ITEMS:
@@ -522,11 +537,15 @@ class Field:
         for number, item in enumerate(value, 1):
             try:
                 check_length(item, self.limit)
+                if isinstance(item, str) and _run_together(item, "|"):
+                    raise ValueError(f"{item!r} runs two items together")
                 normalized = self.check(item)
             except ValueError as exc:
-                if not self.structured:
-                    raise
-                raise ValueError(f"item {number}: {exc}") from exc
+                if self.structured:
+                    raise ValueError(f"item {number}: {exc}") from exc
+                if isinstance(item, str) and "|" in item:
+                    raise ValueError(f"{exc} (separate items with {LIST_SEPARATOR!r}, a space on each side)") from exc
+                raise
             if normalized is not None and normalized not in items:
                 items.append(normalized)
         return items
@@ -576,6 +595,19 @@ FIELD_BY_KEY: dict[str, Field] = {field.key: field for field in FIELDS}
 KEYS: tuple[str, ...] = tuple(field.key for field in FIELDS)
 
 
+def _groups() -> dict[str, tuple[str, ...]]:
+    """Each mapping of fields (`name`, `program`, `program.state_note`…) and its keys, in field order."""
+    groups: dict[str, dict[str, None]] = {}
+    for key in KEYS:
+        parts = key.split(".")
+        for end in range(1, len(parts)):
+            groups.setdefault(".".join(parts[:end]), {})[parts[end]] = None
+    return {group: tuple(keys) for group, keys in groups.items()}
+
+
+GROUPS: dict[str, tuple[str, ...]] = _groups()
+
+
 def empty_value(field: Field) -> Any:
     return [] if field.many else field.default
 
@@ -597,7 +629,9 @@ def normalized(record: Mapping[str, Any]) -> tuple[dict[str, Any], list[FieldErr
     """(the normalized values of the fields present and valid, every problem), in one pass."""
     values: dict[str, Any] = {}
     errors = [
-        FieldError(key if len(key) <= CODE_LIMIT else f"{key[:CODE_LIMIT]}…", "unknown field")
+        FieldError(key, f"must be a mapping of {', '.join(GROUPS[key])}")
+        if key in GROUPS
+        else FieldError(key if len(key) <= CODE_LIMIT else f"{key[:CODE_LIMIT]}…", "unknown field")
         for key in record
         if key not in FIELD_BY_KEY
     ]
@@ -701,6 +735,16 @@ def record_value(field: Field, value: Any) -> Any:
 
 
 LIST_SEPARATOR = " | "
+# A bar with white space (or the text's start or end) on each side: an item may hold a bar of its own
+# (`https://a.example/?q=a|b`), and no item holds white space (URLs, domains, codes and slugs).
+_LIST_SEPARATOR = re.compile(r"(?:^|(?<=\s))\|(?=\s|$)")
+
+
+def split_list(text: str) -> list[str]:
+    """The items of a list written as text (a CSV cell, `entries edit --set`): separated by `LIST_SEPARATOR`,
+    a `|` with white space on each side (or at the text's start or end); items trimmed, empty ones left out.
+    `a | b` is two items, `a|b` is one."""
+    return [part for part in (p.strip() for p in _LIST_SEPARATOR.split(text)) if part]
 
 
 def csv_cell(value: Any) -> str:

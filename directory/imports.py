@@ -12,6 +12,7 @@ length of each field (`fields`).
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -79,17 +80,28 @@ class SourceRecord:
 # Bounds on what one file may hold (docs/data-format.md, "Limits"); each field has its own (`fields`).
 MAX_FILE_BYTES = 64 * 1024 * 1024  # 10,000 entries of today's length take about 26 MB as JSON
 MAX_DEPTH = 10  # lists and mappings inside one another; an entry needs 4 (list, entry, program, state_note)
+MAX_NUMBER_LENGTH = 100  # characters of a number in YAML or JSON: no field holds a longer one
 
 
 def expand_paths(paths: Iterable[Path]) -> list[Path]:
-    """Files named, and the importable files under directories named, in a stable order."""
-    found: list[Path] = []
+    """Files named, and the importable files under folders named, in a stable order; each file once,
+    however often it is named (directly, through a folder, or through a link), by the path first named.
+    Hidden files and folders under a folder (`.git/`, `.github/`) are skipped; a hidden file named is read."""
+    found: dict[str, Path] = {}  # the file's real path -> the path it was first named by
     for path in paths:
-        if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
-        else:
-            found.append(path)
-    return found
+        for file in sorted(_files_under(path)) if path.is_dir() else [path]:
+            found.setdefault(os.path.realpath(file), file)
+    return list(found.values())
+
+
+def _files_under(folder: Path) -> Iterator[Path]:
+    """The importable files under `folder`, at any depth, but none that is hidden or in a hidden folder."""
+    for root, folders, files in os.walk(folder):
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        for name in files:
+            file = Path(root, name)
+            if not name.startswith(".") and file.suffix.lower() in SUFFIXES and file.is_file():
+                yield file
 
 
 def read_sources(paths: Iterable[Path]) -> list[SourceRecord]:
@@ -112,10 +124,24 @@ def _read_all(paths: list[Path]) -> tuple[list[SourceRecord], list[Problem]]:
             problems.append(Problem(str(path), 0, "unknown file type (expected .yaml, .yml, .json or .csv)"))
             continue
         try:
-            records += READERS[fmt](str(path), _read_text(path))
+            read = READERS[fmt](str(path), _read_text(path))
         except ImportFailed as exc:
             problems += exc.problems
+            continue
+        printed = next((record for record in read if set(_FOR_PEOPLE) & record.data.keys()), None)
+        if printed is not None:  # one line for the file, not one per entry and column
+            problems.append(Problem(str(path), printed.line, _printed_for_people(fmt, printed.data.keys())))
+            continue
+        records += read
     return records, problems
+
+
+def _printed_for_people(fmt: str, keys: Iterable[str]) -> str:
+    extra = ", ".join(key for key in _FOR_PEOPLE if key in keys)
+    return (
+        f"the output of `nansen entries list` or `search` (it has {extra}), not read back: "
+        f"import a file of `nansen export --format {fmt}`"
+    )
 
 
 def _read_text(path: Path) -> str:
@@ -142,6 +168,15 @@ def _read_text(path: Path) -> str:
 
 def _too_deep(path: str, line: int) -> ImportFailed:
     return ImportFailed([Problem(path, line, f"nested too deeply: more than {MAX_DEPTH} levels of lists and mappings")])
+
+
+def _duplicate_key(path: str, line: int, key: str, first: int) -> Problem:
+    """A key written twice in one mapping, which YAML and JSON parsers read as the last value, silently."""
+    name = key if len(key) <= F.CODE_LIMIT else f"{key[: F.CODE_LIMIT]}…"
+    return Problem(path, line, f"duplicate key {name!r} (first at line {first})")
+
+
+_TOO_LONG_NUMBER = f"a number is too long: more than {MAX_NUMBER_LENGTH} characters"
 
 
 # ----------------------------------------------------------------- YAML
@@ -177,10 +212,12 @@ def _yaml_entries(path: str, text: str) -> Iterator[yaml.Node]:
     """The node of each entry, as soon as it is read: each item of a top-level list, or the top-level
     mapping. Composed here from the parser's events, as PyYAML's composer does but without recursion,
     so that nesting deeper than `MAX_DEPTH` is refused at its line before anything is built; aliases
-    (`*name`) are refused too, since one can stand for a structure many times its size."""
+    (`*name`) are refused too, since one can stand for a structure many times its size, and so are a
+    key written twice in one mapping and a number longer than `MAX_NUMBER_LENGTH`."""
     resolver = yaml.resolver.Resolver()
     open_nodes: list[yaml.CollectionNode] = []
     keys: list[yaml.Node | None] = []  # per open mapping: the key read, waiting for its value
+    seen: list[dict[str, int]] = []  # per open mapping: the line of each key read
     documents = 0
     for event in yaml.parse(text, Loader=_YAML_LOADER):
         line = event.start_mark.line + 1
@@ -195,14 +232,18 @@ def _yaml_entries(path: str, text: str) -> Iterator[yaml.Node]:
             kind = yaml.SequenceNode if isinstance(event, yaml.SequenceStartEvent) else yaml.MappingNode
             open_nodes.append(kind(_tag(resolver, kind, event), [], event.start_mark, None, event.flow_style))
             keys.append(None)
+            seen.append({})
             continue
         if isinstance(event, yaml.ScalarEvent):
             tag = _tag(resolver, yaml.ScalarNode, event)
+            if tag in _YAML_NUMBERS and len(event.value) > MAX_NUMBER_LENGTH:
+                raise ImportFailed([Problem(path, line, _TOO_LONG_NUMBER)])
             node: yaml.Node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
         elif isinstance(event, yaml.CollectionEndEvent):
             node = open_nodes.pop()
             node.end_mark = event.end_mark
             keys.pop()
+            seen.pop()
         else:
             continue  # the start and end of the stream and of the document
         if not open_nodes:  # the document's node
@@ -213,10 +254,17 @@ def _yaml_entries(path: str, text: str) -> Iterator[yaml.Node]:
         elif isinstance(open_nodes[-1], yaml.SequenceNode):
             open_nodes[-1].value.append(node)
         elif keys[-1] is None:
+            if isinstance(node, yaml.ScalarNode):
+                if node.value in seen[-1]:
+                    raise ImportFailed([_duplicate_key(path, line, node.value, seen[-1][node.value])])
+                seen[-1][node.value] = line
             keys[-1] = node
         else:
             open_nodes[-1].value.append((keys[-1], node))
             keys[-1] = None
+
+
+_YAML_NUMBERS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
 
 
 def _tag(resolver: yaml.resolver.Resolver, kind: type[yaml.Node], event: Any) -> str:
@@ -246,10 +294,13 @@ _JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"(\s*:)?|[\[\]{}]|[-0-9tfnNI][
 
 @dataclass
 class _JsonPlaces:
-    """Where each entry of a JSON text starts, and the line of each key on its chain of objects."""
+    """Where each entry of a JSON text starts, and the line of each key on its chain of objects; and
+    the first thing that Python's json reads but an import must not (`problem`): a key written twice in
+    one object, NaN or Infinity (not JSON, RFC 8259 section 6), a number longer than `MAX_NUMBER_LENGTH`."""
 
     starts: list[int] = field(default_factory=list)
     lines: list[dict[str, int]] = field(default_factory=list)
+    problem: Problem | None = None
 
 
 def _json_records(path: str, text: str) -> list[SourceRecord]:
@@ -258,10 +309,12 @@ def _json_records(path: str, text: str) -> list[SourceRecord]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ImportFailed([Problem(path, exc.lineno, f"malformed JSON: {exc.msg}")]) from None
-    except ValueError as exc:  # a number of more than 4,300 digits
-        raise ImportFailed([Problem(path, 0, f"malformed JSON: {exc}")]) from None
+    except ValueError:  # int() refuses a number of more digits than `sys.get_int_max_str_digits()`
+        places.problem = places.problem or Problem(path, 0, "a number is too long")
     except RecursionError:  # not reached: `_json_places` bounds the depth first
         raise _too_deep(path, 0) from None
+    if places.problem is not None:  # the text is JSON, so the places are exact
+        raise ImportFailed([places.problem])
     items = data if isinstance(data, list) else [data]
     records = []
     for item, line, lines in zip(items, places.starts, places.lines, strict=True):
@@ -281,6 +334,7 @@ def _json_places(path: str, text: str) -> _JsonPlaces:
     places = _JsonPlaces()
     brackets: list[str] = []
     prefixes: list[str | None] = []  # per open bracket: the dotted prefix of the keys in it, None if not kept
+    objects: list[dict[str, int]] = []  # per open bracket: the line of each key in it (none in an array)
     key: str | None = None  # the last key kept, whose value may be the object that opens next
     line, last = 1, 0
     for match in _JSON_TOKEN.finditer(text):
@@ -294,14 +348,24 @@ def _json_places(path: str, text: str) -> _JsonPlaces:
             if brackets:  # else the JSON is malformed, which `json` says in its words
                 brackets.pop()
                 prefixes.pop()
+                objects.pop()
             continue
         if first == '"' and match.group(1):
+            name = _json_string(token[: token.rindex('"') + 1])
+            if objects and name in objects[-1] and places.problem is None:
+                places.problem = _duplicate_key(path, line, name, objects[-1][name])
+            if objects:
+                objects[-1].setdefault(name, line)
             prefix = prefixes[-1] if prefixes else None
             if prefix is not None:
-                name = token[: token.rindex('"') + 1]
-                key = prefix + (json.loads(name) if "\\" in name else name[1:-1])
+                key = prefix + name
                 places.lines[-1].setdefault(key, line)
             continue
+        if first not in '"[{' and places.problem is None:
+            if token in ("NaN", "Infinity", "-Infinity"):
+                places.problem = Problem(path, line, f"malformed JSON: {token} is not JSON: write a number, or null")
+            elif len(token) > MAX_NUMBER_LENGTH:
+                places.problem = Problem(path, line, _TOO_LONG_NUMBER)
         if at_entry:
             places.starts.append(line)
             places.lines.append({})
@@ -315,8 +379,19 @@ def _json_places(path: str, text: str) -> _JsonPlaces:
             else:
                 prefixes.append(None)
             brackets.append(first)
+            objects.append({})
             key = None
     return places
+
+
+def _json_string(token: str) -> str:
+    """The text of a JSON string token; a malformed one as written (`json` then says what is wrong)."""
+    if "\\" not in token:
+        return token[1:-1]
+    try:
+        return str(json.loads(token))
+    except ValueError:
+        return token[1:-1]
 
 
 # ----------------------------------------------------------------- CSV
@@ -333,6 +408,9 @@ def _csv_records(path: str, text: str) -> list[SourceRecord]:
     duplicates = sorted(name for name, count in Counter(header).items() if count > 1)
     if duplicates:
         raise ImportFailed([Problem(path, 1, f"duplicate columns: {', '.join(duplicates)}")])
+    problems = _header_problems(path, header)
+    if problems:
+        raise ImportFailed(problems)
     records = []
     for line, cells in rows[1:]:
         if len(cells) > len(header):
@@ -341,6 +419,31 @@ def _csv_records(path: str, text: str) -> list[SourceRecord]:
             cells += [""] * (len(header) - len(cells))
             records.append(SourceRecord(path, line, {k: v or None for k, v in zip(header, cells, strict=True)}))
     return records
+
+
+# The columns that only the CSV read commands print for people has (`entries list` and `search`: their
+# cells may begin with an apostrophe that is not part of the value, see directory/spreadsheet.py).
+_FOR_PEOPLE = ("rank", "created_at", "updated_at")
+
+
+def _header_problems(path: str, header: list[str]) -> list[Problem]:
+    """At line 1: the file is the CSV of a read command, or each column that is not a field's key
+    (`F.KEYS`), once, naming the key it differs from only by case or surrounding spaces."""
+    for_people = [name for name in header if name in _FOR_PEOPLE]
+    if for_people:
+        reason = (
+            f"a CSV printed for people by `nansen entries list` or `search` (it has {', '.join(for_people)}), not"
+            " read back: its cells may begin with an added apostrophe; import a file of `nansen export --format csv`"
+        )
+        return [Problem(path, 1, reason)]
+    problems = []
+    for number, name in enumerate(header, 1):
+        if name not in F.FIELD_BY_KEY:
+            shown = name if len(name) <= F.CODE_LIMIT else f"{name[: F.CODE_LIMIT]}…"
+            near = name.strip().lower()
+            hint = f": write it {near!r}" if near in F.FIELD_BY_KEY else ""
+            problems.append(Problem(path, 1, f"unknown column {shown!r} (column {number}){hint}"))
+    return problems
 
 
 READERS = {"yaml": _yaml_records, "json": _json_records, "csv": _csv_records}

@@ -76,5 +76,7 @@ def refusal(url: str) -> str | None:
 
 
 def split(text: str) -> list[str]:
-    """The URLs of a source field: separated by ';' (the written form is `SEPARATOR`) or white space."""
-    return [part for part in re.split(r"[;\s]+", text) if part]
+    """The URLs of a source field: separated by `SEPARATOR`, a `;` with white space on each side (or at
+    the text's start or end), or by white space alone, which no URL holds. A URL may hold a `;` of its
+    own: `https://x.org/a;jsessionid=1` is one URL."""
+    return [part for part in text.split() if part != ";"]

@@ -70,12 +70,13 @@ def spreadsheet_rows(text: str) -> list[tuple[int, list[str]]]:
     spreadsheets write CSV (RFC 4180): rows ending with CRLF, LF or CR, and quoted cells holding the
     separator, quotes or line breaks, each kept as written (`newline=""`); cells separated by commas
     or, as Excel writes them in many locales (Russian among them), by semicolons or tabs: whichever the
-    header line has most of. Raises MalformedCsv with the line of the row that cannot be read, a cell
-    longer than `CELL_LIMIT` among them (the csv module's limit is process-wide, and libraries change
-    it: it is set for the read and put back)."""
+    header line has most of. Raises MalformedCsv with the line of the row that cannot be read: a
+    quoted cell that the file ends inside, or with text after its closing quote (`strict`: else the
+    csv module would take either as a value), or a cell longer than `CELL_LIMIT` (the csv module's
+    limit is process-wide, and libraries change it: it is set for the read and put back)."""
     header_line = re.split(r"[\r\n]", text, maxsplit=1)[0]
     delimiter = max((",", ";", "\t"), key=header_line.count)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     rows: list[tuple[int, list[str]]] = []
     line = 0  # where the last row read ends
     previous = csv.field_size_limit(CELL_LIMIT)
@@ -87,6 +88,10 @@ def spreadsheet_rows(text: str) -> list[tuple[int, list[str]]]:
         reason = str(exc)
         if reason.startswith("field larger than field limit"):
             reason = f"a cell is longer than {CELL_LIMIT:,} characters"
+        elif reason == "unexpected end of data":
+            reason = "a quoted cell is not closed: the file ends inside it"
+        elif reason.endswith("expected after '\"'"):
+            reason = 'a quoted cell has text after its closing quote (write a quote inside a cell as "")'
         raise MalformedCsv(line + 1, reason) from None
     finally:
         csv.field_size_limit(previous)

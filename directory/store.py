@@ -21,7 +21,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import CursorResult, Engine, create_engine, event, inspect, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from directory.errors import DomainError
@@ -100,9 +100,12 @@ class NoDatabaseFile(NotInitialized):
 class Unreachable(DomainError):
     """No connection to the database could be made."""
 
-    def __init__(self, url: str, error: OperationalError) -> None:
-        reason = " ".join(str(error.orig).split()) if error.orig is not None else type(error).__name__
+    def __init__(self, url: str, reason: str) -> None:
         super().__init__(f"cannot open the database at {masked(url)}: {reason}")
+
+
+def _driver_says(error: DatabaseError) -> str:
+    return " ".join(str(error.orig).split()) if error.orig is not None else type(error).__name__
 
 
 def masked(url: str) -> str:
@@ -150,6 +153,20 @@ def is_missing_file(url: URL) -> bool:
     return url.get_backend_name() == "sqlite" and database not in ("", ":memory:") and not Path(database).exists()
 
 
+def _check_sqlite_file(url: str, parsed: URL) -> None:
+    """Refuse a SQLite URL naming an empty file: connecting would write a database into it.
+
+    Only `stat`, never `open`: closing any descriptor of a SQLite file drops every POSIX lock this
+    process holds on it (SQLite's documented caveat), so reading its header here could break a
+    transaction another Store of this process has open. A file that is not a database at all is
+    refused when the first connection is made (`check_reachable`)."""
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    path = Path(parsed.database or "")
+    if path.is_file() and path.stat().st_size == 0:
+        raise NotInitialized(url)
+
+
 class Store:
     """One database: an engine and a session factory. Open it once per process.
 
@@ -162,6 +179,8 @@ class Store:
         parsed = check_url(url)
         if is_missing_file(parsed) and not create:
             raise NoDatabaseFile(url, Path(parsed.database or ""))
+        if not create:
+            _check_sqlite_file(url, parsed)
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -171,8 +190,8 @@ class Store:
         try:
             with self.engine.connect():
                 pass
-        except OperationalError as exc:
-            raise Unreachable(self.url, exc) from None
+        except DatabaseError as exc:  # no server, no file, no access, or a file that is not a database
+            raise Unreachable(self.url, _driver_says(exc)) from None
 
     def check_initialized(self) -> None:
         """Raise `Unreachable`, or `NotInitialized` unless `nansen init` has made the schema."""

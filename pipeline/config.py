@@ -15,6 +15,7 @@ import getpass
 import ipaddress
 import os
 import tomllib
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,14 +37,32 @@ JOBS = ("feeds", "site", "watch", "newsletter", "bounces", "publish", "telegram"
 OFF = ("", "off", "none", "-")
 
 
-def setting(default: Any, env: str, doc: str, *, in_file: bool = True, ge: float | None = None) -> Any:
+def setting(
+    default: Any, env: str, doc: str, *, in_file: bool = True, ge: float | None = None, le: float | None = None
+) -> Any:
     """A setting's default, its environment variable and what it means; `in_file=False` for secrets
-    that only the environment may hold; `ge`, the least value a number may take (a float is then
-    also refused as infinite or not a number)."""
+    that only the environment may hold; `ge` and `le`, the least and the most a number may be (a float
+    is also refused as infinite or not a number)."""
     finite = False if isinstance(default, float) else None
-    return Field(
-        default, description=doc, json_schema_extra={"env": env, "in_file": in_file}, ge=ge, allow_inf_nan=finite
-    )
+    extra: dict[str, Any] = {"env": env, "in_file": in_file}
+    return Field(default, description=doc, json_schema_extra=extra, ge=ge, le=le, allow_inf_nan=finite)
+
+
+def _http_url(value: str) -> str:
+    """`value` when it is an absolute http(s) URL (what a browser, a crawler's User-Agent or the Bot API
+    client is given); ValueError otherwise."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value):
+        raise ValueError("is not an absolute http(s) URL (e.g. https://nansen.example.org/)")
+    return value
+
+
+def _mail_address(value: str) -> str:
+    """`value` when it holds one mail address (`Name <a@b>` or `a@b`); ValueError otherwise."""
+    address = parseaddr(value)[1]
+    if "@" not in address or any(c.isspace() for c in address):
+        raise ValueError("is not a mail address (e.g. Nansen <newsletter@example.org>)")
+    return value
 
 
 def _extra(info: FieldInfo, key: str) -> Any:
@@ -69,15 +88,12 @@ class SiteSection(Section):
     id_authority: str = setting(
         "", "NANSEN_ID_AUTHORITY", "Tag-URI authority of feed ids (default: the site's host). Set once, never change."
     )
-    feed_item_limit: int = setting(50, "NANSEN_FEED_ITEM_LIMIT", "Items per feed.", ge=1)
+    feed_item_limit: int = setting(50, "NANSEN_FEED_ITEM_LIMIT", "Items per feed.", ge=1, le=10_000)
 
     @field_validator("url")
     @classmethod
     def _absolute_http(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("is not an absolute http(s) URL (e.g. https://nansen.example.org/)")
-        return value
+        return _http_url(value)
 
 
 class CrawlSection(Section):
@@ -95,6 +111,11 @@ class CrawlSection(Section):
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
+
+    @field_validator("contact_url")
+    @classmethod
+    def _contact(cls, value: str) -> str:
+        return _http_url(value) if value else value
 
     @field_validator("allow_networks")
     @classmethod
@@ -120,9 +141,9 @@ class NewsletterSection(Section):
     )
     secret: SecretStr | None = setting(None, "NANSEN_SECRET", "Signs confirm/unsubscribe links.", in_file=False)
     retry_attempts: int = setting(
-        8, "NANSEN_NEWSLETTER_RETRY_ATTEMPTS", "A reader refused for now (4xx) is tried this often across runs…"
+        8, "NANSEN_NEWSLETTER_RETRY_ATTEMPTS", "A reader refused for now (4xx) is tried this often across runs…", ge=1
     )
-    retry_days: float = setting(3.0, "NANSEN_NEWSLETTER_RETRY_DAYS", "…for at most this many days; then failed.")
+    retry_days: float = setting(3.0, "NANSEN_NEWSLETTER_RETRY_DAYS", "…for at most this many days; then failed.", ge=0)
     bounces_url: SecretStr | None = setting(
         None,
         "NANSEN_BOUNCES_URL",
@@ -134,6 +155,16 @@ class NewsletterSection(Section):
         "Soft bounces for consecutive editions before an address counts as bounced.",
         ge=1,
     )
+
+    @field_validator("sender")
+    @classmethod
+    def _sender(cls, value: str) -> str:
+        return _mail_address(value)
+
+    @field_validator("unsubscribe_mailto")
+    @classmethod
+    def _mailto(cls, value: str) -> str:
+        return _mail_address(value) if value else value
 
 
 class TelegramSection(Section):
@@ -162,6 +193,11 @@ class TelegramSection(Section):
         """language → chat, for the channels that are set."""
         return {lang: chat for lang, chat in (("ru", self.channel_ru), ("en", self.channel_en)) if chat.strip()}
 
+    @field_validator("api_url")
+    @classmethod
+    def _api(cls, value: str) -> str:
+        return _http_url(value)
+
 
 class ScheduleSection(Section):
     timezone: str = setting("UTC", "NANSEN_TIMEZONE", "Time zone of the cron expressions.")
@@ -175,7 +211,7 @@ class ScheduleSection(Section):
         "*/10 * * * *", "NANSEN_SCHEDULE_TELEGRAM", "Post new updates to Telegram (when a token and channel are set)."
     )
     misfire_grace_seconds: int = setting(
-        3600, "NANSEN_MISFIRE_GRACE", "A run missed by less than this (e.g. during a restart) still happens once."
+        3600, "NANSEN_MISFIRE_GRACE", "A run missed by less than this (e.g. during a restart) still happens once.", ge=1
     )
 
     @field_validator(*JOBS)
@@ -384,6 +420,7 @@ def _invalid(exc: ValidationError, path: Path) -> tuple[list[str], dict[str, Any
             "bool_parsing": "is not true or false",
             "bool_type": "is not true or false",
             "greater_than_equal": f"must be {(error.get('ctx') or {}).get('ge', 0):g} or more",
+            "less_than_equal": f"must be {(error.get('ctx') or {}).get('le', 0):g} or less",
         }.get(error["type"])
         problems.append(
             f"{origin}: {value!r} {reason}"

@@ -68,6 +68,12 @@ ENVIRONMENTS = [
     ({"NANSEN_SITE_URL": "notaurl"}, "NANSEN_SITE_URL: 'notaurl': is not an absolute http(s) URL"),
     ({"NANSEN_FEED_ITEM_LIMIT": "0"}, "NANSEN_FEED_ITEM_LIMIT: '0' must be 1 or more"),
     ({"NANSEN_CRAWL_ALLOW_NETWORKS": "10.0.0.0/33"}, "'10.0.0.0/33' is not a network in CIDR form"),
+    ({"NANSEN_DATABASE_URL": "sqlite:///{tmp}/empty.toml"}, "is not initialized"),
+    ({"NANSEN_DATABASE_URL": "sqlite:///{tmp}/a-file"}, "file is not a database"),
+    ({"NANSEN_FEED_ITEM_LIMIT": "99999999999"}, "must be 10000 or less"),
+    ({"NANSEN_CONTACT_URL": "notaurl"}, "NANSEN_CONTACT_URL: 'notaurl': is not an absolute http(s) URL"),
+    ({"NANSEN_SENDER": "notanemail"}, "NANSEN_SENDER: 'notanemail': is not a mail address"),
+    ({"NANSEN_NEWSLETTER_RETRY_DAYS": "-2"}, "NANSEN_NEWSLETTER_RETRY_DAYS: '-2' must be 0 or more"),
 ]
 
 CASES = [
@@ -111,6 +117,16 @@ CASES = [
     Case(("entries", "edit", "meduza"), 1, "no $VISUAL or $EDITOR", {"EDITOR": "", "VISUAL": ""}),
     Case(("entries", "edit", "meduza"), 1, "not UTF-8", {"EDITOR": "{python} {tmp}/latin1-editor.py", "VISUAL": ""}),
     Case(("runs", "--limit", "0"), 2, "--limit"),
+    Case(("runs", "--limit", "99999999999999999999"), 2, "--limit"),
+    Case(("entries", "list", "--stale", "2147483648"), 2, "--stale"),
+    Case(("review", "accept", "99999999999999999999"), 2, "nansen review accept:"),
+    Case(("export", "--format", "yaml", "--output", "{tmp}/linked/"), 1, "meduza.yaml is in the way: it is a link"),
+    Case(
+        ("entries", "edit", "meduza"),
+        1,
+        "duplicate key 'status'",
+        {"EDITOR": "{python} {tmp}/dup-editor.py", "VISUAL": ""},
+    ),
     Case(("nosuchcommand",), 2, "No such command"),
     # malformed addresses
     Case(
@@ -185,6 +201,11 @@ def test_a_mistake_is_one_line_and_changes_nothing(
     (tmp_path / "latin1.csv").write_bytes("slug,name.en\ncafé,Café\n".encode("latin-1"))
     (tmp_path / "a-file").write_text("not a folder\n", encoding="utf-8")
     (tmp_path / "in-the-way" / "meduza.yaml").mkdir(parents=True)
+    (tmp_path / "linked").mkdir()
+    (tmp_path / "linked" / "meduza.yaml").symlink_to(tmp_path / "a-file")
+    (tmp_path / "dup-editor.py").write_text(
+        "import sys\nopen(sys.argv[1], 'a', encoding='utf-8').write('status: closed\\n')\n", encoding="utf-8"
+    )
     (tmp_path / "latin1-editor.py").write_text(
         "import sys\nopen(sys.argv[1], 'ab').write('summary: café'.encode('latin-1'))\n", encoding="utf-8"
     )

@@ -216,7 +216,7 @@ def test_output_paths_that_cannot_be_written_are_one_line_and_write_nothing(cli:
     result = cli("export", "--format", "yaml", "--output", f"{tmp_path}/out/")
     assert (result.exit_code, result.output) == (
         1,
-        f"{tmp_path}/out/meduza.yaml is in the way: it is not a file; nothing was written\n",
+        f"{tmp_path}/out/meduza.yaml is in the way: it is a link or not a file; nothing was written\n",
     )
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["meduza.yaml"]
 

@@ -130,7 +130,7 @@ def test_a_source_is_never_a_copy_of_one(value: str, reason: str) -> None:
 
 
 def test_sources_are_urls_written_back_one_way() -> None:
-    assert norm("source", "https://meduza.io/en;https://www.dw.com/ru/a  https://meduza.io/en") == (
+    assert norm("source", " ; https://meduza.io/en  ;\thttps://www.dw.com/ru/a  https://meduza.io/en ;") == (
         "https://meduza.io/en ; https://www.dw.com/ru/a"
     )
 

@@ -399,7 +399,8 @@ def test_nesting_up_to_the_limit_is_read(store: Store, tmp_path: Path) -> None:
         ("tag.yaml", GOOD.replace("kind: ngo", "kind: !!python/name:os.system"), "2: malformed YAML: could not"),
         ("date.yaml", GOOD.replace("2026-11-20", "2026-13-45"), "1: malformed YAML: month must be in 1..12"),
         ("closed.json", '[{"slug": "a"}]]\n', "1: malformed JSON: Extra data"),
-        ("digits.json", '[{"slug": ' + "9" * 5_000 + "}]", "0: malformed JSON: Exceeds the limit"),
+        ("digits.json", '[{"slug": ' + "9" * 5_000 + "}]", "1: a number is too long: more than 100 characters"),
+        ("escape.json", '[{"sl\\x": "a"}]', "1: malformed JSON: Invalid \\escape"),
         ("cell.csv", "slug,summary.en\nbig," + "x" * 200_000 + "\n", "2: malformed CSV: a cell is longer than"),
     ],
 )
@@ -462,3 +463,335 @@ def test_json_lines_are_exact_whatever_the_strings_hold(store: Store, tmp_path: 
         (topics, "'topics'"),
         (summary, "'summary.en'"),
     ]
+
+
+# --------------------------------------------------------------------------- list separators
+
+CSV_HEADER = "slug,kind,name.en,name.ru,summary.en,summary.ru,host_countries,feeds,topics,source\n"
+
+
+def csv_row(**cells: str) -> str:
+    row = {"slug": "sep-org", "kind": "ngo", "name.en": "S", "name.ru": "С", "summary.en": "s", "summary.ru": "с"}
+    row |= {"host_countries": "GE", "feeds": "", "topics": "", "source": "", **cells}
+    return ",".join(f'"{row[name]}"' for name in CSV_HEADER.strip().split(",")) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("cells", "stored"),
+    [
+        ({"feeds": "https://a.example/?q=a|b"}, {"feeds": ["https://a.example/?q=a|b"]}),
+        (
+            {"feeds": "https://a.example/x|y | https://b.example/|y"},
+            {"feeds": ["https://a.example/x|y", "https://b.example/|y"]},
+        ),
+        ({"topics": " | relocation |  | legal-aid | "}, {"topics": ["relocation", "legal-aid"]}),
+        ({"host_countries": "GE\t|\tAM"}, {"host_countries": ["GE", "AM"]}),
+        ({"source": "https://x.org/a;jsessionid=1"}, {"source": "https://x.org/a;jsessionid=1"}),
+        (
+            {"source": " ; https://x.org/a;b=1  ;  https://y.org/ https://z.org ;"},
+            {"source": "https://x.org/a;b=1 ; https://y.org/ ; https://z.org"},
+        ),
+    ],
+)
+def test_a_separator_has_white_space_on_each_side_and_an_item_may_hold_its_character(
+    store: Store, tmp_path: Path, cells: dict[str, str], stored: dict[str, Any]
+) -> None:
+    run(store, write(tmp_path / "sep.csv", CSV_HEADER + csv_row(**cells)))
+    with store.session() as session:
+        record = entries.to_record(entries.get_entry(session, "sep-org"))
+    assert {key: record[key] for key in stored} == stored
+
+
+@pytest.mark.parametrize(
+    ("cells", "message"),
+    [
+        (
+            {"host_countries": "RU|BY"},
+            "'host_countries': 'RU|BY' is not an ISO 3166-1 alpha-2 country code"
+            " (separate items with ' | ', a space on each side)",
+        ),
+        (
+            {"topics": "relocation |legal-aid"},
+            "'topics': 'relocation |legal-aid' is not a topic of the taxonomy (see docs/taxonomy.md)"
+            " (separate items with ' | ', a space on each side)",
+        ),
+        (
+            {"feeds": "https://a.example/rss|https://b.example/rss"},
+            "'feeds': 'https://a.example/rss|https://b.example/rss' runs two items together"
+            " (separate items with ' | ', a space on each side)",
+        ),
+        (
+            {"source": "https://a.example/x; https://b.example/y"},
+            "'source': 'https://a.example/x; https://b.example/y' is not one or more http(s) URLs separated by"
+            " ' ; ' ('https://a.example/x;' runs two URLs together)",
+        ),
+        (
+            {"source": "https://a.example/x;https://b.example/y"},
+            "'source': 'https://a.example/x;https://b.example/y' is not one or more http(s) URLs separated by"
+            " ' ; ' ('https://a.example/x;https://b.example/y' runs two URLs together)",
+        ),
+    ],
+)
+def test_items_run_together_are_refused_saying_how_to_separate_them(
+    store: Store, tmp_path: Path, cells: dict[str, str], message: str
+) -> None:
+    path = write(tmp_path / "sep.csv", CSV_HEADER + csv_row(**cells))
+    with pytest.raises(imports.ImportFailed) as caught:
+        run(store, path)
+    assert [str(p) for p in caught.value.problems] == [f"{path}:2: {message}"]
+    assert counts(store) == (0, 0)
+
+
+def test_an_item_holding_a_bar_and_a_source_holding_a_semicolon_survive_export_and_import(
+    cli: Any, store: Store, tmp_path: Path
+) -> None:
+    assert cli("import", str(write(tmp_path / "good.yaml", GOOD))).exit_code == 0
+    edit = cli("entries", "edit", "good-org", "--add", "feeds=https://a.example/?q=a|b", "--reason", "r")
+    assert edit.exit_code == 0, edit.output
+    edit = cli("entries", "edit", "good-org", "--set", "source=https://x.org/a;jsessionid=1", "--reason", "r")
+    assert edit.exit_code == 0, edit.output
+    exported = tmp_path / "entries.csv"
+    assert cli("export", "--format", "csv", "--output", str(exported)).exit_code == 0
+    result = cli("import", "--dry-run", str(exported))
+    assert result.exit_code == 0, result.output
+    with store.session() as session:
+        entry = entries.get_entry(session, "good-org")
+        assert (entry.feeds, entry.source) == (["https://a.example/?q=a|b"], "https://x.org/a;jsessionid=1")
+    assert run(store, exported).count("unchanged") == 1
+
+
+# --------------------------------------------------------------------------- duplicate keys
+
+DESIGNATED = GOOD + (
+    "designations:\n"
+    "  - authority: ru-minjust\n"
+    "    kind: foreign-agent\n"
+    "    date: 2021-04-23\n"
+    "    kind: undesirable\n"
+    "    source: https://minjust.gov.ru/ru/documents/7755/\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "line", "key", "first"),
+    [
+        ("slug.yaml", GOOD + "slug: good-org2\n", 15, "slug", 1),
+        (
+            "website.yaml",
+            GOOD.replace("website: https://good.example.org\n", "website: https://a.org\nwebsite: https://b.org\n"),
+            10,
+            "website",
+            9,
+        ),
+        ("name.yaml", GOOD.replace("  ru: Хорошая организация\n", "  en: Other\n"), 5, "en", 4),
+        ("designation.yaml", DESIGNATED, 19, "kind", 17),
+        ("flow.yaml", GOOD.replace("name:\n  en: Good Org\n", "name: {en: A, en: B,\n"), 3, "en", 3),
+        ("flow.json", '{"slug": "meduza", "slug": "meduza-dup"}', 1, "slug", 1),
+        (
+            "nested.json",
+            '[\n {"slug": "a-org",\n  "warnings": [{"en": "W",\n    "ru": "Р",\n    "en": "V"}]}\n]',
+            5,
+            "en",
+            3,
+        ),
+        ("escaped.json", '{"slug": "a-org", "sl\\u0075g": "b-org"}', 1, "slug", 1),
+    ],
+)
+def test_a_key_written_twice_in_one_mapping_is_refused_at_its_line(
+    store: Store, tmp_path: Path, name: str, text: str, line: int, key: str, first: int
+) -> None:
+    path = write(tmp_path / name, text)
+    with pytest.raises(imports.ImportFailed) as caught:
+        run(store, path)
+    assert [str(p) for p in caught.value.problems] == [f"{path}:{line}: duplicate key {key!r} (first at line {first})"]
+    assert counts(store) == (0, 0)
+
+
+def test_the_same_key_in_two_mappings_is_no_duplicate(store: Store, tmp_path: Path) -> None:
+    text = json.dumps([{**json.loads(exports.to_json([good_record(tmp_path)]))[0], "slug": s} for s in ("a-x", "b-x")])
+    assert run(store, write(tmp_path / "two.json", text)).count("create") == 2
+
+
+def test_the_import_command_refuses_a_duplicate_key_and_writes_nothing(cli: Any, store: Store, tmp_path: Path) -> None:
+    path = write(tmp_path / "dup.yaml", GOOD + "slug: meduza2\n")
+    result = cli("import", str(path))
+    assert (result.exit_code, result.output.splitlines()) == (
+        1,
+        [f"{path}:15: duplicate key 'slug' (first at line 1)", "import refused: 1 problem(s), nothing was written"],
+    )
+    assert counts(store) == (0, 0)
+
+
+# --------------------------------------------------------------------------- CSV headers and quoting
+
+
+@pytest.mark.parametrize(
+    ("command", "columns"),
+    [
+        (("entries", "list"), "created_at, updated_at"),
+        (("entries", "search", "relocate"), "rank, created_at, updated_at"),
+    ],
+)
+def test_the_csv_printed_for_people_is_refused_in_one_line(
+    cli: Any, store: Store, tmp_path: Path, command: tuple[str, ...], columns: str
+) -> None:
+    edited = GOOD.replace("Helps people relocate.", "\"'Paused' or not, helps people relocate.\"")
+    assert cli("import", str(write(tmp_path / "good.yaml", edited))).exit_code == 0
+    listed = cli(*command, "--format", "csv")
+    assert listed.exit_code == 0
+    assert "''Paused'" in listed.stdout
+    path = write(tmp_path / "list.csv", listed.stdout)
+    result = cli("import", str(path))
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        f"{path}:1: a CSV printed for people by `nansen entries list` or `search` (it has {columns}), not read"
+        " back: its cells may begin with an added apostrophe; import a file of `nansen export --format csv`",
+        "import refused: 1 problem(s), nothing was written",
+    ]
+
+
+def test_each_unknown_column_is_reported_once_at_line_1(store: Store, tmp_path: Path) -> None:
+    header = "slug,kind,colour,name.en,name.ru,summary.en,summary.ru,Name.EN ,size\n"
+    rows = "".join(f"org-{i},ngo,red,O,О,o,о,x,{i}\n" for i in range(261))
+    path = write(tmp_path / "wide.csv", header + rows)
+    with pytest.raises(imports.ImportFailed) as caught:
+        run(store, path)
+    assert [str(p) for p in caught.value.problems] == [
+        f"{path}:1: unknown column 'colour' (column 3)",
+        f"{path}:1: unknown column 'Name.EN ' (column 8): write it 'name.en'",
+        f"{path}:1: unknown column 'size' (column 9)",
+    ]
+
+
+@pytest.mark.parametrize("column", ["SLUG", " slug ", "Slug"])
+def test_a_column_differing_by_case_or_spaces_is_named_right(store: Store, tmp_path: Path, column: str) -> None:
+    path = write(tmp_path / "case.csv", f"{column},kind,name.en,name.ru,summary.en,summary.ru\na-org,ngo,A,А,a,а\n")
+    with pytest.raises(imports.ImportFailed) as caught:
+        run(store, path)
+    assert [str(p) for p in caught.value.problems] == [
+        f"{path}:1: unknown column {column!r} (column 1): write it 'slug'"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("rows", "line", "reason"),
+    [
+        (
+            'a-org,ngo,A,А,a,а\nb-org,ngo,B,Б,b,"б\nand more\n',
+            3,
+            "a quoted cell is not closed: the file ends inside it",
+        ),
+        (
+            'a-org,ngo,A,А,"a" and b,а\n',
+            2,
+            'a quoted cell has text after its closing quote (write a quote inside a cell as "")',
+        ),
+    ],
+)
+def test_a_quote_out_of_place_is_malformed_csv_at_its_row(
+    store: Store, tmp_path: Path, rows: str, line: int, reason: str
+) -> None:
+    path = write(tmp_path / "quotes.csv", "slug,kind,name.en,name.ru,summary.en,summary.ru\n" + rows)
+    with pytest.raises(imports.ImportFailed) as caught:
+        run(store, path)
+    assert [str(p) for p in caught.value.problems] == [f"{path}:{line}: malformed CSV: {reason}"]
+
+
+# --------------------------------------------------------------------------- numbers
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "problem"),
+    [
+        (
+            "nan.json",
+            '[\n {"slug": "a-org",\n  "name": {"en": NaN, "ru": "А"}}\n]',
+            "3: malformed JSON: NaN is not JSON",
+        ),
+        ("inf.json", '{"slug": "a-org",\n "status_note": -Infinity}', "2: malformed JSON: -Infinity is not JSON"),
+        (
+            "huge.json",
+            '{"slug": "a-org",\n "status_note": 1e400}',
+            "2: 'status_note': expected text, got the number inf",
+        ),
+        ("nan.yaml", GOOD + "status_note: .nan\n", "15: 'status_note': expected text, got the number nan"),
+        ("inf.yaml", GOOD + "verified_by: -.inf\n", "15: 'verified_by': expected text, got the number -inf"),
+        ("digits.json", '{"slug": "a-org",\n "name": {"en": ' + "9" * 5_000 + "}}", "2: a number is too long"),
+        ("float.json", '{"slug": "a-org", "status_note": 1.' + "5" * 200 + "}", "1: a number is too long"),
+        ("digits.yaml", GOOD + "status_note: " + "9" * 5_000 + "\n", "15: a number is too long"),
+        ("hex.yaml", GOOD + "status_note: 0x" + "f" * 4_000 + "\n", "15: a number is too long"),
+    ],
+)
+def test_numbers_that_are_no_text_are_refused_at_their_line(
+    store: Store, tmp_path: Path, name: str, text: str, problem: str
+) -> None:
+    path = write(tmp_path / name, text)
+    with pytest.raises(imports.ImportFailed) as caught:
+        run(store, path)
+    [found] = caught.value.problems
+    assert str(found).startswith(f"{path}:{problem}")
+    assert "sys." not in str(found)
+
+
+# --------------------------------------------------------------------------- which files
+
+
+def test_a_file_named_twice_is_read_once(store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "data"
+    (folder / "entries").mkdir(parents=True)
+    path = write(folder / "entries" / "good.yaml", GOOD)
+    (tmp_path / "link.yaml").symlink_to(path)
+    plan = run(store, folder, path, folder / "entries" / ".." / "entries" / "good.yaml", tmp_path / "link.yaml")
+    assert [(r.path, r.line) for r in plan.records] == [(str(path), 1)]
+    assert plan.count("create") == 1
+
+
+def test_hidden_files_and_folders_under_a_folder_are_skipped(store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "repo"
+    for hidden in (".git/objects", ".github/workflows", "entries/.cache"):
+        (folder / hidden).mkdir(parents=True)
+    write(folder / ".git" / "objects" / "x.json", "not json")
+    write(folder / ".github" / "workflows" / "ci.yml", "on: push\njobs: {}\n")
+    write(folder / "entries" / ".cache" / "old.yaml", "slug: [\n")
+    hidden = write(folder / "entries" / ".draft.yaml", GOOD.replace("good-org", "draft-org"))
+    write(folder / "entries" / "good.yaml", GOOD)
+    assert [r.path for r in run(store, folder).records] == [str(folder / "entries" / "good.yaml")]
+    assert [r.path for r in run(store, hidden).records] == [str(hidden)]  # named: read
+
+
+# --------------------------------------------------------------------------- groups of fields
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("name", ["a", "b"], "'name': must be a mapping of en, ru"),
+        ("summary", "Helps.", "'summary': must be a mapping of en, ru"),
+        ("contacts", ["info@good.example.org"], "'contacts': must be a mapping of email, telegram, other"),
+        ("watch", "https://good.example.org", "'watch': must be a mapping of url, selector, ignore"),
+        (
+            "program",
+            None,
+            "'program': must be a mapping of state, state_since, state_note, eligibility, official_url,"
+            " application_route, next_call",
+        ),
+        ("program", {"state": "open", "state_note": "Open."}, "'program.state_note': must be a mapping of en, ru"),
+        (
+            "program",
+            {"state": "open", "next_call": "2027-01"},
+            "'program.next_call': must be a mapping of opens, closes",
+        ),
+    ],
+)
+def test_a_group_of_fields_given_as_something_else_says_what_it_must_be(
+    store: Store, tmp_path: Path, key: str, value: Any, message: str
+) -> None:
+    item = {"slug": "p-org", "kind": "program", "host_countries": ["GE"], "name": {"en": "P", "ru": "П"}}
+    item |= {"summary": {"en": "p", "ru": "п"}, "program": {"state": "open"}, key: value}
+    text = json.dumps(item, ensure_ascii=False, indent=1)
+    path = write(tmp_path / "group.json", text)
+    last = message.split("'")[1].split(".")[-1]  # the key whose line is named: `state_note` in a program
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if row.lstrip().startswith(f'"{last}"'))
+    with pytest.raises(imports.ImportFailed) as caught:
+        run(store, path)
+    assert [str(p) for p in caught.value.problems] == [f"{path}:{line}: {message}"]

@@ -43,7 +43,10 @@ text = (
 )
 maybe_text = st.none() | text
 label = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=12)
-url = st.builds(lambda host, path: f"https://{host}.org/{path}", label, label)
+# A URL may hold the characters that separate list items (` | `) and sources (` ; `): only with white space
+# on each side are they separators.
+url_tail = st.sampled_from(["", "?q=a|b", ";jsessionid=1", "?a=1;b=2|c", "|x"])
+url = st.builds(lambda host, path, tail: f"https://{host}.org/{path}{tail}", label, label, url_tail)
 partial_date = st.dates(dt.date(1995, 1, 1), dt.date(2025, 12, 31)).flatmap(
     lambda d: st.sampled_from([d.isoformat(), d.isoformat()[:7], d.isoformat()[:4]])
 )

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
-import yaml
 from rich.markup import escape
 
 from directory import entries, exports, hsds, imports, search, store
@@ -131,7 +130,9 @@ def list_command(
     language: str | None = typer.Option(None, help="ISO 639-1 language code."),
     status: str | None = typer.Option(None, help=f"One of: {', '.join(STATUSES)}."),
     state: str | None = typer.Option(None, help=f"Program state: {', '.join(PROGRAM_STATES)}."),
-    stale: int | None = typer.Option(None, "--stale", metavar="DAYS", help="Not verified in DAYS days, or never."),
+    stale: int | None = typer.Option(
+        None, "--stale", metavar="DAYS", min=0, max=36_500, help="Not verified in DAYS days, or never."
+    ),
     designation: str | None = typer.Option(
         None, help=f"Carries this designation, not lifted: {', '.join(DESIGNATION_KIND_BY_SLUG)}."
     ),
@@ -452,17 +453,13 @@ def _without_error_note(text: str) -> str:
 
 
 def _edited_fields(text: str) -> dict[str, Any]:
-    """Every field, from the edited YAML (a field left out is cleared); `DomainError` when malformed."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else 0
-        raise DomainError(f"edited YAML:{line}: malformed YAML: {getattr(exc, 'problem', exc)}") from None
-    if not isinstance(data, dict):
-        raise DomainError("edited YAML: expected a mapping of fields")
+    """Every field, from the edited YAML, read as `nansen import` reads a file (duplicate keys, depth,
+    dates and numbers checked, errors at their line); a field left out is cleared."""
+    records = imports.READERS["yaml"]("edited YAML", text)
+    if len(records) != 1:
+        raise DomainError("edited YAML: expected one entry, a mapping of fields")
     updates = {key: F.empty_value(F.FIELD_BY_KEY[key]) for key in F.KEYS}
-    updates.update(F.flatten(data))
+    updates.update(records[0].data)
     return updates
 
 

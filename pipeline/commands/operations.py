@@ -47,7 +47,7 @@ _RUN_COLUMNS = ["id", "job", "slot", "started_at", "finished_at", "outcome", "co
 def runs_command(
     ctx: typer.Context,
     job: str | None = typer.Option(None, "--job"),
-    limit: int = typer.Option(30, "--limit", min=1, help="The most recent this many runs."),
+    limit: int = typer.Option(30, "--limit", min=1, max=100_000, help="The most recent this many runs."),
     fmt: TableFormat = format_option(),
     excel: bool = excel_option(),
 ) -> None:

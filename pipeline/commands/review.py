@@ -102,6 +102,9 @@ def _text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else str(value)
 
 
+MAX_ID = 2**63 - 1  # the largest id a database row can have (SQLite and PostgreSQL bigint)
+
+
 @review_app.callback(invoke_without_command=True)
 def review_command(
     ctx: typer.Context,
@@ -131,7 +134,7 @@ def review_command(
 @review_app.command("accept")
 def accept_command(
     ctx: typer.Context,
-    ids: list[int] = typer.Argument(None, help="Proposal ids."),
+    ids: list[int] = typer.Argument(None, min=1, max=MAX_ID, help="Proposal ids."),
     entry: str | None = typer.Option(None, "--entry", help="With --field: every pending proposal for it."),
     field: str | None = typer.Option(None, "--field"),
     reason: str | None = typer.Option(None, help="Kept in the entry's history."),
@@ -151,7 +154,7 @@ def accept_command(
 @review_app.command("reject")
 def reject_command(
     ctx: typer.Context,
-    ids: list[int] = typer.Argument(..., help="Proposal ids."),
+    ids: list[int] = typer.Argument(..., min=1, max=MAX_ID, help="Proposal ids."),
     reason: str = typer.Option(..., help="Why (kept; the same value is not proposed again)."),
 ) -> None:
     """Reject proposals; the same value will not be proposed again."""
