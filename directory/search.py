@@ -126,15 +126,16 @@ def search_ids(session: Session, query: str, *, limit: int = 50) -> list[Hit]:
     return _search_sqlite(session, query, limit)
 
 
+# A query in both languages' configurations, as the documents are indexed: `:q` bound to the words.
+_PG_QUERY = "(websearch_to_tsquery('english', :q) || websearch_to_tsquery('russian', :q))"
+
+
 def count_matches(session: Session, query: str) -> int:
     """How many entries `search_ids` would find with no limit (to say "20 of 22")."""
     if session.get_bind().dialect.name == "postgresql":
         return int(
             session.scalar(
-                text(
-                    "SELECT count(*) FROM entry_search WHERE document @@ "
-                    "(websearch_to_tsquery('english', :q) || websearch_to_tsquery('russian', :q))"
-                ),
+                text(f"SELECT count(*) FROM entry_search WHERE document @@ {_PG_QUERY}"),
                 {"q": _yo_folded(query)},
             )
             or 0
@@ -177,7 +178,7 @@ def _search_postgresql(session: Session, query: str, limit: int) -> list[Hit]:
     rows = session.execute(
         text(
             "SELECT entry_id, ts_rank_cd(document, q) AS score FROM entry_search, "
-            "(SELECT websearch_to_tsquery('english', :q) || websearch_to_tsquery('russian', :q) AS q) AS query "
+            f"(SELECT {_PG_QUERY} AS q) AS query "
             "WHERE document @@ q ORDER BY score DESC, entry_id LIMIT :limit"
         ),
         {"q": folded, "limit": limit},

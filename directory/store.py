@@ -147,14 +147,9 @@ def check_url(url: str) -> URL:
     return parsed
 
 
-def is_missing_file(url: URL) -> bool:
-    """A SQLite URL naming a file that does not exist (connecting would create it, empty)."""
-    database = url.database or ""
-    return url.get_backend_name() == "sqlite" and database not in ("", ":memory:") and not Path(database).exists()
-
-
-def _check_sqlite_file(url: str, parsed: URL) -> None:
-    """Refuse a SQLite URL naming an empty file: connecting would write a database into it.
+def _refuse_absent_sqlite_file(url: str, parsed: URL) -> None:
+    """Refuse a SQLite URL naming a file that does not exist (`NoDatabaseFile`) or is empty
+    (`NotInitialized`): connecting would create it, or write a database into it.
 
     Only `stat`, never `open`: closing any descriptor of a SQLite file drops every POSIX lock this
     process holds on it (SQLite's documented caveat), so reading its header here could break a
@@ -163,6 +158,8 @@ def _check_sqlite_file(url: str, parsed: URL) -> None:
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return
     path = Path(parsed.database or "")
+    if not path.exists():
+        raise NoDatabaseFile(url, path)
     if path.is_file() and path.stat().st_size == 0:
         raise NotInitialized(url)
 
@@ -177,10 +174,8 @@ class Store:
 
     def __init__(self, url: str, *, create: bool = False) -> None:
         parsed = check_url(url)
-        if is_missing_file(parsed) and not create:
-            raise NoDatabaseFile(url, Path(parsed.database or ""))
         if not create:
-            _check_sqlite_file(url, parsed)
+            _refuse_absent_sqlite_file(url, parsed)
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)

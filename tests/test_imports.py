@@ -408,10 +408,15 @@ def test_hostile_values_are_one_line_not_a_traceback(
     store: Store, tmp_path: Path, name: str, text: str, problem: str
 ) -> None:
     path = write(tmp_path / name, text)
+    assert _only_problem(store, path).startswith(f"{path}:{problem}")
+
+
+def _only_problem(store: Store, path: Path) -> str:
+    """The one problem an import of `path` is refused with."""
     with pytest.raises(imports.ImportFailed) as caught:
         run(store, path)
     [found] = caught.value.problems
-    assert str(found).startswith(f"{path}:{problem}")
+    return str(found)
 
 
 def test_the_import_command_says_each_problem_in_one_line(cli: Any, store: Store, tmp_path: Path) -> None:
@@ -726,11 +731,9 @@ def test_numbers_that_are_no_text_are_refused_at_their_line(
     store: Store, tmp_path: Path, name: str, text: str, problem: str
 ) -> None:
     path = write(tmp_path / name, text)
-    with pytest.raises(imports.ImportFailed) as caught:
-        run(store, path)
-    [found] = caught.value.problems
-    assert str(found).startswith(f"{path}:{problem}")
-    assert "sys." not in str(found)
+    found = _only_problem(store, path)
+    assert found.startswith(f"{path}:{problem}")
+    assert "sys." not in found
 
 
 # --------------------------------------------------------------------------- which files

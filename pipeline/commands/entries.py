@@ -30,6 +30,7 @@ from pipeline.commands.output import (
     DocFormat,
     Lang,
     TableFormat,
+    check_excel,
     console,
     emit_json,
     emit_measures,
@@ -101,8 +102,7 @@ def _emit_entries(
         columns = [*(["rank"] if ranks is not None else []), *F.KEYS, "created_at", "updated_at"]
         emit_rows(rows, fmt, columns, excel=excel)
         return
-    if excel:
-        raise UsageError("--excel goes with --format csv")
+    check_excel(fmt, excel)
     table = [_entry_row(e, lang) for e in found]
     emit_table(table, list(table[0]) if table else ["slug"], title=title or f"{len(table)} entries")
 

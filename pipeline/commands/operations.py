@@ -11,6 +11,7 @@ from directory.errors import UsageError
 from pipeline import jobs, runs, scheduler
 from pipeline.commands.output import (
     TableFormat,
+    check_database,
     emit_rows,
     excel_option,
     format_option,
@@ -25,8 +26,7 @@ def schedule_command(ctx: typer.Context) -> None:
     """Run the scheduler in the foreground (crawls, publishing, newsletter) until SIGTERM/SIGINT."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     current = settings(ctx)
-    with unit_of_work(ctx):
-        pass  # a database that is missing, unreachable or not initialized is one line now, not a crash later
+    check_database(ctx)
     enabled = ", ".join(f"{job} ({expr})" for job, expr in current.schedule.expressions().items() if expr)
     typer.echo(f"scheduling: {enabled} [{current.schedule.timezone}]")
     scheduler.run(current)
@@ -34,8 +34,7 @@ def schedule_command(ctx: typer.Context) -> None:
 
 def run_command(ctx: typer.Context) -> None:
     """One full cycle now: crawl → publish → Telegram → newsletter if due (what the scheduler runs)."""
-    with unit_of_work(ctx):
-        pass  # a database that is missing, unreachable or not initialized is one line, before any job
+    check_database(ctx)
     outcomes = jobs.cycle(settings(ctx), on_step=lambda job, outcome: typer.echo(f"{job}: {outcome}"))
     if "failed" in outcomes.values():
         raise typer.Exit(1)

@@ -98,6 +98,19 @@ def settings(ctx: typer.Context) -> Settings:
     return cast("Settings", ctx.find_root().obj)
 
 
+def check_database(ctx: typer.Context) -> None:
+    """Raise the one-line error of a database that is missing, unreachable or not initialized, before a
+    command starts work that would otherwise fail deep inside (a crawl process, a scheduled job)."""
+    with unit_of_work(ctx):
+        pass
+
+
+def check_excel(fmt: TableFormat, excel: bool) -> None:
+    """`--excel` is an option of `--format csv` (raises `UsageError` otherwise)."""
+    if excel and fmt != TableFormat.csv:
+        raise UsageError("--excel goes with --format csv")
+
+
 @contextmanager
 def unit_of_work(ctx: typer.Context) -> Iterator[Session]:
     """A session on the configured database, committed when the block ends without an error."""
@@ -250,8 +263,7 @@ def emit_rows(
     excel: bool = False,
 ) -> None:
     """Rows as JSON (every key), CSV (`columns`, `emit_csv`) or a table (`table_columns`, else `columns`)."""
-    if excel and fmt != TableFormat.csv:
-        raise UsageError("--excel goes with --format csv")
+    check_excel(fmt, excel)
     if fmt == TableFormat.json:
         emit_json(list(rows))
     elif fmt == TableFormat.csv:

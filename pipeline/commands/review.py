@@ -14,6 +14,7 @@ from directory.models import Proposal
 from pipeline.commands.output import (
     TableFormat,
     cell,
+    check_excel,
     console,
     emit_rows,
     excel_option,
@@ -116,8 +117,7 @@ def review_command(
     """List proposals (pending by default) with their evidence."""
     if ctx.invoked_subcommand is not None:
         return
-    if excel and fmt != TableFormat.csv:
-        raise UsageError("--excel goes with --format csv")
+    check_excel(fmt, excel)
     if status not in (*proposals.STATUSES, "all"):
         raise UsageError(f"--status: {status!r} is not one of pending, accepted, rejected, all")
     with unit_of_work(ctx) as session:
