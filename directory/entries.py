@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from directory import fields as F
-from directory import search
+from directory import search, store
 from directory.errors import DomainError
 from directory.models import Entry, Revision, utcnow
 
@@ -38,6 +38,19 @@ class InvalidEntry(DomainError, ValueError):
 
     def lines(self) -> list[str]:
         return [f"{self.slug or 'entry'}: {error}" for error in self.errors]
+
+
+class EditConflict(DomainError):
+    """Fields an edit changes were changed meanwhile by someone else, to other values.
+
+    `theirs`: field -> the value stored now; `current`: the entry's record now; `merged`: `current`
+    with the edit's changes laid over it (the edit's values on the clashing fields), the text to offer
+    the person again."""
+
+    def __init__(self, slug: str, theirs: Mapping[str, Any], current: dict[str, Any], merged: dict[str, Any]) -> None:
+        clashes = ", ".join(f"{key} is now {value!r}" for key, value in theirs.items())
+        super().__init__(f"{slug}: changed by someone else since you opened it ({clashes})")
+        self.slug, self.theirs, self.current, self.merged = slug, dict(theirs), current, merged
 
 
 @dataclass(frozen=True)
@@ -103,8 +116,11 @@ def diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[FieldChange]:
 # --------------------------------------------------------------------------- reads
 
 
-def get_entry(session: Session, slug: str) -> Entry:
-    entry = session.scalar(select(Entry).where(Entry.slug == slug))
+def get_entry(session: Session, slug: str, *, for_writing: bool = False) -> Entry:
+    """The entry with `slug` (raises EntryNotFound); `for_writing`: held until the transaction ends and
+    read afresh (`store.for_writing`), for a change that depends on what it holds."""
+    query = select(Entry).where(Entry.slug == slug)
+    entry = (store.for_writing(session, query) if for_writing else session.scalars(query)).first()
     if entry is None:
         raise EntryNotFound(slug)
     return entry
@@ -114,14 +130,17 @@ def find_entry(session: Session, slug: str) -> Entry | None:
     return session.scalar(select(Entry).where(Entry.slug == slug))
 
 
-def find_entries(session: Session, slugs: Iterable[str], *, chunk: int = 500) -> dict[str, Entry]:
+def find_entries(
+    session: Session, slugs: Iterable[str], *, chunk: int = 500, for_writing: bool = False
+) -> dict[str, Entry]:
     """slug -> entry for those of `slugs` that exist, in one query per `chunk` slugs (a bound on the
-    number of parameters of one statement)."""
+    number of parameters of one statement); `for_writing` as in `get_entry`, in slug order."""
     wanted = sorted(set(slugs))
     found: dict[str, Entry] = {}
     for start in range(0, len(wanted), chunk):
-        query = select(Entry).where(Entry.slug.in_(wanted[start : start + chunk]))
-        found.update((entry.slug, entry) for entry in session.scalars(query))
+        query = select(Entry).where(Entry.slug.in_(wanted[start : start + chunk])).order_by(Entry.slug)
+        rows = store.for_writing(session, query) if for_writing else session.scalars(query)
+        found.update((entry.slug, entry) for entry in rows)
     return found
 
 
@@ -284,12 +303,35 @@ def edit_entry(
     *,
     reason: str | None = None,
     minor: bool = False,
+    based_on: Mapping[str, Any] | None = None,
 ) -> Change:
-    """Change the given fields of an existing entry."""
+    """Change the given fields of an existing entry, held for writing first (`get_entry`), so the
+    revisions' old values are what is replaced even when another process edits it at the same time.
+
+    `based_on`: the record (`to_record`) the updates were made from, read earlier without holding it,
+    as an editor session does. Then only the fields the updates change relative to it are applied,
+    over whatever others changed meanwhile, and EditConflict is raised when someone else changed one
+    of those same fields to another value (a three-way merge, field by field, as `git merge` does)."""
     if "slug" in updates and updates["slug"] != slug:
         raise InvalidEntry(slug, [F.FieldError("slug", "cannot be changed: it is the entry's stable id")])
-    get_entry(session, slug)
-    return apply(session, {**updates, "slug": slug}, actor, reason=reason, minor=minor)
+    entry = get_entry(session, slug, for_writing=True)
+    if based_on is not None:
+        updates = _rebased(slug, to_record(entry), based_on, updates)
+    change = plan_against(entry, {**updates, "slug": slug})
+    return write(session, change, actor, reason=reason, minor=minor, entry=entry)
+
+
+def _rebased(
+    slug: str, current: dict[str, Any], based_on: Mapping[str, Any], updates: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The fields `updates` changes relative to `based_on` (validated; raises InvalidEntry), or
+    EditConflict when `current` has another value than both for one of them."""
+    proposed = merged_record(based_on, {**updates, "slug": slug})
+    mine = {key: proposed[key] for key in F.KEYS if proposed[key] != based_on.get(key)}
+    theirs = {key: current[key] for key in mine if current[key] not in (based_on.get(key), mine[key])}
+    if theirs:
+        raise EditConflict(slug, theirs, current, {**current, **mine})
+    return mine
 
 
 def verify_entry(

@@ -465,11 +465,15 @@ class ImportPlan:
         return sum(1 for change in self.changes if change.action == action)
 
 
-def plan_import(session: Session, records: Sequence[SourceRecord], problems: Sequence[Problem] = ()) -> ImportPlan:
+def plan_import(
+    session: Session, records: Sequence[SourceRecord], problems: Sequence[Problem] = (), *, for_writing: bool = False
+) -> ImportPlan:
     """Check every record (fields, whole-entry rules, duplicate slugs); raise with all problems,
     including `problems` already found while reading, so one run reports everything to fix.
 
-    Time is linear in the records: the entries they name are loaded in a few queries, not one each."""
+    Time is linear in the records: the entries they name are loaded in a few queries, not one each.
+    `for_writing`: those entries are held until the transaction ends (`entries.find_entries`), so a
+    plan that is then applied replaces what it compared against."""
     problems = list(problems)
     slugs: list[str | None] = []
     for record in records:
@@ -477,7 +481,7 @@ def plan_import(session: Session, records: Sequence[SourceRecord], problems: Seq
             slugs.append(entries.slug_of(record.data))
         except entries.InvalidEntry:
             slugs.append(None)  # reported with the record's other problems by `plan_against`
-    existing = entries.find_entries(session, (slug for slug in slugs if slug is not None))
+    existing = entries.find_entries(session, (slug for slug in slugs if slug is not None), for_writing=for_writing)
     changes: list[entries.Change] = []
     seen: dict[str, SourceRecord] = {}
     for record, slug in zip(records, slugs, strict=True):
@@ -527,7 +531,7 @@ def import_paths(
 ) -> ImportPlan:
     """Read, check and (unless `dry_run`) apply; raises ImportFailed before writing anything."""
     records, problems = _read_all(list(paths))
-    plan = plan_import(session, records, problems)
+    plan = plan_import(session, records, problems, for_writing=not dry_run)
     if not dry_run:
         apply_import(session, plan, actor_name, reason=reason)
     return plan

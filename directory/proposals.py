@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from directory import entries, untrusted
+from directory import entries, store, untrusted
 from directory import fields as F
 from directory.errors import DomainError
 from directory.models import Entry, Proposal, utcnow
@@ -121,7 +121,8 @@ def list_proposals(
 
 
 def _pending(session: Session, ids: Sequence[int]) -> list[Proposal]:
-    found = {p.id: p for p in session.scalars(select(Proposal).where(Proposal.id.in_(ids)))}
+    query = select(Proposal).where(Proposal.id.in_(ids)).order_by(Proposal.id)
+    found = {p.id: p for p in store.for_writing(session, query)}  # two reviewers cannot both decide one
     missing = [i for i in ids if i not in found]
     if missing:
         raise ReviewError(f"no proposal with id {', '.join(map(str, missing))}")
@@ -164,8 +165,7 @@ def reject(session: Session, ids: Sequence[int], maintainer: str, *, reason: str
 
 
 def _apply(session: Session, proposal: Proposal, maintainer: str, reason: str | None) -> None:
-    entry = session.get(Entry, proposal.entry_id)
-    assert entry is not None
+    entry = store.for_writing(session, select(Entry).where(Entry.id == proposal.entry_id)).one()
     actor = entries.Actor(maintainer, f"review:{proposal.origin}#{proposal.id}")
     why = reason or f"accepted proposal {proposal.id} ({proposal.kind})"
     if proposal.field == PAGE_FIELD:

@@ -18,7 +18,7 @@ from typing import Any, cast
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import CursorResult, Engine, create_engine, event, inspect, update
+from sqlalchemy import CursorResult, Engine, ScalarResult, Select, create_engine, event, false, inspect, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError
@@ -202,6 +202,26 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+# --------------------------------------------------------------------------- writing what was read
+
+
+def for_writing(session: Session, statement: Select[Any]) -> ScalarResult[Any]:
+    """The objects `statement` selects, held for writing until the transaction ends and read afresh
+    (not from the session's cache), so that what the transaction writes over them is what it read:
+    two processes changing the same rows wait for each other instead of one losing the other's update.
+
+    Call it before reading what a write depends on. PostgreSQL locks the rows, in the statement's
+    order (`FOR NO KEY UPDATE`: rows that refer to them can still be inserted); SQLite, whose one
+    writer holds the whole file, takes its write lock now instead of at the first write, waiting up
+    to the busy timeout for another writer to finish."""
+    if session.get_bind().dialect.name == "sqlite":
+        table = statement.get_final_froms()[0]
+        key = next(iter(table.primary_key))
+        session.execute(update(table).where(false()).values({key.name: key}))  # type: ignore[arg-type]
+    locking = statement.with_for_update(key_share=True).execution_options(populate_existing=True)
+    return session.scalars(locking)
 
 
 # --------------------------------------------------------------------------- leases

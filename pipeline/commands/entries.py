@@ -390,11 +390,12 @@ def edit_command(
     """Change fields of an entry, by flags or as YAML in $EDITOR."""
     actor = entries.Actor(settings(ctx).actor)
     with unit_of_work(ctx) as session:
-        record = entries.to_record(entries.get_entry(session, slug))
-        if set_ or add or remove:
+        if set_ or add or remove:  # held from the read on, so a concurrent --add is not lost
+            record = entries.to_record(entries.get_entry(session, slug, for_writing=True))
             updates = {**_parse_sets(set_), **_item_edits(record, add, remove)}
             change = entries.edit_entry(session, slug, updates, actor, reason=reason, minor=minor)
-        else:
+        else:  # nothing held while a person types: merged at save instead
+            record = entries.to_record(entries.get_entry(session, slug))
             change = _edit_in_editor(session, record, actor, reason=reason, minor=minor)
     if change.action == "unchanged":
         typer.echo(f"{slug}: nothing changed")
@@ -410,23 +411,34 @@ def _edit_in_editor(
     A mistake (malformed YAML, a refused value) reopens the editor on what was written, with the error
     on top as comment lines, as `git commit` and `kubectl edit` do, so no typing is lost. Quitting
     without saving cancels. The same error twice in a row ends the edit too (an editor that cannot
-    fix it), and the text is then kept in a file the error names."""
+    fix it), and the text is then kept in a file the error names.
+
+    The entry is not held while the editor is open: at save, only the fields changed in the editor
+    are applied over what others changed meanwhile; when someone else changed one of those same
+    fields, the editor reopens on the entry as it is now with this edit's values laid over it, the
+    other values named on top, and saving again applies it (`entries.edit_entry`'s `based_on`)."""
     text = exports.entry_yaml(record)
     last_error: str | None = None
+    merged = False  # the text offered is a merge: saved as it is, it is applied
     while True:
         edited = _launch_editor(text)
-        if edited is None:
+        if edited is None or (edited == text.encode("utf-8") and not merged):
             raise DomainError("edit cancelled: the file was not changed" + (f" ({last_error})" if last_error else ""))
         try:
             body = _without_error_note(edited.decode("utf-8"))
             updates = _edited_fields(body)
             with session.begin_nested():  # a refused edit leaves nothing behind
-                return entries.edit_entry(session, record["slug"], updates, actor, reason=reason, minor=minor)
+                return entries.edit_entry(
+                    session, record["slug"], updates, actor, reason=reason, minor=minor, based_on=record
+                )
         except UnicodeDecodeError:
             body = _without_error_note(edited.decode("utf-8", errors="replace"))
             error = "edited text is not UTF-8: save it as UTF-8 (what could not be read shows as \ufffd)"
+        except entries.EditConflict as exc:
+            record, body, merged = exc.current, exports.entry_yaml(exc.merged), True
+            error = f"{exc}: below, the entry as it is now with your changes; save to keep them"
         except DomainError as exc:
-            error = "; ".join(exc.lines())
+            error, merged = "; ".join(exc.lines()), False
         if error == last_error:
             kept = _keep(body, record["slug"])
             raise DomainError(f"{error} (nothing changed; the edited text is kept in {kept})") from None
@@ -464,7 +476,8 @@ def _edited_fields(text: str) -> dict[str, Any]:
 
 
 def _launch_editor(text: str) -> bytes | None:
-    """Open `text` in $VISUAL/$EDITOR (else vi, at a terminal); the saved bytes, or None if unchanged."""
+    """Open `text` in $VISUAL/$EDITOR (else vi, at a terminal); the saved bytes, or None if the file
+    was not saved (its modification time, set in the past before the editor starts, is unchanged)."""
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
     if not editor and not sys.stdin.isatty():
         raise DomainError("no $VISUAL or $EDITOR, and no terminal for vi: set one, or use --set, --add or --remove")
@@ -472,6 +485,7 @@ def _launch_editor(text: str) -> bytes | None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "entry.yaml"
         path.write_text(text, encoding="utf-8")
+        os.utime(path, ns=(0, 0))  # any save, even of the same text, moves it
         try:
             exited = subprocess.run([*shlex.split(editor), str(path)], check=False).returncode
         except (OSError, ValueError) as exc:  # not found, not executable, unbalanced quotes in $EDITOR
@@ -481,7 +495,8 @@ def _launch_editor(text: str) -> bytes | None:
         if not path.is_file():
             raise DomainError(f"the editor {editor!r} removed the file; nothing changed")
         edited = path.read_bytes()
-    return None if edited == text.encode("utf-8") else edited
+        saved = path.stat().st_mtime_ns != 0
+    return edited if saved or edited != text.encode("utf-8") else None
 
 
 @entries_app.command("verify")
