@@ -397,9 +397,19 @@ def _update(
     search.index_entry(session, entry)
 
 
+def checked_reason(reason: str | None) -> str | None:
+    """Why a change was made, as the history keeps it (`fields.note_text`); DomainError when it holds
+    control or invisible characters or is longer than a paragraph."""
+    try:
+        return F.note_text(reason, F.TEXT_LIMIT)
+    except ValueError as exc:
+        raise DomainError(f"the reason: {exc}") from None
+
+
 def _revision(
     entry: Entry, field_: str, old: Any, new: Any, actor: Actor, reason: str | None, now: dt.datetime
 ) -> Revision:
+    reason = checked_reason(reason)
     return Revision(
         entry_id=entry.id,
         field=field_,

@@ -72,6 +72,16 @@ def _text(value: Any) -> str | None:
     return text
 
 
+def note_text(value: Any, limit: int) -> str | None:
+    """A person's free text kept outside an entry (a reason or note in the history, where a consent
+    was recorded, the name changes are made under), read as an entry's text is (`_text`: spaces
+    collapsed, no character that acts instead of showing), at most `limit` characters; ValueError why."""
+    text = _text(value)
+    if text is not None and len(text) > limit:
+        raise ValueError(f"too long: {len(text):,} characters (at most {limit:,})")
+    return text
+
+
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -87,11 +88,20 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
     """Files named, and the importable files under folders named, in a stable order; each file once,
     however often it is named (directly, through a folder, or through a link), by the path first named.
     Hidden files and folders under a folder (`.git/`, `.github/`) are skipped; a hidden file named is read."""
-    found: dict[str, Path] = {}  # the file's real path -> the path it was first named by
+    found: dict[object, Path] = {}  # the file's identity -> the path it was first named by
     for path in paths:
         for file in sorted(_files_under(path)) if path.is_dir() else [path]:
-            found.setdefault(os.path.realpath(file), file)
+            found.setdefault(_identity(file), file)
     return list(found.values())
+
+
+def _identity(file: Path) -> object:
+    """What makes two paths one file: device and inode (a symbolic or a hard link), else the real path."""
+    try:
+        status = file.stat()
+    except OSError:  # reported when it is read
+        return os.path.realpath(file)
+    return (status.st_dev, status.st_ino)
 
 
 def _files_under(folder: Path) -> Iterator[Path]:
@@ -128,6 +138,9 @@ def _read_all(paths: list[Path]) -> tuple[list[SourceRecord], list[Problem]]:
         except ImportFailed as exc:
             problems += exc.problems
             continue
+        if not read:  # an empty file, or a CSV with its header only: a save that went wrong, most likely
+            problems.append(Problem(str(path), 0, "holds no entries: remove the file or fill it"))
+            continue
         printed = next((record for record in read if set(_FOR_PEOPLE) & record.data.keys()), None)
         if printed is not None:  # one line for the file, not one per entry and column
             problems.append(Problem(str(path), printed.line, _printed_for_people(fmt, printed.data.keys())))
@@ -149,9 +162,14 @@ def _read_text(path: Path) -> str:
     written (CSV needs them: RFC 4180 rows end with CRLF, and a quoted cell may hold one).
 
     Raises ImportFailed for a file larger than `MAX_FILE_BYTES` (read no further than that), one that
-    cannot be read, or one that is not UTF-8 (naming the line of the first bad byte)."""
+    cannot be read, one that is not a regular file (a named pipe would block the import until someone
+    writes to it; a device may never end), or one that is not UTF-8 (naming the line of the first bad byte)."""
     try:
-        with path.open("rb") as handle:
+        # O_NONBLOCK: opening a named pipe for reading would wait for a writer
+        with os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                reason = "not a regular file (a pipe, socket or device): save the entries to a file and import that"
+                raise ImportFailed([Problem(str(path), 0, reason)])
             data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise ImportFailed([Problem(str(path), 0, f"cannot read: {exc.strerror or exc}")]) from None

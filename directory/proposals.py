@@ -134,6 +134,7 @@ def _pending(session: Session, ids: Sequence[int]) -> list[Proposal]:
 
 def accept(session: Session, ids: Sequence[int], maintainer: str, *, reason: str | None = None) -> list[Proposal]:
     """Apply proposals as revisions in the maintainer's name; all of them or none."""
+    reason = entries.checked_reason(reason)
     proposals = _pending(session, ids)
     for proposal in proposals:
         _apply(session, proposal, maintainer, reason)
@@ -154,7 +155,8 @@ def accept_for(
 
 
 def reject(session: Session, ids: Sequence[int], maintainer: str, *, reason: str) -> list[Proposal]:
-    if not reason.strip():
+    reason = entries.checked_reason(reason) or ""
+    if not reason:
         raise ReviewError("rejecting needs a reason (it is kept, and the value is not proposed again)")
     proposals = _pending(session, ids)
     for proposal in proposals:

@@ -66,6 +66,18 @@ def normalize_email(value: str) -> str:
         raise SubscriberError(f"{value!r} is not an email address: {exc}") from exc
 
 
+def _consent_note(note: str, what: str) -> str:
+    """The maintainer's note of where a consent was recorded, as the history keeps text
+    (`directory.fields.note_text`); SubscriberError when it is empty or not plain text."""
+    try:
+        checked = F.note_text(note, F.TEXT_LIMIT)
+    except ValueError as exc:
+        raise SubscriberError(f"the consent note: {exc}") from None
+    if not checked:
+        raise SubscriberError(f"a consent note is needed: {what}")
+    return checked
+
+
 def check_preferences(
     language: str, countries: Iterable[str] = (), kinds: Iterable[str] = (), topics: Iterable[str] = ()
 ) -> tuple[str, Preferences]:
@@ -175,8 +187,7 @@ def add_confirmed(
     says the person asked to come back, and the consent record then names the note, the time and
     what it overrides. An active address is a SubscriberError.
     """
-    if not note.strip():
-        raise SubscriberError("a consent note is needed: say where the consent was recorded")
+    note = _consent_note(note, "say where the consent was recorded")
     address = normalize_email(email)
     subscriber = find(session, address)
     if subscriber is not None and subscriber.status == SubscriberStatus.ACTIVE:
@@ -397,8 +408,7 @@ def import_csv(session: Session, text: str, *, source: str, note: str, resubscri
     CRLF, LF or CR line ends, line breaks in quoted cells and a leading byte-order mark are all read
     (`directory.spreadsheet.spreadsheet_rows`, the reader of entry imports too).
     """
-    if not note.strip():
-        raise SubscriberError("a consent note is needed: say where the consent of these people was recorded")
+    note = _consent_note(note, "say where the consent of these people was recorded")
     report = ImportReport()
     try:
         read = spreadsheet_rows(text.removeprefix("\ufeff"))

@@ -27,6 +27,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 import newsletter
 import pipeline
 import publishing
+from directory import fields as F
 from directory.errors import DomainError
 
 DEFAULT_DATABASE_URL = "sqlite:///nansen.db"
@@ -338,6 +339,15 @@ class Settings(BaseSettings):
     config_path: Path | None = None
     problems: tuple[str, ...] = ()
 
+    @field_validator("actor")
+    @classmethod
+    def _actor(cls, value: str) -> str:
+        """A name as the history shows it: one line of plain text (`fields.note_text`), not empty."""
+        name = F.note_text(value, F.NAME_LIMIT)
+        if not name:
+            raise ValueError(f"{value!r} is blank: name who makes the changes (e.g. NANSEN_ACTOR=anna)")
+        return name
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -396,7 +406,7 @@ def load(database: str | None = None, actor: str | None = None) -> Settings:
         settings = Settings(**overrides)
     except ValidationError as exc:
         problems, defaults = _invalid(exc, path)
-        settings = Settings(**_merge(defaults, overrides))
+        settings = Settings(**_merge(overrides, defaults))  # a default replaces each value refused
         settings = settings.model_copy(update={"problems": (*settings.problems, *problems)})
     return settings.model_copy(update={"config_path": path if path.exists() else None})
 
@@ -407,6 +417,10 @@ def _invalid(exc: ValidationError, path: Path) -> tuple[list[str], dict[str, Any
     defaults: dict[str, Any] = {}
     for error in exc.errors():
         section, key = (str(part) for part in (*error["loc"], "")[:2])
+        if section == "actor":  # the one setting outside a section
+            problems.append(f"--actor/NANSEN_ACTOR: {error['msg'].removeprefix('Value error, ')}")
+            defaults["actor"] = "unknown"
+            continue
         info = SECTIONS[section].model_fields[key] if section in SECTIONS else None
         if info is None:
             problems.append(f"{section}: {error['msg']}")

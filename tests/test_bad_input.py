@@ -9,6 +9,7 @@ it held before and the working folder has no new file.
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 from collections.abc import Iterator
@@ -74,6 +75,8 @@ ENVIRONMENTS = [
     ({"NANSEN_CONTACT_URL": "notaurl"}, "NANSEN_CONTACT_URL: 'notaurl': is not an absolute http(s) URL"),
     ({"NANSEN_SENDER": "notanemail"}, "NANSEN_SENDER: 'notanemail': is not a mail address"),
     ({"NANSEN_NEWSLETTER_RETRY_DAYS": "-2"}, "NANSEN_NEWSLETTER_RETRY_DAYS: '-2' must be 0 or more"),
+    ({"NANSEN_ACTOR": "anna\x1b[2J"}, "--actor/NANSEN_ACTOR: 'anna\\x1b[2J' is not plain text"),
+    ({"NANSEN_ACTOR": " "}, "--actor/NANSEN_ACTOR: ' ' is blank"),
 ]
 
 CASES = [
@@ -128,6 +131,16 @@ CASES = [
         {"EDITOR": "{python} {tmp}/dup-editor.py", "VISUAL": ""},
     ),
     Case(("nosuchcommand",), 2, "No such command"),
+    # free text kept in the history: one line of plain text
+    Case(("entries", "edit", "meduza", "--set", "status=inactive", "--reason", "a\x1b[2Jb"), 1, "the reason: "),
+    Case(("entries", "verify", "meduza", "--note", "ok\x07"), 1, "the reason: 'ok\\x07' is not plain text"),
+    Case(("entries", "close", "meduza", "--reason", "x" * 2001), 1, "the reason: too long: 2,001 characters"),
+    Case(("review", "reject", "1", "--reason", "\x1b]8;;https://x.example\x07"), 1, "the reason: "),
+    Case(
+        ("subscribers", "add", "a@example.org", "--confirmed", "--note", "x\u202ey"),
+        1,
+        "the consent note: 'x\\u202ey' is not plain text",
+    ),
     # malformed addresses
     Case(
         ("subscribers", "add", "not-an-email", "--lang", "ru"), 1, "is not an email address", {"NANSEN_SECRET": SECRET}
@@ -140,6 +153,10 @@ CASES = [
     Case(("import", "{tmp}/nested.yaml"), 1, "nested"),
     Case(("import", "{tmp}/nested.json"), 1, "nested"),
     Case(("import", "{tmp}/latin1.csv"), 1, "latin1.csv"),
+    Case(("import", "{tmp}/fifo.yaml"), 1, "fifo.yaml:0: not a regular file (a pipe, socket or device)"),
+    Case(("import", "--dry-run", "{tmp}/fifo.yaml"), 1, "not a regular file"),
+    Case(("import", "{tmp}/empty.yaml"), 1, "empty.yaml:0: holds no entries"),
+    Case(("import", "{tmp}/header.csv"), 1, "header.csv:0: holds no entries"),
     Case(("subscribers", "import", "{tmp}/missing.csv", "--note", "n"), 2, "does not exist"),
     Case(("export", "--format", "hsds"), 2, "--output"),
     Case(("export", "--format", "json", "--output", "{tmp}/no-such-folder/all.json"), 2, "does not exist"),
@@ -200,6 +217,9 @@ def test_a_mistake_is_one_line_and_changes_nothing(
     (tmp_path / "nested.json").write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
     (tmp_path / "latin1.csv").write_bytes("slug,name.en\ncafé,Café\n".encode("latin-1"))
     (tmp_path / "a-file").write_text("not a folder\n", encoding="utf-8")
+    os.mkfifo(tmp_path / "fifo.yaml")  # nothing ever writes to it: reading it would wait forever
+    (tmp_path / "empty.yaml").write_bytes(b"")
+    (tmp_path / "header.csv").write_text("slug,kind\r\n", encoding="utf-8")
     (tmp_path / "in-the-way" / "meduza.yaml").mkdir(parents=True)
     (tmp_path / "linked").mkdir()
     (tmp_path / "linked" / "meduza.yaml").symlink_to(tmp_path / "a-file")

@@ -744,7 +744,15 @@ def test_a_file_named_twice_is_read_once(store: Store, tmp_path: Path) -> None:
     (folder / "entries").mkdir(parents=True)
     path = write(folder / "entries" / "good.yaml", GOOD)
     (tmp_path / "link.yaml").symlink_to(path)
-    plan = run(store, folder, path, folder / "entries" / ".." / "entries" / "good.yaml", tmp_path / "link.yaml")
+    (tmp_path / "hard.yaml").hardlink_to(path)
+    plan = run(
+        store,
+        folder,
+        path,
+        folder / "entries" / ".." / "entries" / "good.yaml",
+        tmp_path / "link.yaml",
+        tmp_path / "hard.yaml",
+    )
     assert [(r.path, r.line) for r in plan.records] == [(str(path), 1)]
     assert plan.count("create") == 1
 
