@@ -408,6 +408,9 @@ def _source(value: Any) -> str | None:
     return sources.SEPARATOR.join(urls) or None
 
 
+_LIKE_A_SEPARATOR = re.compile(r"[|,;\s]")  # what people separate items with, in an item that is refused
+
+
 def _run_together(item: str, mark: str) -> bool:
     """Whether `item`, which may hold `mark` (`|` or `;`) of its own (`https://x.org/a;jsessionid=1`),
     is rather two items written without the spaces of their separator: it ends with `mark`, or another
@@ -553,7 +556,7 @@ class Field:
             except ValueError as exc:
                 if self.structured:
                     raise ValueError(f"item {number}: {exc}") from exc
-                if isinstance(item, str) and "|" in item:
+                if isinstance(item, str) and _LIKE_A_SEPARATOR.search(item.strip()):  # `RU,BY`, `ru en`
                     raise ValueError(f"{exc} (separate items with {LIST_SEPARATOR!r}, a space on each side)") from exc
                 raise
             if normalized is not None and normalized not in items:

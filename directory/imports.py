@@ -232,7 +232,7 @@ def _yaml_entries(path: str, text: str) -> Iterator[yaml.Node]:
     so that nesting deeper than `MAX_DEPTH` is refused at its line before anything is built; aliases
     (`*name`) are refused too, since one can stand for a structure many times its size, and so are a
     key written twice in one mapping and a number longer than `MAX_NUMBER_LENGTH`."""
-    resolver = yaml.resolver.Resolver()
+    resolver, constructor = yaml.resolver.Resolver(), yaml.constructor.SafeConstructor()
     open_nodes: list[yaml.CollectionNode] = []
     keys: list[yaml.Node | None] = []  # per open mapping: the key read, waiting for its value
     seen: list[dict[str, int]] = []  # per open mapping: the line of each key read
@@ -256,7 +256,11 @@ def _yaml_entries(path: str, text: str) -> Iterator[yaml.Node]:
             tag = _tag(resolver, yaml.ScalarNode, event)
             if tag in _YAML_NUMBERS and len(event.value) > MAX_NUMBER_LENGTH:
                 raise ImportFailed([Problem(path, line, _TOO_LONG_NUMBER)])
+            if tag in _AS_WRITTEN and event.tag in (None, "!"):
+                tag = _YAML_STR
             node: yaml.Node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+            if tag == _YAML_TIMESTAMP:
+                _check_date(path, line, constructor, node)
         elif isinstance(event, yaml.CollectionEndEvent):
             node = open_nodes.pop()
             node.end_mark = event.end_mark
@@ -283,6 +287,18 @@ def _yaml_entries(path: str, text: str) -> Iterator[yaml.Node]:
 
 
 _YAML_NUMBERS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+_YAML_STR, _YAML_TIMESTAMP = "tag:yaml.org,2002:str", "tag:yaml.org,2002:timestamp"
+# No field is a number or a yes/no: a plain scalar YAML 1.1 would read as one is kept as written, so
+# `telegram: 007` stays `007` (not 7) and `host_countries: [NO]` is Norway (not false).
+_AS_WRITTEN = (*_YAML_NUMBERS, "tag:yaml.org,2002:bool")
+
+
+def _check_date(path: str, line: int, constructor: yaml.constructor.SafeConstructor, node: yaml.ScalarNode) -> None:
+    """Refuse, at its own line, a value YAML reads as a date but no calendar has (`2026-13-45`)."""
+    try:
+        constructor.construct_yaml_timestamp(node)
+    except ValueError as exc:
+        raise ImportFailed([Problem(path, line, f"{node.value!r} is not a date: {exc}")]) from None
 
 
 def _tag(resolver: yaml.resolver.Resolver, kind: type[yaml.Node], event: Any) -> str:

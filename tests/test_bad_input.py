@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -210,9 +211,16 @@ def _counts(url: str) -> tuple[int, int, int]:
 
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_a_mistake_is_one_line_and_changes_nothing(
-    case: Case, seeded_url: str, taken_port: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    case: Case,
+    seeded_url: str,
+    taken_port: int,
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(tmp_path)  # a command that wrongly made a default file would make it here
+    kept = tmp_path_factory.mktemp("kept")  # an edit kept for the user goes here, not into /tmp
+    monkeypatch.setattr(tempfile, "tempdir", str(kept))
     (tmp_path / "nested.yaml").write_text("slug: " + "[" * 1500 + "]" * 1500 + "\n", encoding="utf-8")
     (tmp_path / "nested.json").write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
     (tmp_path / "latin1.csv").write_bytes("slug,name.en\ncafé,Café\n".encode("latin-1"))

@@ -34,6 +34,7 @@ from pipeline.commands.output import (
     console,
     emit_json,
     emit_measures,
+    emit_pairs,
     emit_rows,
     emit_table,
     excel_option,
@@ -174,12 +175,9 @@ def show_command(ctx: typer.Context, slug: str, fmt: DocFormat = typer.Option(Do
             emit_json(_entry_json(entry))
             return
         record = entries.to_record(entry)
-        rows = [{"field": key, "value": record[key]} for key in F.KEYS if record[key] not in (None, [])]
-        rows += [
-            {"field": "created_at", "value": entry.created_at.isoformat()},
-            {"field": "updated_at", "value": entry.updated_at.isoformat()},
-        ]
-        emit_table(rows, ["field", "value"], title=f"{entry.slug} ({entry.kind})")
+        pairs = [(key, record[key]) for key in F.KEYS if record[key] not in (None, [])]
+        pairs += [("created_at", entry.created_at.isoformat()), ("updated_at", entry.updated_at.isoformat())]
+        emit_pairs(pairs, title=f"{entry.slug} ({entry.kind})")
 
 
 _MAX_LIMIT = 500

@@ -242,6 +242,20 @@ def emit_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], title:
         out.print(block)
 
 
+def emit_pairs(pairs: Sequence[tuple[str, Any]], title: str | None = None) -> None:
+    """One record as `name  value` lines (the form `emit_table` falls back to for each row): the
+    names on the left, each value wrapped beside its name, so a long URL or summary fits any width."""
+    out = console()
+    if title:
+        out.print(escape(title), style="bold")
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
+    for name, value in pairs:
+        grid.add_row(escape(name), cell(value))
+    out.print(grid)
+
+
 def _narrowest(columns: Sequence[str], cells: Sequence[Sequence[str]]) -> int:
     """The width of the narrowest table that breaks no word: each column as wide as its longest word
     (header included), plus a space either side and a border between columns."""
@@ -277,14 +291,14 @@ def emit_measures(data: Mapping[str, Any], fmt: DocFormat, title: str) -> None:
     if fmt == DocFormat.json:
         emit_json(data)
         return
-    rows = []
+    pairs = []
     for key, value in data.items():
         if isinstance(value, dict):
             shown = ", ".join(f"{k}: {v}" for k, v in value.items()) or "—"
         else:
             shown = value if value is not None else "—"
-        rows.append({"measure": key, "value": shown})
-    emit_table(rows, ["measure", "value"], title=title)
+        pairs.append((key, shown))
+    emit_pairs(pairs, title=title)
 
 
 def cell(value: Any) -> str:
