@@ -29,6 +29,7 @@ import pipeline
 import publishing
 from directory import fields as F
 from directory.errors import DomainError
+from pipeline import cron
 
 DEFAULT_DATABASE_URL = "sqlite:///nansen.db"
 DEFAULT_SITE_URL = "http://127.0.0.1:8000/"
@@ -218,8 +219,17 @@ class ScheduleSection(Section):
     @field_validator(*JOBS)
     @classmethod
     def _off_is_empty(cls, value: str) -> str:
-        """A cron expression, or "" for a job switched off ("off")."""
-        return "" if value.strip().lower() in OFF else value.strip()
+        """A cron expression as crontab(5) reads it (`pipeline.cron`), or "" for a job switched off ("off")."""
+        if value.strip().lower() in OFF:
+            return ""
+        cron.parse(value)
+        return value.strip()
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        cron.zone(value)
+        return value
 
     def expressions(self) -> dict[str, str]:
         """Each job's cron expression ("" when it is switched off)."""
@@ -436,11 +446,13 @@ def _invalid(exc: ValidationError, path: Path) -> tuple[list[str], dict[str, Any
             "greater_than_equal": f"must be {(error.get('ctx') or {}).get('ge', 0):g} or more",
             "less_than_equal": f"must be {(error.get('ctx') or {}).get('le', 0):g} or less",
         }.get(error["type"])
-        problems.append(
-            f"{origin}: {value!r} {reason}"
-            if reason
-            else f"{origin}: {value!r}: {error['msg'].removeprefix('Value error, ')}"
-        )
+        message = error["msg"].removeprefix("Value error, ")
+        if reason:
+            problems.append(f"{origin}: {value!r} {reason}")
+        else:  # a message that names the value already is not given it twice
+            problems.append(
+                f"{origin}: {message}" if message.startswith(repr(value)) else f"{origin}: {value!r}: {message}"
+            )
         defaults.setdefault(section, {})[key] = info.default
     return problems, defaults
 

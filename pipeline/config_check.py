@@ -1,7 +1,7 @@
 """`nansen config check`: every problem with the effective configuration.
 
 Apart from `pipeline.config` because it asks each package to parse what it will use (the crawler's
-networks, the SMTP URL, the cron expressions), which loads those packages; loading the settings
+networks, the SMTP URL), which loads those packages; loading the settings
 must stay fast for every command.
 """
 
@@ -14,7 +14,6 @@ from directory.store import BadDatabaseURL, check_url
 from newsletter.delivery import parse_smtp_url
 from pipeline.components import telegram_settings
 from pipeline.config import ConfigError, Settings
-from pipeline.cron import trigger_for
 
 
 def check(settings: Settings) -> list[str]:
@@ -27,12 +26,6 @@ def check(settings: Settings) -> list[str]:
     parts = urlsplit(settings.site.url)  # absolute http(s): `Settings` checks that
     if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost"):
         problems.append("site.url: use https in production (one-click unsubscribe requires it)")
-    for job, expression in settings.schedule.expressions().items():
-        if expression:
-            try:
-                trigger_for(expression, settings.schedule.timezone)
-            except (ValueError, KeyError) as exc:
-                problems.append(f"schedule.{job}: {expression!r}: {exc}")
     if settings.newsletter.smtp_url:
         try:
             parse_smtp_url(settings.newsletter.smtp_url.get_secret_value())

@@ -20,9 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from apscheduler.triggers.combining import OrTrigger
-from apscheduler.triggers.cron import CronTrigger
-
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 _MONTH_DAYS = {1: 31, 2: 29, 3: 31, 4: 30, 5: 31, 6: 30, 7: 31, 8: 31, 9: 30, 10: 31, 11: 30, 12: 31}
@@ -100,11 +97,28 @@ def _weekdays(values: frozenset[int]) -> str:
     return ",".join(_WEEKDAYS[d] for d in sorted(days))
 
 
-def _zone(timezone: str) -> Any:
+def zone(timezone: str) -> ZoneInfo:
+    """The IANA time zone named (`Europe/Berlin`); ValueError saying so when there is none."""
     try:
         return ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"timezone: {timezone!r} is not a known time zone (e.g. UTC, Europe/Berlin)") from None
+        raise ValueError(f"{timezone!r} is not a known time zone (e.g. UTC, Europe/Berlin)") from None
+
+
+def parse(expression: str) -> tuple[list[str], list[frozenset[int]]]:
+    """The six field texts (seconds first) and the values each means; ValueError with a one-line
+    reason naming the field. What the settings check when they are read, before any trigger is made."""
+    texts = expression.split()
+    if len(texts) == 5:
+        texts = ["0", *texts]
+    if len(texts) != 6:
+        raise ValueError(f"expected 5 cron fields (or 6 with seconds first), got {len(texts)}")
+    values = [
+        field.parse(text) for field, text in zip((_SECOND, _MINUTE, _HOUR, _DAY, _MONTH, _WEEKDAY), texts, strict=True)
+    ]
+    if min(values[3]) > max(_MONTH_DAYS[m] for m in values[4]):
+        raise ValueError(f"day of month: {texts[3]} never occurs in month {texts[4]}")
+    return texts, values
 
 
 def trigger_for(expression: str, timezone: str) -> Any:
@@ -114,24 +128,17 @@ def trigger_for(expression: str, timezone: str) -> Any:
     keeps it): a CronTrigger, or an OrTrigger of two when day of month and weekday are both
     restricted.
     """
-    texts = expression.split()
-    if len(texts) == 5:
-        texts = ["0", *texts]
-    if len(texts) != 6:
-        raise ValueError(f"expected 5 cron fields (or 6 with seconds first), got {len(texts)}")
-    second, minute, hour, day, month, weekday = (
-        field.parse(text) for field, text in zip((_SECOND, _MINUTE, _HOUR, _DAY, _MONTH, _WEEKDAY), texts, strict=True)
-    )
-    zone = _zone(timezone)
+    from apscheduler.triggers.combining import OrTrigger  # noqa: PLC0415 - only the scheduler needs it
+    from apscheduler.triggers.cron import CronTrigger  # noqa: PLC0415
+
+    texts, (second, minute, hour, day, month, weekday) = parse(expression)
     common = {
         "second": _SECOND.apscheduler(second),
         "minute": _MINUTE.apscheduler(minute),
         "hour": _HOUR.apscheduler(hour),
         "month": _MONTH.apscheduler(month),
-        "timezone": zone,
+        "timezone": zone(timezone),
     }
-    if min(day) > max(_MONTH_DAYS[m] for m in month):
-        raise ValueError(f"day of month: {texts[3]} never occurs in month {texts[4]}")
     day_text, weekday_text = _DAY.apscheduler(day), _weekdays(weekday)
     if texts[3].startswith("*") or texts[5].startswith("*"):
         return CronTrigger(day=day_text, day_of_week=weekday_text, **common)

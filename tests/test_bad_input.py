@@ -78,6 +78,8 @@ ENVIRONMENTS = [
     ({"NANSEN_NEWSLETTER_RETRY_DAYS": "-2"}, "NANSEN_NEWSLETTER_RETRY_DAYS: '-2' must be 0 or more"),
     ({"NANSEN_ACTOR": "anna\x1b[2J"}, "--actor/NANSEN_ACTOR: 'anna\\x1b[2J' is not plain text"),
     ({"NANSEN_ACTOR": " "}, "--actor/NANSEN_ACTOR: ' ' is blank"),
+    ({"NANSEN_SCHEDULE_FEEDS": "0 0 31 2 *"}, "NANSEN_SCHEDULE_FEEDS: '0 0 31 2 *': day of month: 31 never occurs"),
+    ({"NANSEN_TIMEZONE": "Mars/Olympus"}, "NANSEN_TIMEZONE: 'Mars/Olympus' is not a known time zone"),
 ]
 
 CASES = [

@@ -65,7 +65,10 @@ def test_config_check_command(cli: Cli, tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "hunter2" not in result.output and "(set, hidden)" in result.output
     assert "NANSEN_CONFIG names a file that does not exist" in result.output
-    assert "schedule.site: '61 * * * *'" in result.output
+    assert "NANSEN_SCHEDULE_SITE: '61 * * * *': minute: 61 is out of range 0-59" in result.output
+    refused = cli("stats", env=env)  # a schedule that does not parse stops every command, in one line
+    assert refused.exit_code == 1 and "Traceback" not in refused.output
+    assert "NANSEN_SCHEDULE_SITE: '61 * * * *': minute: 61 is out of range 0-59" in refused.stderr
 
 
 def test_config_check_masks_every_secret_and_takes_standard_cron(cli: Cli, tmp_path: Path) -> None:
