@@ -20,8 +20,6 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import idna
-import pycountry
-from email_validator import EmailNotValidError, validate_email
 
 from directory import sources
 from directory.taxonomy import (
@@ -174,6 +172,18 @@ HIDDEN = re.compile(
 )
 
 
+# Runs of characters that may hold a HIDDEN one: everything but printable ASCII, Latin-1 and Latin
+# Extended letters and signs (bar the soft hyphen), Cyrillic, and the dashes, quotes and other
+# punctuation of U+2010–U+205F outside HIDDEN's ranges. Most text is made only of these, and finding
+# the rest first is several times faster than searching with HIDDEN's long class at every position.
+_MAYBE_HIDDEN = re.compile(r"[^\x20-\x7e\xa0-\xac\xae-\u02ff\u0400-\u04ff\u2010-\u2027\u2030-\u205f]+")
+
+
+def replace_hidden(text: str, replacement: Callable[[re.Match[str]], str]) -> str:
+    """`HIDDEN.sub(replacement, text)`, searched only in the runs that can hold such a character."""
+    return _MAYBE_HIDDEN.sub(lambda run: HIDDEN.sub(replacement, run.group()), text)
+
+
 def hidden_characters(text: str) -> list[str]:
     """The characters of `text` that `HIDDEN` matches, in order, once each: what a URL or an address
     must never hold, and what a terminal must be shown rather than given."""
@@ -248,6 +258,8 @@ def _iso_code(registry: str, upper: bool, standard: str) -> Callable[[Any], str 
         if text is None:
             return None
         code = text.upper() if upper else text.lower()
+        import pycountry  # noqa: PLC0415 - its registries load when a code is checked, not for every command
+
         if len(code) != 2 or getattr(pycountry, registry).get(alpha_2=code) is None:
             raise ValueError(f"{text!r} is not an {standard} code")
         return code
@@ -302,6 +314,8 @@ def _email(value: Any) -> str | None:
     if text is None:
         return None
     _refuse_hidden(text, "an email address")  # email_validator refuses them too, but in its own words
+    from email_validator import EmailNotValidError, validate_email  # noqa: PLC0415 - loaded when an address is read
+
     try:
         return validate_email(text, check_deliverability=False).normalized
     except EmailNotValidError as exc:
@@ -708,20 +722,24 @@ def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+# Each key's path in the nested form, and whether an empty value is kept: `nest` runs once per entry
+# of every listing and export, so the splitting is done once here.
+_PATHS = tuple((f.key, tuple(f.key.split(".")[:-1]), f.key.rpartition(".")[2], f.required) for f in FIELDS)
+
+
 def nest(record: Mapping[str, Any], *, drop_empty: bool = True) -> dict[str, Any]:
     """Flat record → nested mapping in field order; empty optional values are left out."""
     nested: dict[str, Any] = {}
-    for key in KEYS:
+    for key, parents, leaf, required in _PATHS:
         if key not in record:
             continue
         value = record[key]
-        if drop_empty and value in (None, []) and not FIELD_BY_KEY[key].required:
+        if drop_empty and not required and (value is None or value == []):
             continue
-        parts = key.split(".")
         node = nested
-        for part in parts[:-1]:
+        for part in parents:
             node = node.setdefault(part, {})
-        node[parts[-1]] = value
+        node[leaf] = value
     return nested
 
 

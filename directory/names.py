@@ -11,33 +11,41 @@ from __future__ import annotations
 
 import functools
 import gettext
-
-import pycountry
-from babel import Locale
+from typing import Any
 
 # CLDR's Russian has «Соединенные Штаты» (without ё, and never used alone); people write «США».
 _COMMON = {("US", "ru"): "США"}
 
 
 @functools.cache
+def _locale(lang: str) -> Any:
+    """Babel's CLDR data for `lang`, loaded on first use: commands that name no country never load it."""
+    from babel import Locale  # noqa: PLC0415
+
+    return Locale.parse(lang)
+
+
+@functools.cache
 def country_name(code: str, lang: str) -> str:
     """The name of an ISO 3166-1 alpha-2 code (EU included) in `lang` ("ru", "en"); the code itself
     when CLDR has none."""
-    return _COMMON.get((code.upper(), lang)) or Locale.parse(lang).territories.get(code.upper(), code)
+    return _COMMON.get((code.upper(), lang)) or _locale(lang).territories.get(code.upper(), code)
 
 
 @functools.cache
 def language_name(code: str, lang: str) -> str:
     """The name of an ISO 639-1 code in `lang` ("белорусский", "Belarusian"); the code itself when
     CLDR has none."""
-    return Locale.parse(lang).languages.get(code.lower(), code)
+    return _locale(lang).languages.get(code.lower(), code)
 
 
 def searchable_country_names(code: str) -> tuple[str, ...]:
     """Every name a country is searched by: `country_name` in Russian and English, CLDR's own, and
     ISO's official names in both languages; without repeats."""
     names = [country_name(code, lang) for lang in ("en", "ru")]
-    names += [Locale.parse(lang).territories.get(code, code) for lang in ("en", "ru")]
+    names += [_locale(lang).territories.get(code, code) for lang in ("en", "ru")]
+    import pycountry  # noqa: PLC0415 - see _locale
+
     country = pycountry.countries.get(alpha_2=code)
     if country is not None:
         russian = gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=["ru"], fallback=True)

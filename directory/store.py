@@ -15,9 +15,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import CursorResult, Engine, ScalarResult, Select, create_engine, event, false, inspect, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
@@ -51,6 +48,8 @@ def _alembic_config(connection: Any, locations: Sequence[Path] = ()) -> Any:
     """The directory's migrations, plus other packages' branches (the composition root names them:
     the directory knows nothing of the packages built on it)."""
 
+    from alembic.config import Config  # noqa: PLC0415 - Alembic loads only when the schema is read or changed
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("path_separator", "os")
@@ -63,6 +62,8 @@ def upgrade(engine: Engine, revision: str = "heads", locations: Sequence[Path] =
     """Create or upgrade the schema to `revision` (every branch's head by default)."""
 
     with engine.begin() as connection:
+        from alembic import command  # noqa: PLC0415 - see _alembic_config
+
         command.upgrade(_alembic_config(connection, locations), revision)
 
 
@@ -70,6 +71,8 @@ def current_revision(engine: Engine) -> str | None:
     """The applied heads, e.g. `0003` or `0003, n0001` (several branches)."""
 
     with engine.connect() as connection:
+        from alembic.runtime.migration import MigrationContext  # noqa: PLC0415 - see _alembic_config
+
         heads = MigrationContext.configure(connection).get_current_heads()
     return ", ".join(sorted(heads)) or None
 

@@ -72,6 +72,18 @@ def test_hidden_is_every_control_format_and_default_ignorable_character() -> Non
     assert missing == [] and extra == []
 
 
+def test_replace_hidden_finds_what_hidden_finds() -> None:
+    """The fast path skips runs of characters none of which `HIDDEN` matches: every code point is
+    replaced alone, between safe neighbours, and in a run with others, exactly as `HIDDEN.sub` does."""
+    mark = lambda match: f"<{ord(match.group()):X}>"  # noqa: E731
+    chars = [chr(code) for code in range(0x110000)]
+    for char in chars:
+        text = f"aя{char}—b"
+        assert fields.replace_hidden(text, mark) == fields.HIDDEN.sub(mark, text), f"U+{ord(char):04X}"
+    text = "".join(chars)
+    assert fields.replace_hidden(text, mark) == fields.HIDDEN.sub(mark, text)
+
+
 def _default_ignorable(code: int) -> bool:
     """Default_Ignorable_Code_Point outside Cc/Cf (DerivedCoreProperties.txt): marks and fillers."""
     ranges = (

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -24,18 +25,16 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, cast
 
 import typer
-from rich.cells import cell_len
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
-from rich.text import Text
 from typer._click import exceptions as click  # Typer's own Click: the classes it raises
 
 from directory import fields
 from directory.errors import DomainError, UsageError
 from directory.spreadsheet import csv_text
+from pipeline.commands import layout
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from sqlalchemy.orm import Session
 
     from pipeline.config import Settings
@@ -126,7 +125,15 @@ def unit_of_work(ctx: typer.Context) -> Iterator[Session]:
 
 
 def console() -> Console:
+    """Rich's console, for the commands that print styled lines (loaded then, not for every listing)."""
+    from rich.console import Console  # noqa: PLC0415
+
     return Console()
+
+
+def terminal_width() -> int:
+    """Columns to lay a table out in: $COLUMNS, else the terminal's, else 80 (as Rich reads it)."""
+    return shutil.get_terminal_size().columns
 
 
 def visible(text: str, *, lines: bool = False) -> str:
@@ -151,7 +158,7 @@ def visible(text: str, *, lines: bool = False) -> str:
     """
     if lines:
         return "\n".join(visible(line) for line in text.split("\n"))
-    return fields.HIDDEN.sub(_escaped, text)
+    return fields.replace_hidden(text, _escaped)
 
 
 _SHORT_ESCAPES = {"\t": r"\t", "\n": r"\n", "\r": r"\r"}
@@ -185,7 +192,7 @@ def emit_json(data: Any) -> None:
     value: DEL, C1, bidi and zero-width characters never reach a terminal raw, and no value changes.
     """
     indent = 2 if sys.stdout.isatty() else None
-    typer.echo(fields.HIDDEN.sub(_json_escaped, json.dumps(data, ensure_ascii=False, indent=indent)))
+    typer.echo(fields.replace_hidden(json.dumps(data, ensure_ascii=False, indent=indent), _json_escaped))
 
 
 EXCEL_HELP = "With --format csv: a byte-order mark and CRLF line ends, so Excel reads the Cyrillic right."
@@ -220,51 +227,23 @@ def csv_cell(value: Any) -> Any:
 def emit_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], title: str | None = None) -> None:
     """A table, when it fits the terminal without breaking a word (a slug, a date, a code); otherwise
     each row as a block of `column  value` lines (psql's expanded display), so nothing is ever cut."""
-    out = console()
-    cells = [[cell(row.get(column)) for column in columns] for row in rows]
-    if _narrowest(columns, cells) <= out.width:
-        table = Table(title=title, show_lines=False)
-        for column in columns:
-            table.add_column(column, overflow="fold")
-        for values in cells:
-            table.add_row(*values)
-        out.print(table)
-        return
-    if title:
-        out.print(escape(title), style="bold")
-    for number, values in enumerate(cells, 1):
-        out.rule(f"{number}", align="left", characters="─")
-        block = Table.grid(padding=(0, 2))
-        block.add_column(style="bold", no_wrap=True)
-        block.add_column(overflow="fold")
-        for column, value in zip(columns, values, strict=True):
-            block.add_row(escape(column), value)
-        out.print(block)
+    width = terminal_width()
+    cells = [[plain_cell(row.get(column)) for column in columns] for row in rows]
+    lines = layout.table_lines(columns, cells, width) or layout.block_lines(columns, cells, width)
+    _emit_lines(title, lines)
 
 
 def emit_pairs(pairs: Sequence[tuple[str, Any]], title: str | None = None) -> None:
     """One record as `name  value` lines (the form `emit_table` falls back to for each row): the
     names on the left, each value wrapped beside its name, so a long URL or summary fits any width."""
-    out = console()
+    shown = [(name, plain_cell(value)) for name, value in pairs]
+    _emit_lines(title, layout.pair_lines(shown, terminal_width()))
+
+
+def _emit_lines(title: str | None, lines: Sequence[str]) -> None:
     if title:
-        out.print(escape(title), style="bold")
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold", no_wrap=True)
-    grid.add_column(overflow="fold")
-    for name, value in pairs:
-        grid.add_row(escape(name), cell(value))
-    out.print(grid)
-
-
-def _narrowest(columns: Sequence[str], cells: Sequence[Sequence[str]]) -> int:
-    """The width of the narrowest table that breaks no word: each column as wide as its longest word
-    (header included), plus a space either side and a border between columns."""
-    longest = [cell_len(column) for column in columns]
-    for values in cells:
-        for index, value in enumerate(values):
-            words = Text.from_markup(value).plain.split()
-            longest[index] = max(longest[index], max((cell_len(word) for word in words), default=0))
-    return sum(longest) + 3 * len(columns) + 1
+        typer.secho(visible(title), bold=True)  # the style is left out when not at a terminal
+    typer.echo("\n".join(lines))
 
 
 def emit_rows(
@@ -301,21 +280,26 @@ def emit_measures(data: Mapping[str, Any], fmt: DocFormat, title: str) -> None:
     emit_pairs(pairs, title=title)
 
 
-def cell(value: Any) -> str:
+def plain_cell(value: Any) -> str:
     """What a table shows for a value: lists joined with ", " (a list of objects one per line, their
-    values joined with " · "), objects as JSON, made `visible`, and escaped for Rich markup (a cell is
-    markup to Rich, and `[link=…]` would make a hyperlink)."""
+    values joined with " · "), objects as JSON, made `visible`."""
     if value is None:
         return ""
     if isinstance(value, list) and any(isinstance(v, dict) for v in value):
         rows = [
             " · ".join(visible(str(x)) for x in v.values()) if isinstance(v, dict) else visible(str(v)) for v in value
         ]
-        return escape("\n".join(rows))
+        return "\n".join(rows)
     if isinstance(value, list):
         text = ", ".join(str(v) for v in value)
     elif isinstance(value, dict):
         text = json.dumps(value, ensure_ascii=False)
     else:
         text = str(value)
-    return escape(visible(text))
+    return visible(text)
+
+
+def cell(value: Any) -> str:
+    """`plain_cell`, escaped for Rich markup, for a line printed through Rich (`[link=…]` in a value
+    would otherwise make a hyperlink)."""
+    return escape(plain_cell(value))
