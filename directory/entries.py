@@ -41,15 +41,24 @@ class InvalidEntry(DomainError, ValueError):
 
 
 class EditConflict(DomainError):
-    """Fields an edit changes were changed meanwhile by someone else, to other values.
+    """An edit made from an older state of the entry cannot be applied as it is: fields it changes were
+    changed meanwhile by someone else to other values (`theirs`: field -> the value stored now), or
+    the entry as it is now with the edit's changes breaks a rule (`problem`).
 
-    `theirs`: field -> the value stored now; `current`: the entry's record now; `merged`: `current`
-    with the edit's changes laid over it (the edit's values on the clashing fields), the text to offer
-    the person again."""
+    `current`: the entry's record now; `merged`: `current` with the edit's changes laid over it (the
+    edit's values on the clashing fields), the text to offer the person again."""
 
-    def __init__(self, slug: str, theirs: Mapping[str, Any], current: dict[str, Any], merged: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        slug: str,
+        theirs: Mapping[str, Any],
+        current: dict[str, Any],
+        merged: dict[str, Any],
+        problem: str | None = None,
+    ) -> None:
         clashes = ", ".join(f"{key} is now {value!r}" for key, value in theirs.items())
-        super().__init__(f"{slug}: changed by someone else since you opened it ({clashes})")
+        said = f" ({clashes})" if clashes else f", and with those changes {problem}" if problem else ""
+        super().__init__(f"{slug}: changed by someone else since you opened it{said}")
         self.slug, self.theirs, self.current, self.merged = slug, dict(theirs), current, merged
 
 
@@ -286,8 +295,12 @@ def write(
     return change
 
 
+CREATING = "nansen:creating-entries"  # `store.hold` name: one transaction at a time creates entries
+
+
 def add_entry(session: Session, record: Mapping[str, Any], actor: Actor, *, reason: str | None = None) -> Entry:
     """Create a new entry; refuses a slug that exists (use `edit_entry` to change one)."""
+    store.hold(session, CREATING)
     slug = record.get("slug")
     if isinstance(slug, str) and find_entry(session, slug) is not None:
         raise InvalidEntry(slug, [F.FieldError("slug", f"{slug!r} exists already")])
@@ -316,8 +329,16 @@ def edit_entry(
         raise InvalidEntry(slug, [F.FieldError("slug", "cannot be changed: it is the entry's stable id")])
     entry = get_entry(session, slug, for_writing=True)
     if based_on is not None:
-        updates = _rebased(slug, to_record(entry), based_on, updates)
-    change = plan_against(entry, {**updates, "slug": slug})
+        current = to_record(entry)
+        updates = _rebased(slug, current, based_on, updates)
+        try:
+            change = plan_against(entry, {**updates, "slug": slug})
+        except InvalidEntry as exc:
+            if current == based_on:
+                raise
+            raise EditConflict(slug, {}, current, {**current, **updates}, "; ".join(exc.lines())) from None
+    else:
+        change = plan_against(entry, {**updates, "slug": slug})
     return write(session, change, actor, reason=reason, minor=minor, entry=entry)
 
 
@@ -338,6 +359,7 @@ def verify_entry(
     session: Session, slug: str, actor: Actor, *, note: str | None = None, source: str | None = None
 ) -> Change:
     """Record that a person checked the entry now (and, optionally, where)."""
+    note = checked_reason(note, "the note")
     updates: dict[str, Any] = {"verified_at": utcnow(), "verified_by": actor.name}
     if source:
         updates["source"] = source
@@ -397,13 +419,13 @@ def _update(
     search.index_entry(session, entry)
 
 
-def checked_reason(reason: str | None) -> str | None:
-    """Why a change was made, as the history keeps it (`fields.note_text`); DomainError when it holds
-    control or invisible characters or is longer than a paragraph."""
+def checked_reason(reason: str | None, what: str = "the reason") -> str | None:
+    """Why a change was made, as the history keeps it (`fields.note_text`); DomainError naming `what`
+    when it holds control or invisible characters or is longer than a paragraph."""
     try:
         return F.note_text(reason, F.TEXT_LIMIT)
     except ValueError as exc:
-        raise DomainError(f"the reason: {exc}") from None
+        raise DomainError(f"{what}: {exc}") from None
 
 
 def _revision(

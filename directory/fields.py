@@ -72,9 +72,11 @@ def _text(value: Any) -> str | None:
 
 def note_text(value: Any, limit: int) -> str | None:
     """A person's free text kept outside an entry (a reason or note in the history, where a consent
-    was recorded, the name changes are made under), read as an entry's text is (`_text`: spaces
-    collapsed, no character that acts instead of showing), at most `limit` characters; ValueError why."""
+    was recorded, the name changes are made under): one line, read as an entry's text is (`_text`: no
+    character that acts instead of showing) with every run of white space, line breaks included, made
+    one space; at most `limit` characters; ValueError saying why."""
     text = _text(value)
+    text = " ".join(text.split()) if text is not None else None
     if text is not None and len(text) > limit:
         raise ValueError(f"too long: {len(text):,} characters (at most {limit:,})")
     return text

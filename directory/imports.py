@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 from sqlalchemy.orm import Session
 
-from directory import entries
+from directory import entries, store
 from directory import fields as F
 from directory.errors import DomainError
 from directory.models import Entry
@@ -84,15 +84,18 @@ MAX_DEPTH = 10  # lists and mappings inside one another; an entry needs 4 (list,
 MAX_NUMBER_LENGTH = 100  # characters of a number in YAML or JSON: no field holds a longer one
 
 
-def expand_paths(paths: Iterable[Path]) -> list[Path]:
+def expand_paths(paths: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
     """Files named, and the importable files under folders named, in a stable order; each file once,
     however often it is named (directly, through a folder, or through a link), by the path first named.
-    Hidden files and folders under a folder (`.git/`, `.github/`) are skipped; a hidden file named is read."""
+    Hidden files and folders under a folder (`.git/`, `.github/`) are skipped; a hidden file named is read.
+    Anything under a folder with an importable name is a file to read, be it a pipe, a socket or a
+    dangling link (reading it says what it is); a folder that cannot be listed is a problem."""
     found: dict[object, Path] = {}  # the file's identity -> the path it was first named by
+    problems: list[Problem] = []
     for path in paths:
-        for file in sorted(_files_under(path)) if path.is_dir() else [path]:
+        for file in sorted(_files_under(path, problems)) if path.is_dir() else [path]:
             found.setdefault(_identity(file), file)
-    return list(found.values())
+    return list(found.values()), problems
 
 
 def _identity(file: Path) -> object:
@@ -104,14 +107,18 @@ def _identity(file: Path) -> object:
     return (status.st_dev, status.st_ino)
 
 
-def _files_under(folder: Path) -> Iterator[Path]:
-    """The importable files under `folder`, at any depth, but none that is hidden or in a hidden folder."""
-    for root, folders, files in os.walk(folder):
+def _files_under(folder: Path, problems: list[Problem]) -> Iterator[Path]:
+    """The importable names under `folder`, at any depth, but none that is hidden or in a hidden folder;
+    a folder that cannot be listed is added to `problems`."""
+
+    def unreadable(error: OSError) -> None:
+        problems.append(Problem(str(error.filename), 0, f"cannot read this folder: {error.strerror or error}"))
+
+    for root, folders, files in os.walk(folder, onerror=unreadable):
         folders[:] = [name for name in folders if not name.startswith(".")]
         for name in files:
-            file = Path(root, name)
-            if not name.startswith(".") and file.suffix.lower() in SUFFIXES and file.is_file():
-                yield file
+            if not name.startswith(".") and Path(name).suffix.lower() in SUFFIXES:
+                yield Path(root, name)
 
 
 def read_sources(paths: Iterable[Path]) -> list[SourceRecord]:
@@ -124,9 +131,8 @@ def read_sources(paths: Iterable[Path]) -> list[SourceRecord]:
 
 def _read_all(paths: list[Path]) -> tuple[list[SourceRecord], list[Problem]]:
     records: list[SourceRecord] = []
-    problems: list[Problem] = []
-    files = expand_paths(paths)
-    if not files:
+    files, problems = expand_paths(paths)
+    if not files and not problems:
         raise ImportFailed([Problem(str(p), 0, "no .yaml, .yml, .json or .csv files here") for p in paths])
     for path in files:
         fmt = SUFFIXES.get(path.suffix.lower())
@@ -134,7 +140,8 @@ def _read_all(paths: list[Path]) -> tuple[list[SourceRecord], list[Problem]]:
             problems.append(Problem(str(path), 0, "unknown file type (expected .yaml, .yml, .json or .csv)"))
             continue
         try:
-            read = READERS[fmt](str(path), _read_text(path))
+            text = _read_text(path)
+            read = READERS[fmt](str(path), text) if text.strip() else []
         except ImportFailed as exc:
             problems += exc.problems
             continue
@@ -164,12 +171,14 @@ def _read_text(path: Path) -> str:
     Raises ImportFailed for a file larger than `MAX_FILE_BYTES` (read no further than that), one that
     cannot be read, one that is not a regular file (a named pipe would block the import until someone
     writes to it; a device may never end), or one that is not UTF-8 (naming the line of the first bad byte)."""
+    not_regular = "not a regular file (a pipe, socket or device): save the entries to a file and import that"
     try:
+        if not stat.S_ISREG(path.stat().st_mode):  # a socket cannot even be opened
+            raise ImportFailed([Problem(str(path), 0, not_regular)])
         # O_NONBLOCK: opening a named pipe for reading would wait for a writer
         with os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                reason = "not a regular file (a pipe, socket or device): save the entries to a file and import that"
-                raise ImportFailed([Problem(str(path), 0, reason)])
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):  # replaced since it was looked at
+                raise ImportFailed([Problem(str(path), 0, not_regular)])
             data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise ImportFailed([Problem(str(path), 0, f"cannot read: {exc.strerror or exc}")]) from None
@@ -439,6 +448,10 @@ def _csv_records(path: str, text: str) -> list[SourceRecord]:
     except MalformedCsv as exc:
         raise ImportFailed([Problem(path, exc.line, str(exc))]) from None
     header = rows[0][1] if rows else []
+    unnamed = [str(number) for number, name in enumerate(header, 1) if not name.strip()]
+    if (unnamed and any(name.strip() for name in header)) or len(unnamed) > 1:
+        reason = f"a column without a name in the header line (column {', '.join(unnamed)}): name it or remove it"
+        raise ImportFailed([Problem(path, 1, reason)])
     duplicates = sorted(name for name, count in Counter(header).items() if count > 1)
     if duplicates:
         raise ImportFailed([Problem(path, 1, f"duplicate columns: {', '.join(duplicates)}")])
@@ -565,6 +578,8 @@ def import_paths(
 ) -> ImportPlan:
     """Read, check and (unless `dry_run`) apply; raises ImportFailed before writing anything."""
     records, problems = _read_all(list(paths))
+    if not dry_run:  # an import creating a slug another creates at the same time waits for it
+        store.hold(session, entries.CREATING)
     plan = plan_import(session, records, problems, for_writing=not dry_run)
     if not dry_run:
         apply_import(session, plan, actor_name, reason=reason)

@@ -136,6 +136,10 @@ def accept(session: Session, ids: Sequence[int], maintainer: str, *, reason: str
     """Apply proposals as revisions in the maintainer's name; all of them or none."""
     reason = entries.checked_reason(reason)
     proposals = _pending(session, ids)
+    # Every entry concerned, held in slug order (as imports hold theirs), before any is changed: two
+    # reviews of the same entries in another order wait for each other instead of deadlocking.
+    entry_ids = {proposal.entry_id for proposal in proposals}
+    store.for_writing(session, select(Entry).where(Entry.id.in_(entry_ids)).order_by(Entry.slug)).all()
     for proposal in proposals:
         _apply(session, proposal, maintainer, reason)
         proposal.status, proposal.decided_at, proposal.decided_by = "accepted", utcnow(), maintainer
@@ -166,6 +170,14 @@ def reject(session: Session, ids: Sequence[int], maintainer: str, *, reason: str
     return proposals
 
 
+def current_value(proposal: Proposal) -> Any:
+    """What the proposal's field holds now, for a pending proposal (a maintainer may have changed it
+    since the crawler looked); what it held when proposed, for a decided one or a page change."""
+    if proposal.status != ProposalStatus.PENDING or proposal.field == PAGE_FIELD:
+        return proposal.current
+    return entries.to_record(proposal.entry)[proposal.field]
+
+
 def _apply(session: Session, proposal: Proposal, maintainer: str, reason: str | None) -> None:
     entry = store.for_writing(session, select(Entry).where(Entry.id == proposal.entry_id)).one()
     actor = entries.Actor(maintainer, f"review:{proposal.origin}#{proposal.id}")
@@ -175,6 +187,12 @@ def _apply(session: Session, proposal: Proposal, maintainer: str, reason: str | 
         entries.record_event(session, entry, PAGE_FIELD, old, proposal.value, actor, why)
         return
     value = proposal.value
+    now = current_value(proposal)
+    if proposal.operation == "set" and now != proposal.current:
+        raise ReviewError(
+            f"#{proposal.id}: {entry.slug} {proposal.field} was changed since it was proposed (it is now {now!r},"
+            f" the proposal was made over {proposal.current!r}): reject it, or edit the entry"
+        )
     if proposal.operation == "add":
         current = entries.to_record(entry)[proposal.field]
         value = current if value in current else [*current, value]

@@ -15,10 +15,25 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Engine, ScalarResult, Select, create_engine, event, false, inspect, update
+from sqlalchemy import (
+    Column,
+    CursorResult,
+    Engine,
+    MetaData,
+    ScalarResult,
+    Select,
+    String,
+    Table,
+    create_engine,
+    event,
+    false,
+    inspect,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from directory.errors import DomainError
@@ -27,10 +42,13 @@ from directory.models import utcnow
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+SQLITE_BUSY_SECONDS = 30  # how long a SQLite write waits for another writer before `Busy`
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine with the settings each backend needs (foreign keys and a busy timeout on SQLite)."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_SECONDS}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
@@ -120,6 +138,34 @@ def masked(url: str) -> str:
 SUPPORTED_URLS = "sqlite:///path/to/nansen.db or postgresql+psycopg://user@host/dbname"
 
 
+class Busy(DomainError, OperationalError):
+    """A transaction that lost to another: the user's one line, and still the driver's OperationalError
+    for the jobs that retry one (the newsletter and Telegram ledgers)."""
+
+    MESSAGE = (
+        "the database is busy: another nansen process (an import, a crawl, an edit) held what this needed"
+        " for too long; nothing was written: run it again"
+    )
+
+    def __init__(self, cause: OperationalError) -> None:
+        OperationalError.__init__(self, cause.statement, cause.params, cause.orig)  # type: ignore[arg-type]
+
+    def __str__(self) -> str:
+        return self.MESSAGE
+
+    def lines(self) -> list[str]:
+        return [self.MESSAGE]
+
+
+# SQLSTATEs of a transaction that lost to another: deadlock_detected, lock_not_available, serialization_failure
+_LOST_TO_ANOTHER = {"40P01", "55P03", "40001"}
+
+
+def _busy(error: OperationalError) -> bool:
+    """Whether the driver says another transaction was in the way (SQLite: "database is locked")."""
+    return "database is locked" in str(error.orig) or getattr(error.orig, "sqlstate", None) in _LOST_TO_ANOTHER
+
+
 class BadDatabaseURL(DomainError):
     """A database URL that names no database Nansen runs on."""
 
@@ -199,9 +245,17 @@ class Store:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A unit of work: everything in it is committed together or not at all."""
-        with self._sessions() as session, session.begin():
-            yield session
+        """A unit of work: everything in it is committed together or not at all. Raises `Busy` when
+        another transaction held what it needed past the wait (SQLite's busy timeout) or the two
+        deadlocked (PostgreSQL), instead of the driver's error: nothing was written, and running it
+        again is the remedy."""
+        try:
+            with self._sessions() as session, session.begin():
+                yield session
+        except OperationalError as exc:
+            if not _busy(exc):
+                raise
+            raise Busy(exc) from exc
 
     def close(self) -> None:
         self.engine.dispose()
@@ -220,11 +274,27 @@ def for_writing(session: Session, statement: Select[Any]) -> ScalarResult[Any]:
     writer holds the whole file, takes its write lock now instead of at the first write, waiting up
     to the busy timeout for another writer to finish."""
     if session.get_bind().dialect.name == "sqlite":
-        table = statement.get_final_froms()[0]
-        key = next(iter(table.primary_key))
-        session.execute(update(table).where(false()).values({key.name: key}))  # type: ignore[arg-type]
+        _write_lock(session, statement.get_final_froms()[0])
     locking = statement.with_for_update(key_share=True).execution_options(populate_existing=True)
     return session.scalars(locking)
+
+
+def hold(session: Session, name: str) -> None:
+    """Be the only transaction holding `name` until this one ends: another that asks waits. For what
+    no row stands for yet, such as creating entries (two imports of one new slug would otherwise both
+    insert it, and one fail on the unique key). Take it before `for_writing`, never after, so that
+    every transaction takes its locks in one order. PostgreSQL: a transaction-level advisory lock on
+    the name's hash; SQLite: its write lock, which is one for the whole file anyway."""
+    if session.get_bind().dialect.name == "sqlite":
+        _write_lock(session, Table("alembic_version", MetaData(), Column("version_num", String, primary_key=True)))
+    else:
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
+
+
+def _write_lock(session: Session, table: Any) -> None:
+    """SQLite's write lock, now: a write that changes nothing (waits up to the busy timeout)."""
+    key = next(iter(table.primary_key))
+    session.execute(update(table).where(false()).values({key.name: key}))
 
 
 # --------------------------------------------------------------------------- leases

@@ -136,7 +136,7 @@ CASES = [
     Case(("nosuchcommand",), 2, "No such command"),
     # free text kept in the history: one line of plain text
     Case(("entries", "edit", "meduza", "--set", "status=inactive", "--reason", "a\x1b[2Jb"), 1, "the reason: "),
-    Case(("entries", "verify", "meduza", "--note", "ok\x07"), 1, "the reason: 'ok\\x07' is not plain text"),
+    Case(("entries", "verify", "meduza", "--note", "ok\x07"), 1, "the note: 'ok\\x07' is not plain text"),
     Case(("entries", "close", "meduza", "--reason", "x" * 2001), 1, "the reason: too long: 2,001 characters"),
     Case(("review", "reject", "1", "--reason", "\x1b]8;;https://x.example\x07"), 1, "the reason: "),
     Case(
@@ -160,6 +160,11 @@ CASES = [
     Case(("import", "--dry-run", "{tmp}/fifo.yaml"), 1, "not a regular file"),
     Case(("import", "{tmp}/empty.yaml"), 1, "empty.yaml:0: holds no entries"),
     Case(("import", "{tmp}/header.csv"), 1, "header.csv:0: holds no entries"),
+    Case(("import", "{tmp}/blank.json"), 1, "blank.json:0: holds no entries"),
+    Case(("import", "{tmp}/commas.csv"), 1, "commas.csv:1: a column without a name in the header line (column 1, 2"),
+    Case(("import", "{tmp}/socket.yaml"), 1, "socket.yaml:0: not a regular file"),
+    Case(("import", "{tmp}/fifo-folder"), 1, "x.yaml:0: not a regular file"),
+    Case(("import", "{tmp}/dangling-folder"), 1, "d.yaml:0: cannot read: No such file or directory"),
     Case(("subscribers", "import", "{tmp}/missing.csv", "--note", "n"), 2, "does not exist"),
     Case(("export", "--format", "hsds"), 2, "--output"),
     Case(("export", "--format", "json", "--output", "{tmp}/no-such-folder/all.json"), 2, "does not exist"),
@@ -195,7 +200,7 @@ def taken_port() -> Iterator[int]:
 
 
 def _files(tmp: Path) -> dict[Path, float]:
-    return {path: path.stat().st_mtime for path in tmp.rglob("*")}
+    return {path: path.lstat().st_mtime for path in tmp.rglob("*")}
 
 
 def _counts(url: str) -> tuple[int, int, int]:
@@ -219,6 +224,7 @@ def test_a_mistake_is_one_line_and_changes_nothing(
     tmp_path: Path,
     tmp_path_factory: pytest.TempPathFactory,
     monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> None:
     monkeypatch.chdir(tmp_path)  # a command that wrongly made a default file would make it here
     kept = tmp_path_factory.mktemp("kept")  # an edit kept for the user goes here, not into /tmp
@@ -229,6 +235,15 @@ def test_a_mistake_is_one_line_and_changes_nothing(
     (tmp_path / "a-file").write_text("not a folder\n", encoding="utf-8")
     os.mkfifo(tmp_path / "fifo.yaml")  # nothing ever writes to it: reading it would wait forever
     (tmp_path / "empty.yaml").write_bytes(b"")
+    (tmp_path / "blank.json").write_text(" \n\t\n", encoding="utf-8")
+    (tmp_path / "commas.csv").write_text(",,,\nx,y,z,w\n", encoding="utf-8")
+    (tmp_path / "fifo-folder").mkdir()
+    os.mkfifo(tmp_path / "fifo-folder" / "x.yaml")
+    (tmp_path / "dangling-folder").mkdir()
+    (tmp_path / "dangling-folder" / "d.yaml").symlink_to(tmp_path / "nowhere.yaml")
+    listening = socket.socket(socket.AF_UNIX)
+    listening.bind(str(tmp_path / "socket.yaml"))
+    request.addfinalizer(listening.close)
     (tmp_path / "header.csv").write_text("slug,kind\r\n", encoding="utf-8")
     (tmp_path / "in-the-way" / "meduza.yaml").mkdir(parents=True)
     (tmp_path / "linked").mkdir()

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from directory import entries, imports, proposals
+from directory import store as store_module
 from directory.store import Store
 from tests.conftest import REPO, entry_record
 
@@ -229,3 +230,123 @@ def test_the_three_way_merge_of_an_edit(seeded_store: Store) -> None:
     with seeded_store.session() as session:
         stored = entries.to_record(entries.get_entry(session, "shared-org"))
     assert (stored["status"], stored["status_note"], stored["topics"]) == ("inactive", "theirs", ["journalism"])
+
+
+def _script(tmp_path: Path, body: str) -> str:
+    script = tmp_path / "editor.py"
+    script.write_text(
+        "import pathlib, subprocess, sys\n"
+        f"NANSEN = {NANSEN!r}\n"
+        f"seen = pathlib.Path({str(tmp_path / 'seen')!r}); p = pathlib.Path(sys.argv[1])\n"
+        "t = p.read_text(encoding='utf-8')\n"
+        "with seen.open('a', encoding='utf-8') as log: log.write(t + '\\n=====\\n')\n" + body,
+        encoding="utf-8",
+    )
+    return f"{sys.executable} {script}"
+
+
+def test_a_reopened_editor_holds_nothing(seeded_store: Store, tmp_path: Path) -> None:
+    """After a refused save the editor is open again: another process can still write, on SQLite too."""
+    with seeded_store.session() as session:
+        entries.add_entry(session, entry_record("other-org"), TESTER)
+    editor = _script(
+        tmp_path,
+        "if t.startswith('# Not saved: '):\n"
+        "    other = [NANSEN, 'entries', 'edit', 'other-org', '--set', 'status_note=meanwhile']\n"
+        "    done = subprocess.run(other, capture_output=True, text=True, timeout=60)\n"
+        f"    pathlib.Path({str(tmp_path / 'other')!r}).write_text(str(done.returncode) + done.stderr)\n"
+        "    t = t.replace('[xx]', '[ru]')\n"
+        "else:\n"
+        "    t = t.replace('languages: [ru, en]', 'languages: [xx]')\n"
+        "p.write_text(t, encoding='utf-8')\n",
+    )
+    result = _edit(seeded_store, editor)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "other").read_text() == "0"
+    assert _revisions(seeded_store, "languages") == [(["ru", "en"], ["ru"])]
+
+
+def test_a_merge_that_breaks_a_rule_reopens_on_the_entry_as_it_is_now(store: Store, tmp_path: Path) -> None:
+    """Verifying in the editor while another process clears the source: the merge needs a source, so
+    the editor reopens on the entry as it is now (source empty) with the rule named; filling it saves."""
+    with store.session() as session:
+        entries.add_entry(session, entry_record("shared-org", source="https://example.org/about"), TESTER)
+    editor = _script(
+        tmp_path,
+        "if t.startswith('# Not saved: '):\n"
+        "    t = t.replace('source: null', 'source: https://example.org/team')\n"
+        "else:\n"
+        "    subprocess.run([NANSEN, 'entries', 'edit', 'shared-org', '--set', 'source='], check=True)\n"
+        "    t = t.replace('verified_at: null', 'verified_at: 2026-11-01')\n"
+        "p.write_text(t, encoding='utf-8')\n",
+    )
+    result = _edit(store, editor)
+    assert result.returncode == 0, result.stderr
+    second = (tmp_path / "seen").read_text(encoding="utf-8").split("\n=====\n")[1]
+    assert second.startswith(
+        "# Not saved: shared-org: changed by someone else since you opened it, and with those changes"
+        " shared-org: 'source': "
+    )
+    assert "\nsource: null\n" in second and "\nverified_at: 2026-11-01\n" in second
+    with store.session() as session:
+        record = entries.to_record(entries.get_entry(session, "shared-org"))
+    assert (record["source"], record["verified_at"][:10]) == ("https://example.org/team", "2026-11-01")
+
+
+def test_the_same_new_slug_created_by_several_processes_at_once(store: Store, tmp_path: Path) -> None:
+    """One creates it; the others wait and say it exists (add) or find it unchanged (import)."""
+    add = [
+        "entries", "add", "--slug", "dup-add", "--kind", "ngo", "--name-en", "Dup", "--name-ru", "Дуп",
+        "--summary-en", "x", "--summary-ru", "y", "--host-country", "DE", "--language", "ru", "--topic", "legal-aid",
+    ]  # fmt: skip
+    running = [_nansen(store, *add) for _ in range(4)]
+    outcomes = sorted((p.wait(timeout=120), (p.stderr.read() if p.stderr else "").strip()) for p in running)
+    assert [code for code, _ in outcomes] == [0, 1, 1, 1], outcomes
+    assert all(err == "dup-add: 'slug': 'dup-add' exists already" for _, err in outcomes[1:]), outcomes
+    folder = tmp_path / "new"
+    folder.mkdir()
+    for number in range(5):
+        record = entry_record(f"fresh-{number}")
+        (folder / f"fresh-{number}.json").write_text(json.dumps(record), encoding="utf-8")
+    running = [_nansen(store, "import", str(folder)) for _ in range(4)]
+    outcomes = sorted((p.wait(timeout=120), p.stdout.read() if p.stdout else "") for p in running)
+    assert [code for code, _ in outcomes] == [0, 0, 0, 0], outcomes
+    said = sorted(out.strip() for _, out in outcomes)
+    assert said == ["5 entries read: 0 created, 0 updated, 5 unchanged"] * 3 + [
+        "5 entries read: 5 created, 0 updated, 0 unchanged"
+    ]
+
+
+def test_a_proposal_over_a_value_changed_since_is_not_applied(seeded_store: Store) -> None:
+    with seeded_store.session() as session:
+        entry = entries.get_entry(session, "shared-org")
+        proposal = proposals.propose(
+            session, entry, proposals.Suggestion("email", "contacts.email", "info@example.org", {}), "crawler:site"
+        )
+        assert proposal is not None
+        session.flush()
+        number = proposal.id
+    with seeded_store.session() as session:
+        entries.edit_entry(session, "shared-org", {"contacts.email": "desk@example.org"}, TESTER)
+    with seeded_store.session() as session:
+        pending = proposals.list_proposals(session, slug="shared-org")
+        assert [proposals.current_value(p) for p in pending] == ["desk@example.org"]  # what `review` shows
+    with pytest.raises(proposals.ReviewError, match="was changed since it was proposed"), seeded_store.session() as s:
+        proposals.accept(s, [number], "tester")
+    assert _revisions(seeded_store, "contacts.email") == [(None, "desk@example.org")]
+
+
+def test_a_database_busy_past_the_wait_is_one_line(seeded_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite: a writer that waits longer than the busy timeout gets `Busy`, one line naming the remedy."""
+    if not seeded_store.url.startswith("sqlite"):
+        pytest.skip("PostgreSQL waits for a row lock without a timeout: nothing to report")
+    monkeypatch.setattr(store_module, "SQLITE_BUSY_SECONDS", 0.2)
+    impatient = Store(seeded_store.url)
+    try:
+        with seeded_store.session() as holding:
+            entries.get_entry(holding, "shared-org", for_writing=True)
+            with pytest.raises(store_module.Busy) as busy, impatient.session() as session:
+                entries.edit_entry(session, "shared-org", {"status_note": "x"}, TESTER)
+    finally:
+        impatient.close()
+    assert busy.value.lines() == [store_module.Busy.MESSAGE]

@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,7 +49,7 @@ from pipeline.commands.output import (
 from pipeline.config import MIGRATION_LOCATIONS
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+    pass
 
 
 class ExportFormat(StrEnum):
@@ -387,14 +389,13 @@ def edit_command(
 ) -> None:
     """Change fields of an entry, by flags or as YAML in $EDITOR."""
     actor = entries.Actor(settings(ctx).actor)
-    with unit_of_work(ctx) as session:
-        if set_ or add or remove:  # held from the read on, so a concurrent --add is not lost
+    if set_ or add or remove:
+        with unit_of_work(ctx) as session:  # held from the read on, so a concurrent --add is not lost
             record = entries.to_record(entries.get_entry(session, slug, for_writing=True))
             updates = {**_parse_sets(set_), **_item_edits(record, add, remove)}
             change = entries.edit_entry(session, slug, updates, actor, reason=reason, minor=minor)
-        else:  # nothing held while a person types: merged at save instead
-            record = entries.to_record(entries.get_entry(session, slug))
-            change = _edit_in_editor(session, record, actor, reason=reason, minor=minor)
+    else:
+        change = _edit_in_editor(ctx, slug, actor, reason=reason, minor=minor)
     if change.action == "unchanged":
         typer.echo(f"{slug}: nothing changed")
     else:
@@ -402,7 +403,7 @@ def edit_command(
 
 
 def _edit_in_editor(
-    session: Session, record: Mapping[str, Any], actor: entries.Actor, *, reason: str | None, minor: bool
+    ctx: typer.Context, slug: str, actor: entries.Actor, *, reason: str | None, minor: bool
 ) -> entries.Change:
     """The entry as YAML in $EDITOR, applied when saved valid; a field removed in the editor is cleared.
 
@@ -414,7 +415,10 @@ def _edit_in_editor(
     The entry is not held while the editor is open: at save, only the fields changed in the editor
     are applied over what others changed meanwhile; when someone else changed one of those same
     fields, the editor reopens on the entry as it is now with this edit's values laid over it, the
-    other values named on top, and saving again applies it (`entries.edit_entry`'s `based_on`)."""
+    other values named on top, and saving again applies it (`entries.edit_entry`'s `based_on`). Each
+    save is its own transaction: nothing is held, on any database, while the editor is open."""
+    with unit_of_work(ctx) as session:
+        record = entries.to_record(entries.get_entry(session, slug))
     text = exports.entry_yaml(record)
     last_error: str | None = None
     merged = False  # the text offered is a merge: saved as it is, it is applied
@@ -425,10 +429,8 @@ def _edit_in_editor(
         try:
             body = _without_error_note(edited.decode("utf-8"))
             updates = _edited_fields(body)
-            with session.begin_nested():  # a refused edit leaves nothing behind
-                return entries.edit_entry(
-                    session, record["slug"], updates, actor, reason=reason, minor=minor, based_on=record
-                )
+            with unit_of_work(ctx) as session:  # a refused edit leaves nothing behind, and holds nothing
+                return entries.edit_entry(session, slug, updates, actor, reason=reason, minor=minor, based_on=record)
         except UnicodeDecodeError:
             body = _without_error_note(edited.decode("utf-8", errors="replace"))
             error = "edited text is not UTF-8: save it as UTF-8 (what could not be read shows as \ufffd)"
@@ -438,7 +440,7 @@ def _edit_in_editor(
         except DomainError as exc:
             error, merged = "; ".join(exc.lines()), False
         if error == last_error:
-            kept = _keep(body, record["slug"])
+            kept = _keep(body, slug)
             raise DomainError(f"{error} (nothing changed; the edited text is kept in {kept})") from None
         last_error = error
         text = _ERROR_NOTE.format(error=visible(error)) + body
@@ -473,6 +475,22 @@ def _edited_fields(text: str) -> dict[str, Any]:
     return updates
 
 
+@contextmanager
+def _interrupted_by_hangup() -> Iterator[None]:
+    """SIGTERM and SIGHUP (a closed terminal) end the command as Ctrl-C does, so the editor's temporary
+    folder, which holds what was typed, is removed rather than left behind."""
+
+    def interrupt(_signal: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = {number: signal.signal(number, interrupt) for number in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
 def _launch_editor(text: str) -> bytes | None:
     """Open `text` in $VISUAL/$EDITOR (else vi, at a terminal); the saved bytes, or None if the file
     was not saved (its modification time, set in the past before the editor starts, is unchanged)."""
@@ -480,7 +498,7 @@ def _launch_editor(text: str) -> bytes | None:
     if not editor and not sys.stdin.isatty():
         raise DomainError("no $VISUAL or $EDITOR, and no terminal for vi: set one, or use --set, --add or --remove")
     editor = editor or "vi"
-    with tempfile.TemporaryDirectory() as tmp:
+    with _interrupted_by_hangup(), tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "entry.yaml"
         path.write_text(text, encoding="utf-8")
         os.utime(path, ns=(0, 0))  # any save, even of the same text, moves it

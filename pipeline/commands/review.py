@@ -54,7 +54,7 @@ def _row(proposal: Proposal) -> dict[str, Any]:
         "kind": proposal.kind,
         "field": proposal.field,
         "operation": proposal.operation,
-        "current": proposal.current,
+        "current": proposals.current_value(proposal),
         "proposed": proposal.value,
         "status": proposal.status,
         "origin": proposal.origin,
