@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from scrapy.crawler import CrawlerProcess
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from crawlers.progress import FailureReporter, emit
 from crawlers.run import KINDS, CrawlOptions
@@ -41,8 +41,9 @@ def targets(kind: str, database_url: str, slug: str | None = None) -> list[dict[
                 entries.get_entry(session, slug)
                 query = query.where(Entry.slug == slug)
             found: list[dict[str, Any]] = []
+            waiting = _backing_off(session) if kind == "site" else set()
             for entry in session.scalars(query):
-                if kind == "site" and entry.website and not _backing_off(session, entry.id, LinkCheck):
+                if kind == "site" and entry.website and entry.id not in waiting:
                     found.append({"slug": entry.slug, "url": ascii_url(entry.website)})
                 elif kind == "feeds":
                     for url in entry.feeds:
@@ -73,17 +74,27 @@ def targets(kind: str, database_url: str, slug: str | None = None) -> list[dict[
         store.close()
 
 
-def _backing_off(session: Any, entry_id: int, link_check: Any) -> bool:
-    """A site that answered 429 with Retry-After is not asked again before that time."""
+def _backing_off(session: Any) -> set[int]:
+    """Ids of the entries whose site last answered 429 and whose Retry-After (seconds; an hour when it
+    is missing or a date) has not passed: they are not asked again before then. One query."""
 
-    last = session.scalar(
-        select(link_check).where(link_check.entry_id == entry_id).order_by(link_check.checked_at.desc()).limit(1)
-    )
-    if last is None or last.status_code != 429:
-        return False
-    retry_after = (last.details or {}).get("retry_after", "")
-    seconds = int(retry_after) if retry_after.isdigit() else 3600
-    return dt.datetime.now(dt.UTC) < last.checked_at + dt.timedelta(seconds=seconds)
+    latest = select(
+        LinkCheck.entry_id,
+        LinkCheck.status_code,
+        LinkCheck.details,
+        LinkCheck.checked_at,
+        func.row_number()
+        .over(partition_by=LinkCheck.entry_id, order_by=(LinkCheck.checked_at.desc(), LinkCheck.id.desc()))
+        .label("rank"),
+    ).subquery()
+    rows = session.execute(select(latest).where(latest.c.rank == 1, latest.c.status_code == 429))
+    now = dt.datetime.now(dt.UTC)
+    return {row.entry_id for row in rows if now < row.checked_at + _retry_after(row.details)}
+
+
+def _retry_after(details: dict[str, Any] | None) -> dt.timedelta:
+    retry_after = (details or {}).get("retry_after", "")
+    return dt.timedelta(seconds=int(retry_after) if retry_after.isdigit() else 3600)
 
 
 # --------------------------------------------------------------------------- the child process

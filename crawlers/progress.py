@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -31,9 +32,15 @@ def emit(event: dict[str, Any]) -> None:
 
 
 class ProgressReporter:
+    """Reports `{"event": "progress", "done", "total"}` as items are scraped: at most every `EVERY`
+    seconds (a line and a flush per item cost the reactor more than the bar gains), and the last one."""
+
+    EVERY = 0.1
+
     def __init__(self, total: int) -> None:
         self.total = total
         self.done = 0
+        self.reported = 0.0  # time.monotonic() of the last report
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ProgressReporter:
@@ -43,6 +50,10 @@ class ProgressReporter:
 
     def item_scraped(self, item: Any, response: Any = None, spider: Any = None) -> None:
         self.done += 1
+        now = time.monotonic()
+        if now - self.reported < self.EVERY and self.done < self.total:
+            return
+        self.reported = now
         emit({"event": "progress", "done": self.done, "total": self.total})
 
 

@@ -44,6 +44,7 @@ def crawl_settings(
         "COOKIES_ENABLED": False,
         "HTTPCACHE_ENABLED": False,
         "TELNETCONSOLE_ENABLED": False,
+        "TWISTED_DNS_RESOLVER": "crawlers.safety.GuardedResolver",
         "LOG_LEVEL": "WARNING",
         "DOWNLOADER_MIDDLEWARES": {
             "crawlers.safety.AddressGuardMiddleware": 50,
