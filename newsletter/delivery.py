@@ -33,24 +33,29 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import logging
 import mailbox
 import math
 import os
 import re
+import secrets
 import smtplib
 import ssl
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from email import quoprimime
 from email.errors import NonASCIILocalPartDefect
 from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage, Message
 from email.policy import EmailPolicy
 from email.policy import default as _default_policy
+from email.utils import format_datetime
 from pathlib import Path
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import idna
@@ -59,8 +64,11 @@ from directory.errors import DomainError
 
 __all__ = [
     "DeliveryError",
+    "Mail",
     "MaildirSender",
+    "MessageTemplate",
     "Outcome",
+    "PreparedMessage",
     "Result",
     "Sender",
     "SmtpSender",
@@ -259,6 +267,7 @@ def build_message(
     unsubscribe_mailto: str | None,
     date: dt.datetime,
     reply_to: str | None = None,
+    raw_bodies: bool = False,
 ) -> EmailMessage:
     """One reader's digest: multipart/alternative, text/plain then text/html, both UTF-8.
 
@@ -271,6 +280,8 @@ def build_message(
 
     Every value is checked: a newline in any of them (header injection) is a ValueError, as is a naive
     `date`, a malformed Message-ID or List-Id, or an unsubscribe URI that is not http(s) or mailto.
+    Bodies are base64 or quoted-printable, so no server needs 8BITMIME; `raw_bodies` writes them as
+    they are instead (`7bit`/`8bit`, see `MessageTemplate`).
     """
     for name, value in (
         ("sender", sender),
@@ -312,11 +323,20 @@ def build_message(
     if one_click:
         msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg["Precedence"] = "bulk"
-    msg.set_content(text, subtype="plain", charset="utf-8")
-    msg.add_alternative(html, subtype="html", charset="utf-8")
+    msg.set_content(text, subtype="plain", charset="utf-8", cte=_cte(text, raw_bodies))
+    msg.add_alternative(html, subtype="html", charset="utf-8", cte=_cte(html, raw_bodies))
     for part in msg.iter_parts():
         del part["MIME-Version"]  # add_alternative leaves a stray copy on the moved part
     return msg
+
+
+def _cte(body: str, raw: bool) -> str | None:
+    """The body's Content-Transfer-Encoding: the email package's choice (base64 or quoted-printable for
+    anything not short ASCII lines), or with `raw` the text as it is: `7bit` for ASCII, `8bit` otherwise
+    (for servers that offer 8BITMIME, RFC 6152)."""
+    if not raw:
+        return None
+    return "7bit" if body.isascii() else "8bit"
 
 
 def _unsubscribe_uris(url: str, mailto: str | None) -> tuple[bool, list[str]]:
@@ -365,6 +385,233 @@ def _idna(domain: str) -> str:
         ) from None
 
 
+# ---------------------------------------------------------------------------------------------- templates
+
+
+_TEMPLATE_POLICY = _WIRE_POLICY.clone(cte_type="8bit")  # bodies as they are; headers as _WIRE_POLICY
+_LINE_LIMIT = 998  # octets per line without CRLF (RFC 5321 §4.5.3.1.6; 8BITMIME keeps it, RFC 6152)
+_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+_PLAIN_TO_LENGTH = 78 - len("To: ")  # a longer To line would be folded
+_SLOT_DATE = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+_Slot = str | tuple[str, int]  # "to", "message_id", "date", "unsubscribe", "mailto"; ("text"|"html", link)
+
+
+@dataclass(frozen=True)
+class PreparedMessage:
+    """One reader's message, already serialized (`MessageTemplate.render`).
+
+    `data` has CRLF line ends, is not dot-stuffed and has no final "."; `eight_bit` says a body is
+    8bit, which only a server offering 8BITMIME takes. Senders send `message` instead where it is not
+    offered: the message `build_message` makes from the same values (7-bit bodies), built on demand.
+    """
+
+    message_id: str
+    sender: str  # the envelope addresses: From's and To's addr-spec
+    recipient: str
+    data: bytes
+    eight_bit: bool
+    rebuild: Callable[[], EmailMessage] = field(repr=False)
+
+    @functools.cached_property
+    def message(self) -> EmailMessage:
+        return self.rebuild()
+
+    def __getitem__(self, name: str) -> Any:
+        """A header of `message`, for code that looks at one; the send path never does (it builds)."""
+        return self.message[name]
+
+
+Mail = EmailMessage | PreparedMessage
+
+
+class MessageTemplate:
+    """One segment's message, serialized once by `build_message`, with each reader's parts spliced in.
+
+    It is built with markers for what differs between readers — To, Message-ID, Date, the
+    List-Unsubscribe URIs, and the `links` (placeholder strings in the bodies) — and with bodies
+    written as they are (`raw_bodies`), so every marker stands verbatim in the bytes; `render` joins
+    the bytes between them with one reader's values. Sender, Subject, List-Id and Reply-To are checked,
+    encoded and folded once. A reader whose message could come out otherwise than by `build_message`
+    (an address that is not plain ASCII or would be folded, a value that would make a line longer than
+    998 octets, an unsubscribe URI of another kind than the template's, any value `build_message`
+    refuses) gets `build_message`'s message instead, or its ValueError.
+    """
+
+    def __init__(
+        self,
+        *,
+        sender: str,
+        subject: str,
+        text: str,
+        html: str,
+        list_id: str,
+        links: Sequence[str],
+        one_click: bool,
+        mailto: bool,
+        reply_to: str | None = None,
+    ) -> None:
+        self._fixed = {"sender": sender, "subject": subject, "list_id": list_id, "reply_to": reply_to}
+        self._text, self._html, self._links = text, html, tuple(links)
+        self.one_click, self.mailto = one_click, mailto
+        self.sender = _one_address(sender, "sender").addr_spec
+        token = secrets.token_hex(8)
+        markers: dict[str, _Slot] = {
+            f"s{token}to@slot.invalid": "to",
+            f"<s{token}id@slot.invalid>": "message_id",
+            format_datetime(_SLOT_DATE): "date",
+            f"{'https' if one_click else 'http'}://slot.invalid/s{token}u": "unsubscribe",
+        }
+        if mailto:
+            markers[f"mailto:s{token}m@slot.invalid"] = "mailto"
+        for number in range(len(self._links)):
+            markers[f"s{token}text{number}x"] = ("text", number)
+            markers[f"s{token}html{number}x"] = ("html", number)
+        slot = {value: marker for marker, value in markers.items()}
+        html_body = f"s{token}htmlbody"
+        message = build_message(
+            to=slot["to"],
+            text=_replace(text, self._links, [slot["text", n] for n in range(len(self._links))]),
+            html=html_body,
+            message_id=slot["message_id"],
+            unsubscribe_url=slot["unsubscribe"],
+            unsubscribe_mailto=slot.get("mailto"),
+            date=_SLOT_DATE,
+            raw_bodies=True,
+            **self._fixed,  # type: ignore[arg-type]
+        )
+        data = _crlf(message.as_bytes(policy=_TEMPLATE_POLICY))
+        # The HTML goes quoted-printable: MJML writes lines of several kB, past SMTP's 998 octets even
+        # with 8BITMIME. Each piece between links is encoded once here; a link, encoded per reader,
+        # stands between soft line breaks ("=" CRLF), so the decoded HTML is exactly the reader's.
+        slot_html = [slot["html", n] for n in range(len(self._links))]
+        pieces = (
+            re.split("(" + "|".join(re.escape(link) for link in self._links) + ")", html) if self._links else [html]
+        )
+        body = b"".join(
+            b"=\r\n" + slot_html[self._links.index(piece)].encode() + b"=\r\n" if piece in self._links else _qp(piece)
+            for piece in pieces
+        )
+        html_part = b"Content-Transfer-Encoding: 7bit\r\n\r\n" + html_body.encode() + b"\r\n"
+        if data.count(html_part) == 1:
+            data = data.replace(html_part, b"Content-Transfer-Encoding: quoted-printable\r\n\r\n" + body + b"\r\n")
+        self.eight_bit = not data.isascii()
+        pattern = re.compile(b"(" + b"|".join(re.escape(marker.encode()) for marker in markers) + b")")
+        self._parts: list[bytes] | None = pattern.split(data)
+        self._slots = [(index, markers[part.decode()]) for index, part in enumerate(self._parts) if index % 2]
+        expected: Counter[_Slot] = Counter(
+            {"to": 1, "message_id": 1, "date": 1, "unsubscribe": 1, "mailto": int(mailto)}
+        )
+        for number, link in enumerate(self._links):
+            expected["text", number], expected["html", number] = text.count(link), html.count(link)
+        self._room = _room(data, pattern)
+        if Counter(s for _, s in self._slots) != +expected or not self.sender.isascii() or self._room < 0:
+            self._parts = None  # not spliceable (markers altered or duplicated, a line too long): rebuild
+
+    def render(
+        self,
+        *,
+        to: str,
+        message_id: str,
+        date: dt.datetime,
+        unsubscribe_url: str,
+        unsubscribe_mailto: str | None,
+        text_links: Sequence[str],
+        html_links: Sequence[str],
+    ) -> Mail:
+        """This reader's message: the template's bytes with their values, or `build_message`'s message
+        where splicing could differ from it (see the class docstring). `text_links` and `html_links`
+        replace `links`, in order, in the text and the HTML."""
+
+        def rebuild() -> EmailMessage:
+            return build_message(
+                to=to,
+                text=_replace(self._text, self._links, text_links),
+                html=_replace(self._html, self._links, html_links),
+                message_id=message_id,
+                unsubscribe_url=unsubscribe_url,
+                unsubscribe_mailto=unsubscribe_mailto,
+                date=date,
+                **self._fixed,  # type: ignore[arg-type]
+            )
+
+        values = self._values(to, message_id, date, unsubscribe_url, unsubscribe_mailto, text_links, html_links)
+        if self._parts is None or values is None:
+            return rebuild()
+        parts = list(self._parts)
+        for index, slot in self._slots:
+            parts[index] = values[slot]
+        return PreparedMessage(message_id, self.sender, to, b"".join(parts), self.eight_bit, rebuild)
+
+    def _values(
+        self,
+        to: str,
+        message_id: str,
+        date: dt.datetime,
+        unsubscribe_url: str,
+        unsubscribe_mailto: str | None,
+        text_links: Sequence[str],
+        html_links: Sequence[str],
+    ) -> dict[_Slot, bytes] | None:
+        """Each slot's bytes for this reader; None when splicing them could differ from `build_message`."""
+        msg_id = message_id.strip().removeprefix("<").removesuffix(">")
+        if date.tzinfo is None or date.utcoffset() is None or not _MSG_ID.fullmatch(msg_id):
+            return None
+        if len(to) > _PLAIN_TO_LENGTH or not _PLAIN_ADDRESS.fullmatch(to) or len(text_links) != len(self._links):
+            return None
+        if any(c in (unsubscribe_mailto or "") for c in "\r\n\0"):
+            return None
+        one_click, uris = _unsubscribe_uris(unsubscribe_url, unsubscribe_mailto)
+        if one_click != self.one_click or (len(uris) == 2) != self.mailto:
+            return None
+        values: dict[_Slot, str] = {
+            "to": to,
+            "message_id": f"<{msg_id}>",
+            "date": format_datetime(date.astimezone(dt.UTC)),
+            "unsubscribe": uris[0],
+            "mailto": uris[-1],
+        }
+        for number, text_link in enumerate(text_links):
+            values["text", number] = text_link
+        if any(len(v) > self._room or not v.isascii() or any(c in v for c in "\r\n\0") for v in values.values()):
+            return None
+        if any(any(c in link for c in "\r\n\0") for link in html_links):
+            return None
+        spliced = {slot: value.encode("ascii") for slot, value in values.items()}
+        spliced |= {("html", number): _qp(link) for number, link in enumerate(html_links)}
+        return spliced
+
+
+def _qp(text: str) -> bytes:
+    """`text` in UTF-8, quoted-printable (RFC 2045 §6.7), CRLF line ends: lines of at most 75
+    characters, so that the soft break that may follow a piece keeps them within 76."""
+    return quoprimime.body_encode(text.encode("utf-8").decode("latin-1"), 75, "\r\n").encode("ascii")
+
+
+def _replace(text: str, placeholders: Sequence[str], values: Sequence[str]) -> str:
+    for placeholder, value in zip(placeholders, values, strict=True):
+        text = text.replace(placeholder, value)
+    return text
+
+
+def _room(data: bytes, markers: re.Pattern[bytes]) -> int:
+    """The longest value every marker can take with no line past `_LINE_LIMIT`; -1 if one already is."""
+    room = _LINE_LIMIT
+    for line in data.split(b"\r\n"):
+        found = markers.findall(line)
+        fixed = len(line) - sum(len(marker) for marker in found)
+        if fixed > _LINE_LIMIT:
+            return -1
+        if found:
+            room = min(room, (_LINE_LIMIT - fixed) // len(found))
+    return room
+
+
+def _crlf(data: bytes) -> bytes:
+    """`data` with CRLF line ends, ending with one."""
+    data = re.sub(rb"\r?\n", b"\r\n", data)
+    return data if data.endswith(b"\r\n") else data + b"\r\n"
+
+
 # ---------------------------------------------------------------------------------------------- results
 
 
@@ -398,7 +645,7 @@ class DeliveryError(Exception):
 class Sender(Protocol):
     """What the digest run needs: `SmtpSender` for real, `MaildirSender` for --dry-run."""
 
-    def send(self, message: EmailMessage) -> Result: ...
+    def send(self, message: Mail) -> Result: ...
 
     def close(self) -> None: ...
 
@@ -413,10 +660,14 @@ class _Envelope:
     recipient: str
     data: bytes  # the message as transmitted after DATA: CRLF lines, dot-stuffed, with the final "."
     smtputf8: bool
+    eight_bit: bool = False  # a body is 8bit: sent with BODY=8BITMIME, or rebuilt where it is not offered
 
 
-def _envelope(message: Message, sign: Callable[[bytes], bytes] | None) -> tuple[_Envelope, bytes]:
+def _envelope(message: Message | PreparedMessage, sign: Callable[[bytes], bytes] | None) -> tuple[_Envelope, bytes]:
     """Check the message has one recipient and serialize it; returns the envelope and the signed bytes."""
+    if isinstance(message, PreparedMessage):
+        data = message.data if sign is None else _crlf(sign(message.data))
+        return _Envelope(message.sender, message.recipient, _stuffed(data), False, message.eight_bit), data
     for name in ("Cc", "Bcc", "Resent-To", "Resent-Cc", "Resent-Bcc"):
         if message.get(name) is not None:
             raise ValueError(f"a digest goes to one reader only; the message has a {name} header")
@@ -430,11 +681,13 @@ def _envelope(message: Message, sign: Callable[[bytes], bytes] | None) -> tuple[
     data = message.as_bytes(policy=_WIRE_POLICY_UTF8 if smtputf8 else _WIRE_POLICY)
     if sign is not None:
         data = sign(data)
-    data = re.sub(rb"\r?\n", b"\r\n", data)
-    if not data.endswith(b"\r\n"):
-        data += b"\r\n"
-    wire = re.sub(rb"(?m)^\.", b"..", data) + b".\r\n"
-    return _Envelope(sender, recipient, wire, smtputf8), data
+    data = _crlf(data)
+    return _Envelope(sender, recipient, _stuffed(data), smtputf8), data
+
+
+def _stuffed(data: bytes) -> bytes:
+    """CRLF-ended `data` as transmitted after DATA: dot-stuffed, with the final "." (RFC 5321 §4.5.2)."""
+    return re.sub(rb"(?m)^\.", b"..", data) + b".\r\n"
 
 
 # ---------------------------------------------------------------------------------------------- SMTP
@@ -506,11 +759,12 @@ class SmtpSender:
         except OSError:
             conn.close()
 
-    def send(self, message: EmailMessage) -> Result:
+    def send(self, message: Mail) -> Result:
         """Submit `message` to its one To address; see the module docstring for what the result means.
 
         Raises ValueError (before anything is sent) for a message with other than one recipient, and
-        DeliveryError when the server refuses us rather than the reader.
+        DeliveryError when the server refuses us rather than the reader. A `PreparedMessage` with an
+        8bit body goes with BODY=8BITMIME, or as its rebuilt 7-bit `message` to a server without it.
         """
         envelope, _ = _envelope(message, self._sign)
         attempts = 0
@@ -521,7 +775,7 @@ class SmtpSender:
                 self._throttle()
             free_retry = False
             attempts += 1
-            attempt = self._attempt(envelope)
+            attempt = self._attempt(envelope, message)
             if attempt.stale and not reconnected:
                 log.info("the SMTP connection had been closed by the server; reconnecting")
                 reconnected = free_retry = True
@@ -532,7 +786,7 @@ class SmtpSender:
                 if attempt.outcome is Outcome.RETRY:
                     log.warning("a message was not delivered after %d attempt(s); left for later", attempts)
                 # The server's words can quote the address: only the reply code is logged.
-                log.debug("%s: %s after %d attempt(s), reply %s", message.get("Message-ID"), attempt.outcome.name,
+                log.debug("%s: %s after %d attempt(s), reply %s", _message_id(message), attempt.outcome.name,
                           attempts, attempt.code)  # fmt: skip
                 return Result(attempt.outcome, attempt.code, attempt.detail, attempts, attempt.maybe_delivered)
             delay = self.backoff[min(attempts - 1, len(self.backoff) - 1)] if self.backoff else 0.0
@@ -551,7 +805,7 @@ class SmtpSender:
             now = self._next_start
         self._next_start = now + 1 / rate
 
-    def _attempt(self, envelope: _Envelope) -> _Attempt:
+    def _attempt(self, envelope: _Envelope, message: Mail) -> _Attempt:
         reused = self._conn is not None
         try:
             conn = self._connection()
@@ -560,7 +814,11 @@ class SmtpSender:
 
         if envelope.smtputf8 and not conn.has_extn("smtputf8"):
             return _Attempt(Outcome.BOUNCED, None, "the address needs SMTPUTF8, which this server does not offer")
+        if envelope.eight_bit and not conn.has_extn("8bitmime") and isinstance(message, PreparedMessage):
+            envelope, _ = _envelope(message.message, self._sign)
         options = ["SMTPUTF8", *(["BODY=8BITMIME"] if conn.has_extn("8bitmime") else [])] if envelope.smtputf8 else []
+        if envelope.eight_bit:
+            options = ["BODY=8BITMIME"]
         phase = "MAIL"
         try:
             code, reply = conn.mail(envelope.sender, options)
@@ -659,6 +917,10 @@ class SmtpSender:
         return conn
 
 
+def _message_id(message: Mail) -> str | None:
+    return message.message_id if isinstance(message, PreparedMessage) else message.get("Message-ID")
+
+
 def _raise_if_fatal(exc: OSError) -> None:
     """Turn errors that retrying cannot fix, and that are not about the reader, into DeliveryError."""
     if isinstance(exc, smtplib.SMTPNotSupportedError):
@@ -730,7 +992,7 @@ class MaildirSender:
     def close(self) -> None:
         self._maildir.close()
 
-    def send(self, message: EmailMessage) -> Result:
+    def send(self, message: Mail) -> Result:
         _, data = _envelope(message, self._sign)
         key = self._maildir.add(data.replace(b"\r\n", b"\n"))
         written = self.path / "new" / f"{key}.eml"

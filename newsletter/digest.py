@@ -41,6 +41,7 @@ from publishing.updates import Update
 
 UNSUBSCRIBE_PLACEHOLDER = "https://nansen.invalid/__unsubscribe__"  # survives MJML and escaping
 PREFERENCES_PLACEHOLDER = "https://nansen.invalid/__preferences__"
+LINK_PLACEHOLDERS = (UNSUBSCRIBE_PLACEHOLDER, PREFERENCES_PLACEHOLDER)  # the order of `link_values`
 
 TEMPLATES = Path(__file__).parent / "templates" / "email"
 SECTION_ORDER = ("program", "ngo", "media")  # host-country programs are the most urgent news
@@ -109,20 +110,24 @@ def personalize(content: DigestContent, *, unsubscribe_url: str, preferences_url
     No rendering: the pieces between the placeholders are found once per `content` and joined with
     the subscriber's links, a few microseconds per subscriber.
     """
-    for url in (unsubscribe_url, preferences_url):
-        if not url.startswith(("https://", "http://")):
-            raise ValueError(f"not an http(s) URL: {url!r}")
+    text_links, html_links = link_values(unsubscribe_url=unsubscribe_url, preferences_url=preferences_url)
     html_pieces, text_pieces = content._pieces
-    in_html = {
-        UNSUBSCRIBE_PLACEHOLDER: html.escape(unsubscribe_url),
-        PREFERENCES_PLACEHOLDER: html.escape(preferences_url),
-    }
-    in_text = {UNSUBSCRIBE_PLACEHOLDER: unsubscribe_url, PREFERENCES_PLACEHOLDER: preferences_url}
+    in_html = dict(zip(LINK_PLACEHOLDERS, html_links, strict=True))
+    in_text = dict(zip(LINK_PLACEHOLDERS, text_links, strict=True))
     return DigestContent(
         subject=content.subject,
         html="".join([in_html.get(piece, piece) for piece in html_pieces]),
         text="".join([in_text.get(piece, piece) for piece in text_pieces]),
     )
+
+
+def link_values(*, unsubscribe_url: str, preferences_url: str) -> tuple[tuple[str, str], tuple[str, str]]:
+    """The subscriber's links as they stand in the text and in the HTML (escaped), in the order of
+    `LINK_PLACEHOLDERS`; ValueError for a URL that is not http(s)."""
+    for url in (unsubscribe_url, preferences_url):
+        if not url.startswith(("https://", "http://")):
+            raise ValueError(f"not an http(s) URL: {url!r}")
+    return (unsubscribe_url, preferences_url), (html.escape(unsubscribe_url), html.escape(preferences_url))
 
 
 def digest_subject(lang: str, *, number: int, count: int, date: str) -> str:

@@ -22,23 +22,25 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import time
+from array import array
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from typing import Any
+from typing import Any, cast
+from urllib.parse import urlsplit
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from directory.errors import DomainError
 from directory.models import utcnow
-from directory.store import claim_row, claimable, holder
+from directory.store import claimable, holder
 from newsletter import subscribers as subs
-from newsletter.delivery import DeliveryError, Outcome, Sender, build_message
-from newsletter.digest import DigestContent, personalize, render_digest
+from newsletter.delivery import DeliveryError, Mail, MessageTemplate, Outcome, Sender, build_message
+from newsletter.digest import LINK_PLACEHOLDERS, DigestContent, link_values, personalize, render_digest
 from newsletter.models import Delivery, Edition, Subscriber
 from newsletter.tokens import Tokens
 from publishing.updates import Update, collect
@@ -141,6 +143,28 @@ class SegmentCache:
     number: int
     date: dt.date
     rendered: dict[str, Any] = field(default_factory=dict)
+    templates: dict[str, MessageTemplate | None] = field(default_factory=dict)
+
+    def template(self, language: str, preferences: subs.Preferences) -> MessageTemplate | None:
+        """The segment's message, serialized once (`MessageTemplate`); None when it has no news."""
+        key = preferences.segment_key(language)
+        if key not in self.templates:
+            content = self.content(language, preferences)
+            self.templates[key] = (
+                None
+                if content is None
+                else MessageTemplate(
+                    sender=self.settings.sender,
+                    subject=content.subject,
+                    text=content.text,
+                    html=content.html,
+                    list_id=self.settings.list_id,
+                    links=LINK_PLACEHOLDERS,
+                    one_click=urlsplit(self.settings.site_url).scheme == "https",
+                    mailto=bool(self.settings.unsubscribe_mailto),
+                )
+            )
+        return self.templates[key]
 
     def content(self, language: str, preferences: subs.Preferences) -> DigestContent | None:
 
@@ -159,9 +183,10 @@ def segment_id(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
-def message_id(settings: NewsletterSettings, edition: Edition, subscriber_key: str) -> str:
-    """Stable per edition and subscriber, so a resent message can be recognised and dropped."""
-    return f"<nansen.{edition.number}.{subscriber_key[:20]}@{settings.message_domain}>"
+def message_id(settings: NewsletterSettings, edition: Edition | int, subscriber_key: str) -> str:
+    """Stable per edition (or its number) and subscriber, so a resent message can be recognised and dropped."""
+    number = edition if isinstance(edition, int) else edition.number
+    return f"<nansen.{number}.{subscriber_key[:20]}@{settings.message_domain}>"
 
 
 def links(settings: NewsletterSettings, key: str) -> tuple[str, str, str | None]:
@@ -196,6 +221,24 @@ def message_for(
     )
 
 
+def prepared_message(
+    settings: NewsletterSettings, number: int, key: str, address: str, template: MessageTemplate
+) -> Mail:
+    """The same message as `message_for` (edition `number`, the subscriber's `key` and `address`), spliced
+    into the segment's `template` instead of built: what `send` hands the sender."""
+    unsubscribe, preferences, mailto = links(settings, key)
+    text_links, html_links = link_values(unsubscribe_url=unsubscribe, preferences_url=preferences)
+    return template.render(
+        to=address,
+        message_id=message_id(settings, number, key),
+        date=utcnow(),
+        unsubscribe_url=unsubscribe,
+        unsubscribe_mailto=mailto,
+        text_links=text_links,
+        html_links=html_links,
+    )
+
+
 def due_with_content(session: Session, settings: NewsletterSettings) -> tuple[Edition, SegmentCache] | None:
     """The edition in progress (or a new one if updates wait), with its per-segment renderer."""
     edition = current(session) or create_due(session, settings)
@@ -226,6 +269,7 @@ class SendReport:
         return self.status.startswith("stopped")
 
 
+CHUNK = 500  # rows read at a time, so that memory does not grow with the number of subscribers
 TEMPORARY_LIMIT = 3  # temporary failures in a row (no answer, or 4xx) that end the run: it resumes later
 BOUNCE_LIMIT = 10  # permanent refusals in a row that cannot all be the readers': undone, and the run ends
 OPEN = ("pending", "retry")
@@ -233,36 +277,64 @@ OPEN = ("pending", "retry")
 
 def prepare_deliveries(session: Session, settings: NewsletterSettings, edition: Edition) -> int:
     """Ledger rows for every active subscriber whose segment has news (once per edition: an approved
-    edition becomes `sending`)."""
+    edition becomes `sending`). Subscribers are read and rows written `CHUNK` at a time."""
     if edition.status != "approved":
         return 0
     updates = edition_updates(session, edition)
-    cache = SegmentCache(updates, settings, edition.number, edition.created_at.date())
-    wanted = {}
+    wanted: dict[str, bool] = {}
     now = utcnow()
-    rows = []
-    for subscriber in subs.active(session):
-        preferences = subs.preferences_of(subscriber)
-        key = preferences.segment_key(subscriber.language)
-        if key not in wanted:
-            wanted[key] = any(matches(u, preferences) for u in cache.updates)
-        if wanted[key]:
-            rows.append(
-                {
-                    "edition_id": edition.id,
-                    "subscriber_id": subscriber.id,
-                    "segment": segment_id(key),
-                    "message_id": message_id(settings, edition, subscriber.key),
-                    "status": "pending",
-                    "attempts": 0,
-                    "updated_at": now,
-                }
-            )
-    if rows:
-        session.execute(insert(Delivery), rows)
+    added = 0
+    for chunk in _active_subscribers(session):
+        rows = []
+        for subscriber in chunk:
+            preferences = _preferences(subscriber)
+            key = preferences.segment_key(subscriber.language)
+            if key not in wanted:
+                wanted[key] = any(matches(u, preferences) for u in updates)
+            if wanted[key]:
+                rows.append(
+                    {
+                        "edition_id": edition.id,
+                        "subscriber_id": subscriber.id,
+                        "segment": segment_id(key),
+                        "message_id": message_id(settings, edition, subscriber.key),
+                        "status": "pending",
+                        "attempts": 0,
+                        "updated_at": now,
+                    }
+                )
+        if rows:
+            session.execute(insert(Delivery), rows)
+        added += len(rows)
     edition.status = "sending"
     session.flush()
-    return len(rows)
+    return added
+
+
+def _preferences(row: Any) -> subs.Preferences:
+    """`subscribers.preferences_of` for a row read with Core (countries, kinds, topics)."""
+    return subs.Preferences(tuple(row.countries), tuple(row.kinds), tuple(row.topics))
+
+
+def _active_subscribers(session: Session) -> Iterator[Sequence[Any]]:
+    """Active subscribers as (id, key, language, countries, kinds, topics) rows, `CHUNK` at a time by id."""
+    query = (
+        select(
+            Subscriber.id,
+            Subscriber.key,
+            Subscriber.language,
+            Subscriber.countries,
+            Subscriber.kinds,
+            Subscriber.topics,
+        )
+        .where(Subscriber.status == "active")
+        .order_by(Subscriber.id)
+        .limit(CHUNK)
+    )
+    last = 0
+    while chunk := session.execute(query.where(Subscriber.id > last)).all():
+        yield chunk
+        last = chunk[-1].id
 
 
 def send(
@@ -361,6 +433,22 @@ def _counts(session: Session, edition_id: int) -> dict[str, int]:
     }
 
 
+_DELIVERIES = cast(Table, Delivery.__table__)
+_SUBSCRIBERS = cast(Table, Subscriber.__table__)
+
+
+@dataclass
+class _Todo:
+    """The rows a run tries, read once at its start, in order: 9 bytes a row, whatever the list's size."""
+
+    ids: array[int] = field(default_factory=lambda: array("q"))
+    statuses: array[int] = field(default_factory=lambda: array("b"))  # index into _STATUSES, as read
+    holders: dict[int, str | None] = field(default_factory=dict)  # rows read `sending`: their holder
+
+
+_STATUSES = (*OPEN, "sending")
+
+
 def _send_edition(
     open_session: Callable[[], AbstractContextManager[Session]],
     settings: NewsletterSettings,
@@ -374,16 +462,7 @@ def _send_edition(
         edition = session.get(Edition, edition_id)
         assert edition is not None
         cache = SegmentCache(edition_updates(session, edition), settings, edition.number, edition.created_at.date())
-        rows = session.execute(
-            select(Delivery.id, Delivery.status, Delivery.claimed_by, Delivery.claimed_at)
-            .where(Delivery.edition_id == edition_id, Delivery.status.in_((*OPEN, "sending")))
-            .order_by(Delivery.status != "pending", Delivery.id)  # new readers first, retries after
-        ).all()
-    todo = [
-        (row.id, row.status, row.claimed_by)
-        for row in rows
-        if claimable(row.status in OPEN, row.claimed_by, row.claimed_at)
-    ]
+        todo = _todo(session, edition_id)
     try:
         _deliver_rows(open_session, settings, sender, cache, todo, me, report, on_progress)
     finally:
@@ -392,12 +471,60 @@ def _send_edition(
         _close_finished(session)
 
 
+def _todo(session: Session, edition_id: int) -> _Todo:
+    """The edition's rows this process may claim (`directory.store.claimable`), new readers first."""
+    todo = _Todo()
+    rows = session.execute(
+        select(Delivery.id, Delivery.status, Delivery.claimed_by, Delivery.claimed_at)
+        .where(Delivery.edition_id == edition_id, Delivery.status.in_(_STATUSES))
+        .order_by(Delivery.status != "pending", Delivery.id)  # new readers first, retries after
+        .execution_options(yield_per=5000)
+    )
+    for row in rows:
+        if claimable(row.status in OPEN, row.claimed_by, row.claimed_at):
+            todo.ids.append(row.id)
+            todo.statuses.append(_STATUSES.index(row.status))
+            if row.status == "sending":
+                todo.holders[row.id] = row.claimed_by
+    return todo
+
+
+def _rows(
+    open_session: Callable[[], AbstractContextManager[Session]], todo: _Todo
+) -> Iterator[tuple[int, str, str | None, Any]]:
+    """(id, status as read, holder as read, its reader or None) for each row of `todo`; readers are read
+    `CHUNK` rows at a time (address, key, language, preferences)."""
+    for start in range(0, len(todo.ids), CHUNK):
+        ids = todo.ids[start : start + CHUNK]
+        with open_session() as session:
+            readers = {
+                row.id: row
+                for row in session.execute(
+                    select(
+                        _DELIVERIES.c.id,
+                        _DELIVERIES.c.subscriber_id,
+                        _SUBSCRIBERS.c.email,
+                        _SUBSCRIBERS.c.key,
+                        _SUBSCRIBERS.c.language,
+                        _SUBSCRIBERS.c.countries,
+                        _SUBSCRIBERS.c.kinds,
+                        _SUBSCRIBERS.c.topics,
+                    )
+                    .join(_SUBSCRIBERS, _SUBSCRIBERS.c.id == _DELIVERIES.c.subscriber_id)
+                    .where(_DELIVERIES.c.id.in_(list(ids)))
+                )
+            }
+        for offset, delivery_id in enumerate(ids):
+            status = _STATUSES[todo.statuses[start + offset]]
+            yield delivery_id, status, todo.holders.get(delivery_id), readers.get(delivery_id)
+
+
 def _deliver_rows(
     open_session: Callable[[], AbstractContextManager[Session]],
     settings: NewsletterSettings,
     sender: Sender,
     cache: SegmentCache,
-    todo: Sequence[tuple[int, str, str | None]],
+    todo: _Todo,
     me: str,
     report: SendReport,
     on_progress: Callable[[int, int], None] | None,
@@ -405,18 +532,20 @@ def _deliver_rows(
     """Claim and send each row in turn; return early (with `report.status`) when the run must stop."""
     temporary = 0
     bounced: list[int] = []  # the rows bounced in a row, most recent last
-    for done, (delivery_id, status, claimed_by) in enumerate(todo, 1):
-        if not _claim(open_session, delivery_id, status, claimed_by, me):
+    for done, (delivery_id, status, claimed_by, reader) in enumerate(_rows(open_session, todo), 1):
+        attempts = _claim(open_session, delivery_id, status, claimed_by, me)
+        if attempts is None and not _skip_if_left(open_session, delivery_id, status, claimed_by, report):
             continue  # another sender has it, or it is done
         try:
-            with open_session() as session:
-                outcome = _deliver(session, settings, cache, sender, delivery_id, me, report)
+            outcome = None
+            if attempts is not None and reader is not None:
+                outcome = _deliver(open_session, settings, cache, sender, delivery_id, attempts, reader, report)
         except DeliveryError as exc:
             _release(open_session, delivery_id, me)
             report.status = f"stopped: {exc.detail}"
             return
         if on_progress:
-            on_progress(done, len(todo))
+            on_progress(done, len(todo.ids))
         if outcome is not None and outcome.outcome is Outcome.DEFERRED:
             _release(open_session, delivery_id, me)
             report.status = (
@@ -440,16 +569,53 @@ def _deliver_rows(
             return
 
 
+def _claimed_as_read(delivery_id: int, status: str, claimed_by: str | None) -> Any:
+    """The row is still as this run read it: `status`, and for a row `sending`, the same holder."""
+    condition = (_DELIVERIES.c.id == delivery_id) & (_DELIVERIES.c.status == status)
+    if status == "sending":
+        condition = condition & (_DELIVERIES.c.claimed_by == claimed_by)
+    return condition
+
+
+_ACTIVE_READER = exists().where(_SUBSCRIBERS.c.id == _DELIVERIES.c.subscriber_id, _SUBSCRIBERS.c.status == "active")
+
+
 def _claim(
     open_session: Callable[[], AbstractContextManager[Session]],
     delivery_id: int,
     status: str,
     claimed_by: str | None,
     me: str,
-) -> bool:
-    """Take the row for this process (`directory.store.claim_row`); False when another sender was first."""
+) -> int | None:
+    """Take the row for this process if its reader is still active: one conditional UPDATE from `status`
+    to `sending` (as `directory.store.claim_row`), committed on its own. Returns the row's attempts so
+    far; None when another sender was first, the row is done, or its reader is no longer active."""
     with open_session() as session:
-        return claim_row(session, Delivery, delivery_id, status, claimed_by, me)
+        return session.execute(
+            update(_DELIVERIES)
+            .where(_claimed_as_read(delivery_id, status, claimed_by), _ACTIVE_READER)
+            .values(status="sending", claimed_by=me, claimed_at=utcnow())
+            .returning(_DELIVERIES.c.attempts)
+        ).scalar()
+
+
+def _skip_if_left(
+    open_session: Callable[[], AbstractContextManager[Session]],
+    delivery_id: int,
+    status: str,
+    claimed_by: str | None,
+    report: SendReport,
+) -> bool:
+    """Record the row `skipped` if it is as read and its reader is no longer active; False otherwise."""
+    with open_session() as session:
+        result = session.execute(
+            update(_DELIVERIES)
+            .where(_claimed_as_read(delivery_id, status, claimed_by), ~_ACTIVE_READER)
+            .values(status="skipped", claimed_by=None, claimed_at=None)
+        )
+    skipped = cast(Any, result).rowcount == 1
+    report.skipped += skipped
+    return skipped
 
 
 def _unbounce(
@@ -480,52 +646,65 @@ class _Attempt:
 
 
 def _deliver(
-    session: Session,
+    open_session: Callable[[], AbstractContextManager[Session]],
     settings: NewsletterSettings,
     cache: SegmentCache,
     sender: Sender,
     delivery_id: int,
-    me: str,
+    attempts: int,
+    reader: Any,  # a row of `_rows`
     report: SendReport,
 ) -> _Attempt | None:
-    """Send one claimed row's message and record what the server said; None when nothing was sent."""
-    delivery = session.get(Delivery, delivery_id)
-    if delivery is None or delivery.status != "sending" or delivery.claimed_by != me:
-        return None
-    delivery.claimed_by = delivery.claimed_at = None
-    subscriber = session.get(Subscriber, delivery.subscriber_id)
-    if subscriber is None or subscriber.status != "active":
-        delivery.status = "skipped"
+    """Send one claimed row's message (`attempts` so far) and record what the server said in one UPDATE,
+    committed on its own; None when nothing was sent."""
+    template = cache.template(reader.language, _preferences(reader))
+    if template is None:
+        _record(open_session, delivery_id, {"status": "skipped"})
         report.skipped += 1
         return None
-    edition = session.get(Edition, delivery.edition_id)
-    content = cache.content(subscriber.language, subs.preferences_of(subscriber))
-    if content is None or edition is None:
-        delivery.status = "skipped"
-        report.skipped += 1
-        return None
-    result = sender.send(message_for(settings, edition, subscriber, content))
-    delivery.updated_at = utcnow()
+    result = sender.send(prepared_message(settings, cache.number, reader.key, reader.email, template))
+    values: dict[str, Any] = {"updated_at": utcnow()}
     unreachable = result.outcome is Outcome.RETRY and result.code is None and not result.maybe_delivered
     if result.outcome is Outcome.DEFERRED or unreachable:
         # The server asks everyone to wait, or could not be reached through the sender's own retries:
         # not the reader's fault, so no attempt is charged, and the run ends.
-        delivery.status = "retry" if delivery.attempts else "pending"
+        _record(open_session, delivery_id, values | {"status": "retry" if attempts else "pending"})
         return _Attempt(Outcome.DEFERRED, result.code, result.detail)
-    delivery.attempts += result.attempts
+    attempts += result.attempts
+    values["attempts"] = attempts
+    bounced_reader = None
     if result.outcome is Outcome.SENT:
-        delivery.status = "sent"
+        values["status"] = "sent"
         report.sent += 1
     elif result.outcome is Outcome.BOUNCED:
-        delivery.status, delivery.last_error = "bounced", result.detail[:500]
-        subs.mark_bounced(session, subscriber.id)
+        values |= {"status": "bounced", "last_error": result.detail[:500]}
+        bounced_reader = reader.subscriber_id
         report.bounced += 1
-    elif delivery.attempts >= settings.retry_attempts:
-        delivery.status, delivery.last_error = "failed", result.detail[:500]
+    elif attempts >= settings.retry_attempts:
+        values |= {"status": "failed", "last_error": result.detail[:500]}
         report.failed += 1
     else:
         # Includes a connection lost after the whole message went out (`maybe_delivered`): the
         # documented window; a later run sends it again with the same Message-ID.
-        delivery.status, delivery.last_error = "retry", result.detail[:500]
+        values |= {"status": "retry", "last_error": result.detail[:500]}
         report.retry += 1
+    _record(open_session, delivery_id, values, bounced_reader)
     return _Attempt(result.outcome, result.code, result.detail)
+
+
+def _record(
+    open_session: Callable[[], AbstractContextManager[Session]],
+    delivery_id: int,
+    values: dict[str, Any],
+    bounced_reader: int | None = None,
+) -> None:
+    """Write a claimed row's outcome (and release the claim) in one transaction; a bounce also marks
+    its reader."""
+    with open_session() as session:
+        session.execute(
+            update(_DELIVERIES)
+            .where(_DELIVERIES.c.id == delivery_id)
+            .values(claimed_by=None, claimed_at=None, **values)
+        )
+        if bounced_reader is not None:
+            subs.mark_bounced(session, bounced_reader)
