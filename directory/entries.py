@@ -40,6 +40,11 @@ class InvalidEntry(DomainError, ValueError):
         return [f"{self.slug or 'entry'}: {error}" for error in self.errors]
 
 
+def shown_value(value: Any) -> str:
+    """A field's value as a message quotes it: `empty` for no value, else its repr."""
+    return "empty" if value in (None, "", []) else repr(value)
+
+
 class EditConflict(DomainError):
     """An edit made from an older state of the entry cannot be applied as it is: fields it changes were
     changed meanwhile by someone else to other values (`theirs`: field -> the value stored now), or
@@ -56,7 +61,7 @@ class EditConflict(DomainError):
         merged: dict[str, Any],
         problem: str | None = None,
     ) -> None:
-        clashes = ", ".join(f"{key} is now {value!r}" for key, value in theirs.items())
+        clashes = ", ".join(f"{key} is now {shown_value(value)}" for key, value in theirs.items())
         said = f" ({clashes})" if clashes else f", and with those changes {problem}" if problem else ""
         super().__init__(f"{slug}: changed by someone else since you opened it{said}")
         self.slug, self.theirs, self.current, self.merged = slug, dict(theirs), current, merged

@@ -190,8 +190,9 @@ def _apply(session: Session, proposal: Proposal, maintainer: str, reason: str | 
     now = current_value(proposal)
     if proposal.operation == "set" and now != proposal.current:
         raise ReviewError(
-            f"#{proposal.id}: {entry.slug} {proposal.field} was changed since it was proposed (it is now {now!r},"
-            f" the proposal was made over {proposal.current!r}): reject it, or edit the entry"
+            f"#{proposal.id}: {entry.slug} {proposal.field} was changed since it was proposed (it is now"
+            f" {entries.shown_value(now)}, the proposal was made over {entries.shown_value(proposal.current)}):"
+            " reject it, or edit the entry"
         )
     if proposal.operation == "add":
         current = entries.to_record(entry)[proposal.field]

@@ -331,8 +331,12 @@ def test_a_proposal_over_a_value_changed_since_is_not_applied(seeded_store: Stor
     with seeded_store.session() as session:
         pending = proposals.list_proposals(session, slug="shared-org")
         assert [proposals.current_value(p) for p in pending] == ["desk@example.org"]  # what `review` shows
-    with pytest.raises(proposals.ReviewError, match="was changed since it was proposed"), seeded_store.session() as s:
+    with pytest.raises(proposals.ReviewError) as refused, seeded_store.session() as s:
         proposals.accept(s, [number], "tester")
+    assert str(refused.value) == (
+        f"#{number}: shared-org contacts.email was changed since it was proposed (it is now 'desk@example.org',"
+        " the proposal was made over empty): reject it, or edit the entry"
+    )
     assert _revisions(seeded_store, "contacts.email") == [(None, "desk@example.org")]
 
 
