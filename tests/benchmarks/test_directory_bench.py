@@ -1,4 +1,4 @@
-"""Directory benchmarks: CLI cold start on 1,000 entries, search on 10,000 entries.
+"""Directory benchmarks: search on 10,000 entries (the CLI on 1,000: test_cli_bench.py).
 
 Run by `make bench` (not `make test`). Each figure is a median, printed next to a baseline measured in
 the same run on the same machine: Python's own start-up for the CLI; for search, a naive `LIKE` scan
@@ -9,14 +9,10 @@ as 0005 stored it. Both databases when NANSEN_TEST_DATABASE_URL is set.
 from __future__ import annotations
 
 import itertools
-import os
 import random
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import or_, select, text
@@ -26,7 +22,6 @@ from directory.models import Entry
 from directory.store import Store, upgrade
 from directory.taxonomy import TOPICS
 from pipeline.config import MIGRATION_LOCATIONS
-from tests.conftest import REPO
 
 WORDS_EN = (
     "legal aid political prisoners relocation visa residence permit psychological support journalism "
@@ -99,26 +94,6 @@ def median_seconds(run: Callable[[], object], repeat: int) -> float:
 
 def _backend(store: Store) -> str:
     return store.engine.dialect.name
-
-
-def test_cli_cold_start_on_1000_entries(store: Store) -> None:
-    populate(store, 1000)
-    nansen = str(Path(sys.executable).with_name("nansen"))
-    env = {**os.environ, "NANSEN_DATABASE_URL": store.url}
-
-    def cli(*args: str) -> Callable[[], object]:
-        return lambda: subprocess.run(args, env=env, cwd=REPO, check=True, capture_output=True)
-
-    baseline = median_seconds(cli(sys.executable, "-c", "pass"), 7)
-    help_ = median_seconds(cli(nansen, "--help"), 7)
-    listing = median_seconds(cli(nansen, "entries", "list", "--format", "json"), 7)
-    table = median_seconds(cli(nansen, "entries", "list"), 7)
-    print(f"\n[{_backend(store)}] CLI cold start, medians of 7 (1,000 entries):")
-    print(f"  python -c pass (baseline)        {baseline * 1000:8.1f} ms   1.00x")
-    print(f"  nansen --help                    {help_ * 1000:8.1f} ms   {help_ / baseline:5.2f}x")
-    print(f"  nansen entries list --format json{listing * 1000:8.1f} ms   {listing / baseline:5.2f}x")
-    print(f"  nansen entries list (table)      {table * 1000:8.1f} ms   {table / baseline:5.2f}x")
-    assert listing > baseline
 
 
 def test_search_on_10000_entries(database_url: str) -> None:
