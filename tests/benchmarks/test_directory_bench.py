@@ -1,8 +1,9 @@
 """Directory benchmarks: search on 10,000 entries (the CLI on 1,000: test_cli_bench.py).
 
 Run by `make bench` (not `make test`). Each figure is a median, printed next to a baseline measured in
-the same run on the same machine: a naive `LIKE` scan (no morphology, no ranking) and, on PostgreSQL, the search statement before migration 0006 on the table
-as 0005 stored it. Both databases when NANSEN_TEST_DATABASE_URL is set.
+the same run on the same machine: a naive `LIKE` scan (no morphology, no ranking) and, on PostgreSQL,
+the search statement before migration 0006 on the table as 0005 stored it. Both databases when
+NANSEN_TEST_DATABASE_URL is set.
 """
 
 from __future__ import annotations
