@@ -12,8 +12,7 @@ import datetime as dt
 import html
 import itertools
 import json
-from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from urllib.parse import urlsplit
@@ -25,7 +24,7 @@ from directory import untrusted
 from directory.names import country_name, language_name
 from directory.taxonomy import KINDS, TOPIC_BY_SLUG, TOPICS, Topic
 from publishing.i18n import LANGUAGES, gettext_for, partial_date
-from publishing.updates import Update, _
+from publishing.updates import EntryView, Update, _
 
 EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 _FEED_MESSAGES = (
@@ -62,14 +61,15 @@ class FeedSpec:
     page: str  # the site page it belongs to, relative to /<lang>/
 
 
-def specs(updates: Sequence[Update]) -> list[FeedSpec]:
-    """All feeds worth having: every kind and topic, and every country and language that occurs."""
+def specs(entries: Collection[EntryView]) -> list[FeedSpec]:
+    """All feeds worth having: every kind and topic, and every country and language that occurs among
+    `entries` (the entries that have updates)."""
     found: list[FeedSpec] = [FeedSpec("all", partial(gettext_for, message="All updates"), _every, "index.html")]
     for kind in KINDS:
         found.append(
             FeedSpec(f"kind/{kind}", partial(_kind_title, kind), partial(_of_kind, kind), f"kinds/{kind}.html")
         )
-    for code in sorted({c for u in updates for c in u.entry.host_countries}):
+    for code in sorted({c for e in entries for c in e.host_countries}):
         found.append(
             FeedSpec(
                 f"country/{code.lower()}",
@@ -78,7 +78,7 @@ def specs(updates: Sequence[Update]) -> list[FeedSpec]:
                 f"countries/{code.lower()}.html",
             )
         )
-    for code, topic_or_kind in sorted(_combinations(updates)):
+    for code, topic_or_kind in sorted(_combinations(entries)):
         found.append(_combined_spec(code, topic_or_kind))
     for topic in TOPICS:
         found.append(
@@ -89,7 +89,7 @@ def specs(updates: Sequence[Update]) -> list[FeedSpec]:
                 f"topics/{topic.slug}.html",
             )
         )
-    for code in sorted({c for u in updates for c in u.entry.languages}):
+    for code in sorted({c for e in entries for c in e.languages}):
         found.append(
             FeedSpec(
                 f"language/{code}",
@@ -121,11 +121,11 @@ def facets_of(kind: str, topics: Sequence[str]) -> tuple[str, ...]:
     return (kind, *topics)
 
 
-def _combinations(updates: Sequence[Update]) -> set[tuple[str, str]]:
+def _combinations(entries: Collection[EntryView]) -> set[tuple[str, str]]:
     """Every (host country, topic) and (host country, kind) some entry has: the non-empty combinations."""
     return {
         (code, facet)
-        for entry in {u.entry.slug: u.entry for u in updates}.values()
+        for entry in entries
         for code in entry.host_countries
         for facet in facets_of(entry.kind, entry.topics)
     }
@@ -375,60 +375,56 @@ def post_items(posts: Sequence[PostView], lang: str, settings: FeedSettings) -> 
     ]
 
 
-@dataclass
-class FeedFiles:
-    """Every feed file, keyed by its path under the site root (`ru/feeds/kind/media.atom`), and the
-    rows left out because XML cannot carry them, each named once with the reason."""
-
-    files: dict[str, bytes]
-    skipped: dict[str, str]
-
-
-def build(updates: Sequence[Update], settings: FeedSettings, posts: Sequence[PostView] = ()) -> FeedFiles:
-    """Every feed of the updates and of the organizations' posts.
+def build(
+    chosen: Iterable[tuple[FeedSpec, Sequence[Update]]],
+    by_entry: Mapping[str, Sequence[Update]],
+    settings: FeedSettings,
+    skipped: dict[str, str],
+    posts: Sequence[PostView] = (),
+) -> Iterator[tuple[str, bytes]]:
+    """The feed files of `chosen` (each feed with its updates, newest first), of each entry's own updates
+    in `by_entry` (slug → newest first) and of the organizations' `posts`: (path
+    under the site root, e.g. `ru/feeds/kind/media.atom`, bytes), one at a time.
 
     A row that cannot be written stops nothing: an item holding a character XML 1.0 forbids (which
     the store keeps out of crawled text, see `directory.untrusted`) is left out of every feed, and
-    named in `skipped`; every other item is published.
+    named in `skipped` (origin → why); every other item is published.
     """
-    result = FeedFiles({}, {})
-    for spec in specs(updates):
-        chosen = list(itertools.islice((u for u in updates if spec.matches(u)), settings.item_limit))
+    for spec, updates in chosen:
         for lang in LANGUAGES:
             head = FeedHead(spec.path, spec.title(lang), spec.page, gettext_for(lang, SUBTITLE))
-            items = _writable(update_items(chosen, lang, settings), result.skipped)
-            for fmt, render in FORMATS.items():
-                result.files[f"{lang}/feeds/{spec.path}.{fmt}"] = render(head, items, lang, settings)
-    for slug, chosen in _by_entry(updates, settings.item_limit).items():
+            items = update_items(updates[: settings.item_limit], lang, settings)
+            yield from _files(head, items, lang, settings, skipped)
+    for slug, own in by_entry.items():
         for lang in LANGUAGES:
-            name = chosen[0].entry.name[lang]
+            name = own[0].entry.name[lang]
             head = FeedHead(entry_feed(slug), _named(lang, name), f"entries/{slug}.html", gettext_for(lang, SUBTITLE))
-            items = _writable(update_items(chosen, lang, settings), result.skipped)
-            for fmt, render in FORMATS.items():
-                result.files[f"{lang}/feeds/{entry_feed(slug)}.{fmt}"] = render(head, items, lang, settings)
+            items = update_items(own[: settings.item_limit], lang, settings)
+            yield from _files(head, items, lang, settings, skipped)
     recent = list(posts[: settings.item_limit])
     for lang in LANGUAGES:
         head = FeedHead(
             POSTS_PATH, gettext_for(lang, "From the organizations"), "feeds.html", gettext_for(lang, POSTS_SUBTITLE)
         )
-        items = _writable(post_items(recent, lang, settings), result.skipped)
-        for fmt, render in FORMATS.items():
-            result.files[f"{lang}/feeds/{POSTS_PATH}.{fmt}"] = render(head, items, lang, settings)
-    return result
+        yield from _files(head, post_items(recent, lang, settings), lang, settings, skipped)
+
+
+def _files(
+    head: FeedHead, items: Sequence[Item], lang: str, settings: FeedSettings, skipped: dict[str, str]
+) -> Iterator[tuple[str, bytes]]:
+    kept = _writable(items, skipped)
+    for fmt, render in FORMATS.items():
+        yield f"{lang}/feeds/{head.path}.{fmt}", render(head, kept, lang, settings)
+
+
+def choose(spec: FeedSpec, updates: Iterable[Update], limit: int) -> list[Update]:
+    """The newest `limit` of `updates` (newest first) that belong in the feed `spec`."""
+    return list(itertools.islice((u for u in updates if spec.matches(u)), limit))
 
 
 def entry_feed(slug: str) -> str:
     """The path of one entry's own feed of updates, under `<lang>/feeds/`: what "follow this page" follows."""
     return f"entry/{slug}"
-
-
-def _by_entry(updates: Sequence[Update], limit: int) -> dict[str, list[Update]]:
-    """Each entry's newest `limit` updates, newest first, in one pass over all of them."""
-    chosen: dict[str, list[Update]] = defaultdict(list)
-    for update in updates:
-        if len(chosen[update.entry.slug]) < limit:
-            chosen[update.entry.slug].append(update)
-    return chosen
 
 
 def _writable(items: Sequence[Item], skipped: dict[str, str]) -> list[Item]:

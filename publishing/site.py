@@ -37,7 +37,8 @@ from directory.taxonomy import (
     TOPIC_BY_SLUG,
     TOPICS,
 )
-from publishing import feeds, search_index
+from publishing import feeds, history, search_index
+from publishing.history import LATEST
 from publishing.i18n import (
     LANGUAGES,
     collation_key,
@@ -45,18 +46,18 @@ from publishing.i18n import (
     partial_date,
     translations,
 )
-from publishing.updates import Update, _, collect
+from publishing.updates import Update, _, collect, newest_revision
 
 TEMPLATES = Path(__file__).parent / "templates" / "site"
 STATIC = Path(__file__).parent / "static"
 MANIFEST = ".nansen-build.json"
-LATEST = 20
 
 
 @dataclass(frozen=True)
 class SiteSettings:
     output: Path
     feeds: feeds.FeedSettings
+    page_size: int = 100  # entries on one page of a listing
 
 
 @dataclass
@@ -68,6 +69,7 @@ class BuildReport:
     removed: list[str] = field(default_factory=list)
     changed_paths: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)  # rows left out ("post 17 (slug)") and why
+    dirty: set[str] | None = None  # the entries rebuilt after reading only newer revisions; None: all, in full
 
     @property
     def total_written(self) -> int:
@@ -201,24 +203,19 @@ class Page:
 
 def pages(
     entries: Sequence[dict[str, Any]],
-    updates: Sequence[Update],
+    selection: history.Selection,
     feed_names: Mapping[str, Mapping[str, str]],
-    posts: Sequence[feeds.PostView] = (),
+    posts_of: Mapping[str, list[dict[str, Any]]],
+    digests: Mapping[str, str],
+    page_size: int = 100,
 ) -> Iterator[Page]:
-    """Every page of the site, in both languages; `feed_names` is {lang: {feed path: title}}."""
-    posts_of: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for post in posts:
-        if len(posts_of[post.slug]) < 5:
-            posts_of[post.slug].append(
-                {"id": post.id, "title": post.title, "link": post.link, "time": post.time.date().isoformat()}
-            )
-    by_entry: dict[str, list[Update]] = defaultdict(list)
-    for update in updates:
-        if len(by_entry[update.entry.slug]) < LATEST:
-            by_entry[update.entry.slug].append(update)
+    """Every page of the site, in both languages, but only the dirty entries' own pages when the selection
+    has dirty entries; `feed_names` is {lang: {feed path: title}}, `posts_of` {slug: its recent posts},
+    `digests` {slug: digest of the entry and its posts}; listings have `page_size` entries a page."""
+    updates = selection.latest
+    own_updates = selection.own
     briefs = [_brief(e) for e in entries]
     # Digests computed once per entry, so a page's key is cheap even when it lists thousands.
-    entry_digest = {e["slug"]: _digest(e) for e in entries}
     brief_digest = {b["slug"]: _digest(b) for b in briefs}
     codes = {c for e in entries for c in e["host_countries"]}
     languages = sorted({c for e in entries for c in e["languages"]})
@@ -238,14 +235,16 @@ def pages(
             lang,
         )
         for entry in entries:
-            own = by_entry.get(entry["slug"], [])
+            if selection.dirty is not None and entry["slug"] not in selection.dirty:
+                continue
+            own = own_updates.get(entry["slug"], [])[:LATEST]
             # An update's wording follows from its id (its revisions never change) and the entry itself.
             yield Page(
                 f"{lang}/entries/{entry['slug']}.html",
                 "entry.html",
                 functools.partial(_entry_page, entry, own, lang, posts_of.get(entry["slug"], [])),
                 lang,
-                key=[entry_digest[entry["slug"]], [u.id for u in own], posts_of.get(entry["slug"], [])],
+                key=[digests[entry["slug"]], [u.id for u in own]],
             )
         yield Page(
             f"{lang}/countries/index.html",
@@ -256,32 +255,35 @@ def pages(
         for code in countries:
             here = [b for b in briefs if code in b["host_countries"]]
             facets = _facets(code, here, lang)
-            yield _listing(
+            yield from _listing(
                 lang,
                 f"countries/{code.lower()}.html",
                 country_name(code, lang),
                 here,
                 f"country/{code.lower()}",
                 brief_digest,
+                page_size,
                 facets,
             )
             for facet, _label, members in facets:
-                yield _listing(
+                yield from _listing(
                     lang,
                     feeds.combined_page(code, facet),
                     feeds.combined_title(code, facet, lang),
                     members,
                     feeds.combined_path(code, facet),
                     brief_digest,
+                    page_size,
                 )
         for kind in KINDS:
-            yield _listing(
+            yield from _listing(
                 lang,
                 f"kinds/{kind}.html",
                 gettext_for(lang, feeds.KIND_TITLES[kind]),
                 [b for b in briefs if b["kind"] == kind],
                 f"kind/{kind}",
                 brief_digest,
+                page_size,
             )
         yield Page(
             f"{lang}/topics/index.html",
@@ -290,22 +292,24 @@ def pages(
             lang,
         )
         for topic in TOPICS:
-            yield _listing(
+            yield from _listing(
                 lang,
                 f"topics/{topic.slug}.html",
                 getattr(topic, lang),
                 [b for b in briefs if topic.slug in b["topics"]],
                 f"topic/{topic.slug}",
                 brief_digest,
+                page_size,
             )
         for code in languages:
-            yield _listing(
+            yield from _listing(
                 lang,
                 f"languages/{code}.html",
                 language_name(code, lang).capitalize(),
                 [b for b in briefs if code in b["languages"]],
                 f"language/{code}",
                 brief_digest,
+                page_size,
             )
         yield Page(
             f"{lang}/feeds.html", "feeds.html", {"groups": _feed_groups(feed_names[lang], lang), "feed": "all"}, lang
@@ -347,20 +351,29 @@ def _listing(
     members: list[dict[str, Any]],
     feed: str,
     digests: Mapping[str, str],
+    page_size: int,
     facets: Sequence[tuple[str, str, list[dict[str, Any]]]] = (),
-) -> Page:
-    groups = {kind: [m for m in members if m["kind"] == kind] for kind in KINDS}
+) -> Iterator[Page]:
+    """The listing's pages: `path` (e.g. `countries/ge.html`) with the first `page_size` members, in the
+    order of KINDS, then `countries/ge/page-2.html` and on, each with a link to every other."""
+    ordered = [m for kind in KINDS for m in members if m["kind"] == kind]
+    chunks = [ordered[start : start + page_size] for start in range(0, len(ordered), page_size)] or [[]]
+    paths = [path, *(f"{path.removesuffix('.html')}/page-{n}.html" for n in range(2, len(chunks) + 1))]
     country = feed.split("/")[1].upper() if feed.startswith("country/") else ""
-    context = {
-        "heading": heading,
-        "groups": groups,
-        "feed": feed,
-        "total": len(members),
-        "subscribe_country": country,
-        "facets": [(facet, label, len(members)) for facet, label, members in facets],
-    }
-    key = [heading, feed, [digests[m["slug"]] for m in members], context["facets"]]
-    return Page(f"{lang}/{path}", "listing.html", context, lang, key=key)
+    shown_facets = [(facet, label, len(chosen)) for facet, label, chosen in facets]
+    for number, (chunk, page_path) in enumerate(zip(chunks, paths, strict=True), start=1):
+        context = {
+            "heading": heading,
+            "groups": {kind: [m for m in chunk if m["kind"] == kind] for kind in KINDS},
+            "feed": feed,
+            "total": len(members),
+            "subscribe_country": country,
+            "facets": shown_facets,
+            "pages": list(enumerate(paths, start=1)) if len(paths) > 1 else [],
+            "current": number,
+        }
+        key = [heading, feed, [digests[m["slug"]] for m in chunk], shown_facets, len(members), number, len(paths)]
+        yield Page(f"{lang}/{page_path}", "listing.html", context, lang, key=key)
 
 
 def _feed_groups(names: Mapping[str, str], lang: str) -> list[tuple[str, list[tuple[str, str]]]]:
@@ -463,48 +476,79 @@ def build(session: Session, settings: SiteSettings, editions: Sequence[Mapping[s
     """Build feeds, OPML and pages into `settings.output`, touching only what changed.
 
     `editions` lists the sent newsletter editions for the archive index (`{"number", "date"}` each);
-    the newsletter supplies them, since publishing knows nothing of mail.
+    the newsletter supplies them, since publishing knows nothing of mail. The output folder is the
+    build's own: what the manifest lists is taken to be there as the last build wrote it. After the
+    first build, only the revisions newer than the manifest's high-water mark are read
+    (`publishing.history`).
     """
+    previous, state = _read_manifest(settings.output)
     entries = load_entries(session)
-    updates = collect(session)
-    return build_from(entries, updates, settings, load_posts(session), editions)
+    posts = load_posts(session)
+    posts_of = _posts_of(posts)
+    digests = {e["slug"]: _digest([e, posts_of.get(e["slug"], [])]) for e in entries}
+    keep = max(settings.feeds.item_limit, LATEST)
+    feed = settings.feeds
+    inputs = _digest([templates_digest(), feed.base_url, feed.id_authority, feed.item_limit, settings.page_size])
+    mark = newest_revision(session)
+    selection = history.incremental(session, state, keep, mark, inputs, digests) or history.full(
+        collect(session), keep, mark, inputs, digests
+    )
+    return _build_from(entries, selection, settings, previous, posts, posts_of, digests, editions)
 
 
-def build_from(
+def _posts_of(posts: Sequence[feeds.PostView]) -> dict[str, list[dict[str, Any]]]:
+    """{slug: its 5 most recent posts, as its page shows them}."""
+    found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for post in posts:
+        if len(found[post.slug]) < 5:
+            found[post.slug].append(
+                {"id": post.id, "title": post.title, "link": post.link, "time": post.time.date().isoformat()}
+            )
+    return dict(found)
+
+
+def _build_from(
     entries: Sequence[dict[str, Any]],
-    updates: Sequence[Update],
+    selection: history.Selection,
     settings: SiteSettings,
-    posts: Sequence[feeds.PostView] = (),
-    editions: Sequence[Mapping[str, Any]] = (),
+    previous: Mapping[str, str],
+    posts: Sequence[feeds.PostView],
+    posts_of: Mapping[str, list[dict[str, Any]]],
+    digests: Mapping[str, str],
+    editions: Sequence[Mapping[str, Any]],
 ) -> BuildReport:
     output = settings.output
     output.mkdir(parents=True, exist_ok=True)
-    report = BuildReport()
-    previous = _read_manifest(output)
-    manifest: dict[str, str] = {}
+    report = BuildReport(dirty=selection.dirty)
+    manifest = _carried(previous, selection)
+    report.unchanged.update(_category(path) for path in manifest)
 
-    built = feeds.build(updates, settings.feeds, posts)
-    files, report.skipped = built.files, built.skipped
-    for lang in LANGUAGES:
-        files[f"{lang}/organizations.opml"] = feeds.opml(org_feeds(entries), lang, report.skipped)
-        for e in entries:
-            own = feeds.EntryFeeds(e["slug"], e["name"], e["website"], tuple(e["feeds"]))
-            if not untrusted.forbidden(own):
-                files[f"{lang}/feeds/{feeds.entry_feed(e['slug'])}.opml"] = feeds.entry_opml(own, lang, settings.feeds)
-    for name in ("style.css",):
-        files[name] = (STATIC / name).read_bytes()
-    for path, content in files.items():
-        _write(output, path, content, _category(path), report)
+    def put(path: str, content: bytes, category: str) -> None:
+        _write(output, path, content, category, report)
         manifest[path] = ""
 
-    specs = feeds.specs(updates)
+    for path, content in feeds.build(selection.feeds, selection.own, settings.feeds, report.skipped, posts):
+        put(path, content, _category(path))
+    for lang in LANGUAGES:
+        put(f"{lang}/organizations.opml", feeds.opml(org_feeds(entries), lang, report.skipped), "opml")
+        for e in entries:
+            if selection.dirty is not None and e["slug"] not in selection.dirty:
+                continue
+            entry_feeds = feeds.EntryFeeds(e["slug"], e["name"], e["website"], tuple(e["feeds"]))
+            if not untrusted.forbidden(entry_feeds):
+                path = f"{lang}/feeds/{feeds.entry_feed(e['slug'])}.opml"
+                put(path, feeds.entry_opml(entry_feeds, lang, settings.feeds), "feeds")
+    for name in ("style.css",):
+        put(name, (STATIC / name).read_bytes(), _category(name))
+
     feed_names = {
-        lang: {spec.path: spec.title(lang) for spec in specs}
+        lang: {spec.path: spec.title(lang) for spec in selection.specs}
         | {feeds.POSTS_PATH: gettext_for(lang, "From the organizations")}
         for lang in LANGUAGES
     }
     digest = templates_digest()
-    for page in [*pages(entries, updates, feed_names, posts), *_archive_pages(editions)]:
+    site_pages = pages(entries, selection, feed_names, posts_of, digests, settings.page_size)
+    for page in [*site_pages, *_archive_pages(editions)]:
         key = _key(page, digest)
         manifest[page.path] = key
         if previous.get(page.path) == key and (output / page.path).exists():
@@ -513,17 +557,56 @@ def build_from(
         html = environment(page.lang).get_template(page.template).render(**page.render_context(), **_links(page))
         _write(output, page.path, html.encode("utf-8"), _category(page.path), report)
 
-    for path, content in search_index.build(output).items():
-        _write(output, path, content, "search", report)
-        manifest[path] = ""
+    if _reindex(previous, manifest, report):
+        for path, content in search_index.build(output).items():
+            put(path, content, "search")
+    else:
+        manifest |= {path: key for path, key in previous.items() if path.startswith(f"{search_index.INDEX_DIR}/")}
+        report.unchanged["search"] += sum(1 for path in previous if path.startswith(f"{search_index.INDEX_DIR}/"))
 
     for stale in sorted(set(previous) - set(manifest)):
         target = output / stale
         if target.exists():
             target.unlink(missing_ok=True)  # another build may remove it first
             report.removed.append(stale)
-    _replace(output / MANIFEST, json.dumps(manifest, sort_keys=True, indent=0).encode("utf-8"))
+    document = {"pages": manifest, "state": selection.state}
+    _replace(output / MANIFEST, json.dumps(document, sort_keys=True, indent=0).encode("utf-8"))
     return report
+
+
+def _carried(previous: Mapping[str, str], selection: history.Selection) -> dict[str, str]:
+    """The files of the last build that this one keeps without writing: with dirty entries, the other
+    entries' pages and feeds, and the feeds no dirty entry is or was in; nothing in a full build."""
+    if selection.dirty is None:
+        return {}
+    kept_feeds = {spec.path for spec in selection.specs} - {spec.path for spec, _ in selection.feeds}
+    carried = {}
+    for path, key in previous.items():
+        lang, _, rest = path.partition("/")
+        section, _, name = rest.partition("/")
+        if lang not in LANGUAGES:
+            continue
+        stem = name.rsplit(".", 1)[0]
+        if section == "entries":
+            keep = stem not in selection.dirty
+        elif section == "feeds" and stem.startswith("entry/"):
+            keep = stem.removeprefix("entry/") not in selection.dirty
+        else:
+            keep = section == "feeds" and stem in kept_feeds
+        if keep:
+            carried[path] = key
+    return carried
+
+
+def _reindex(previous: Mapping[str, str], manifest: Mapping[str, str], report: BuildReport) -> bool:
+    """Whether the search index must be built again: it is a function of the entry pages alone, so only
+    when one of them was written or removed, or when there is no index yet."""
+    entry_pages = {path for path in previous if _category(path) == "entries"}
+    return (
+        any(_category(path) == "entries" for path in report.changed_paths)
+        or not entry_pages <= manifest.keys()
+        or not any(path.startswith(f"{search_index.INDEX_DIR}/") for path in previous)
+    )
 
 
 def _links(page: Page) -> dict[str, str]:
@@ -547,11 +630,15 @@ def _category(path: str) -> str:
     return parts[1] if len(parts) > 2 else "pages"
 
 
-def _read_manifest(output: Path) -> dict[str, str]:
+def _read_manifest(output: Path) -> tuple[dict[str, str], dict[str, Any] | None]:
+    """({path: key} of the files the last build left, its history state or None)."""
     try:
-        return json.loads((output / MANIFEST).read_text(encoding="utf-8"))
+        document = json.loads((output / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return {}
+        return {}, None
+    if not isinstance(document.get("pages"), dict):
+        return {str(path): str(key) for path, key in document.items()}, None  # written before the state was kept
+    return document["pages"], document.get("state")
 
 
 def _write(output: Path, path: str, content: bytes, category: str, report: BuildReport) -> None:

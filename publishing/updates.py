@@ -13,11 +13,11 @@ import dataclasses
 import datetime as dt
 import functools
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Text, cast, select
+from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 
 from directory.models import Entry, Revision
@@ -141,9 +141,11 @@ class Update:
         return any(not _other_language(c.field, lang) for c in self.changes)
 
 
-def collect(session: Session, *, since: dt.datetime | None = None) -> list[Update]:
-    """Every update, newest first (optionally only those after `since`)."""
-    views = {row.id: _view(row) for row in session.execute(select(*_VIEW_COLUMNS))}
+def collect(
+    session: Session, *, since: dt.datetime | None = None, entry_ids: Collection[int] | None = None
+) -> list[Update]:
+    """Every update, newest first (optionally only those after `since`, or only of `entry_ids`)."""
+    views = load_views(session, entry_ids)
     query = select(
         Revision.id,
         Revision.entry_id,
@@ -154,14 +156,39 @@ def collect(session: Session, *, since: dt.datetime | None = None) -> list[Updat
     ).where(Revision.minor.is_(False))
     if since is not None:
         query = query.where(Revision.created_at > since)
+    if entry_ids is not None:
+        query = query.where(Revision.entry_id.in_(sorted(entry_ids)))
     rows = session.execute(query.order_by(Revision.entry_id, Revision.created_at, Revision.id))
     updates = [
         update
         for (entry_id, moment), group in _groups(rows)
         if (update := _update(views[entry_id], moment, group)) is not None
     ]
-    updates.sort(key=lambda u: (u.time, u.id), reverse=True)
+    updates.sort(key=order, reverse=True)
     return updates
+
+
+def order(update: Update) -> tuple[dt.datetime, str]:
+    """The sort key of updates (newest first when reversed): their time, then their id as text."""
+    return (update.time, update.id)
+
+
+def load_views(session: Session, entry_ids: Collection[int] | None = None) -> dict[int, EntryView]:
+    """{entry id: the entry as it is now}, for every entry or only `entry_ids`."""
+    query = select(*_VIEW_COLUMNS)
+    if entry_ids is not None:
+        query = query.where(Entry.id.in_(sorted(entry_ids)))
+    return {row.id: _view(row) for row in session.execute(query)}
+
+
+def newest_revision(session: Session) -> int | None:
+    """The highest revision id (minor ones included), None when there is none: a build's high-water mark."""
+    return session.scalar(select(func.max(Revision.id)))
+
+
+def revised_since(session: Session, mark: int) -> set[int]:
+    """Ids of the entries that have a revision (minor or not) above the high-water mark `mark`."""
+    return set(session.scalars(select(Revision.entry_id).where(Revision.id > mark).distinct()))
 
 
 def _groups(rows: Iterable[Any]) -> Iterator[tuple[tuple[int, dt.datetime], list[Any]]]:
