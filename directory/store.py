@@ -161,6 +161,18 @@ class Busy(DomainError, OperationalError):
 _LOST_TO_ANOTHER = {"40P01", "55P03", "40001"}
 
 
+@contextmanager
+def lost_as_busy() -> Iterator[None]:
+    """Raise `Busy` instead of the driver's error when another transaction was in the way (for work
+    done on a `Connection` rather than in `Store.session`, which does this itself)."""
+    try:
+        yield
+    except OperationalError as exc:
+        if isinstance(exc, Busy) or not _busy(exc):
+            raise
+        raise Busy(exc) from exc
+
+
 def _busy(error: OperationalError) -> bool:
     """Whether the driver says another transaction was in the way (SQLite: "database is locked")."""
     return "database is locked" in str(error.orig) or getattr(error.orig, "sqlstate", None) in _LOST_TO_ANOTHER
@@ -249,13 +261,8 @@ class Store:
         another transaction held what it needed past the wait (SQLite's busy timeout) or the two
         deadlocked (PostgreSQL), instead of the driver's error: nothing was written, and running it
         again is the remedy."""
-        try:
-            with self._sessions() as session, session.begin():
-                yield session
-        except OperationalError as exc:
-            if not _busy(exc):
-                raise
-            raise Busy(exc) from exc
+        with lost_as_busy(), self._sessions() as session, session.begin():
+            yield session
 
     def close(self) -> None:
         self.engine.dispose()

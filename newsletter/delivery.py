@@ -400,9 +400,11 @@ _Slot = str | tuple[str, int]  # "to", "message_id", "date", "unsubscribe", "mai
 class PreparedMessage:
     """One reader's message, already serialized (`MessageTemplate.render`).
 
-    `data` has CRLF line ends, is not dot-stuffed and has no final "."; `eight_bit` says a body is
-    8bit, which only a server offering 8BITMIME takes. Senders send `message` instead where it is not
-    offered: the message `build_message` makes from the same values (7-bit bodies), built on demand.
+    `data` has CRLF line ends, is not dot-stuffed and has no final "."; `stuffed`, when the template
+    could join it from pieces stuffed once, is `data` as transmitted after DATA (`_stuffed(data)`).
+    `eight_bit` says a body is 8bit, which only a server offering 8BITMIME takes. Senders send
+    `message` instead where it is not offered: the message `build_message` makes from the same values
+    (7-bit bodies), built on demand.
     """
 
     message_id: str
@@ -411,6 +413,7 @@ class PreparedMessage:
     data: bytes
     eight_bit: bool
     rebuild: Callable[[], EmailMessage] = field(repr=False)
+    stuffed: bytes | None = field(default=None, repr=False)
 
     @functools.cached_property
     def message(self) -> EmailMessage:
@@ -498,6 +501,11 @@ class MessageTemplate:
         pattern = re.compile(b"(" + b"|".join(re.escape(marker.encode()) for marker in markers) + b")")
         self._parts: list[bytes] | None = pattern.split(data)
         self._slots = [(index, markers[part.decode()]) for index, part in enumerate(self._parts) if index % 2]
+        # Dot-stuffing 30-130 kB per message cost more than the rest of its splicing: the fixed pieces
+        # are stuffed here, once; `render` stuffs the values and checks the joints.
+        self._stuffed_parts = [_stuff_lines(part) for part in self._parts]
+        self._stuffed_parts[0] = _stuffed(self._parts[0])[: -len(b".\r\n")]
+        self._stuffed_parts[-1] += b".\r\n"
         expected: Counter[_Slot] = Counter(
             {"to": 1, "message_id": 1, "date": 1, "unsubscribe": 1, "mailto": int(mailto)}
         )
@@ -537,10 +545,18 @@ class MessageTemplate:
         values = self._values(to, message_id, date, unsubscribe_url, unsubscribe_mailto, text_links, html_links)
         if self._parts is None or values is None:
             return rebuild()
-        parts = list(self._parts)
+        parts, stuffed = list(self._parts), list(self._stuffed_parts)
+        joints_clean = True
         for index, slot in self._slots:
-            parts[index] = values[slot]
-        return PreparedMessage(message_id, self.sender, to, b"".join(parts), self.eight_bit, rebuild)
+            value = parts[index] = values[slot]
+            stuffed[index] = _stuff_lines(value)
+            # A value that starts a line with "." after a piece ending in CRLF, or a piece starting
+            # with "." after a value ending in CRLF: the joint needs stuffing the pieces cannot give.
+            joints_clean &= not (value.startswith(b".") and parts[index - 1].endswith(b"\n"))
+            joints_clean &= not (value.endswith(b"\n") and parts[index + 1].startswith(b"."))
+        data = b"".join(parts)
+        wire = b"".join(stuffed) if joints_clean else _stuffed(data)
+        return PreparedMessage(message_id, self.sender, to, data, self.eight_bit, rebuild, wire)
 
     def _values(
         self,
@@ -666,6 +682,8 @@ class _Envelope:
 def _envelope(message: Message | PreparedMessage, sign: Callable[[bytes], bytes] | None) -> tuple[_Envelope, bytes]:
     """Check the message has one recipient and serialize it; returns the envelope and the signed bytes."""
     if isinstance(message, PreparedMessage):
+        if sign is None and message.stuffed is not None:
+            return _Envelope(message.sender, message.recipient, message.stuffed, False, message.eight_bit), message.data
         data = message.data if sign is None else _crlf(sign(message.data))
         return _Envelope(message.sender, message.recipient, _stuffed(data), False, message.eight_bit), data
     for name in ("Cc", "Bcc", "Resent-To", "Resent-Cc", "Resent-Bcc"):
@@ -687,7 +705,12 @@ def _envelope(message: Message | PreparedMessage, sign: Callable[[bytes], bytes]
 
 def _stuffed(data: bytes) -> bytes:
     """CRLF-ended `data` as transmitted after DATA: dot-stuffed, with the final "." (RFC 5321 §4.5.2)."""
-    return re.sub(rb"(?m)^\.", b"..", data) + b".\r\n"
+    return (b"." if data.startswith(b".") else b"") + _stuff_lines(data) + b".\r\n"
+
+
+def _stuff_lines(data: bytes) -> bytes:
+    """`data` with a "." doubled wherever one begins a line after the first."""
+    return data.replace(b"\n.", b"\n..")  # as re.sub(rb"(?<=\n)\."), without the regex cost
 
 
 # ---------------------------------------------------------------------------------------------- SMTP
@@ -706,8 +729,10 @@ class SmtpSender:
     """Submits messages one recipient at a time over one reused connection.
 
     The connection opens on the first `send` and is kept until `close` (or the end of the `with` block),
-    since a TCP and TLS handshake per message would dominate a run. A connection found closed when a
-    transaction starts (idle timeout, `421` at MAIL) is replaced at once, without counting an attempt.
+    since a TCP and TLS handshake per message would dominate a run. Where the server offers PIPELINING
+    (RFC 2920), MAIL, RCPT and DATA go in one write: two round trips per message instead of four.
+    A connection found closed when a transaction starts (idle timeout, `421` at MAIL) is replaced at
+    once, without counting an attempt.
     Other 4xx replies and connection errors are retried after `backoff[i]` seconds (the last value is
     reused when there are more retries than values), `1 + retries` attempts in all. With
     `rate_per_second`, transactions start at least `1 / rate` seconds apart.
@@ -819,19 +844,28 @@ class SmtpSender:
         options = ["SMTPUTF8", *(["BODY=8BITMIME"] if conn.has_extn("8bitmime") else [])] if envelope.smtputf8 else []
         if envelope.eight_bit:
             options = ["BODY=8BITMIME"]
+        tail = "".join(f" {option}" for option in options) if conn.does_esmtp else ""
+        commands = (
+            ("MAIL", f"MAIL FROM:<{envelope.sender}>{tail}", (250,)),
+            ("RCPT", f"RCPT TO:<{envelope.recipient}>", (250, 251)),
+            ("DATA", "DATA", (354,)),
+        )
+        if any(c in command for _, command, _ in commands for c in "\r\n"):
+            raise ValueError("an envelope address holds a line break")  # as smtplib's putcmd
+        lines = [f"{command}\r\n".encode("utf-8" if envelope.smtputf8 else "ascii") for _, command, _ in commands]
+        pipelined = conn.has_extn("pipelining")
         phase = "MAIL"
         try:
-            code, reply = conn.mail(envelope.sender, options)
-            if code != 250:
-                return self._refused(phase, code, reply, stale=reused)
-            phase = "RCPT"
-            code, reply = conn.rcpt(envelope.recipient)
-            if code not in (250, 251):
-                return self._refused(phase, code, reply)
-            phase = "DATA"
-            code, reply = conn.docmd("DATA")
-            if code != 354:
-                return self._refused(phase, code, reply)
+            if pipelined:  # RFC 2920: the three commands in one write, their replies read in order
+                conn.send(b"".join(lines))
+            for index, (phase, _, accepted) in enumerate(commands):
+                if not pipelined:
+                    conn.send(lines[index])
+                code, reply = conn.getreply()
+                if code not in accepted:
+                    if pipelined and code != 421:
+                        self._drain(conn, len(commands) - 1 - index)
+                    return self._refused(phase, code, reply, stale=reused and phase == "MAIL")
             conn.send(envelope.data)
             phase = "end of data"
             code, reply = conn.getreply()
@@ -868,6 +902,20 @@ class SmtpSender:
             raise DeliveryError(f"the server refused the message, not a reader: {detail}", code)
         self._discard()  # no reply code we understand (smtplib says -1): start afresh
         return _Attempt(Outcome.RETRY, code if code > 0 else None, detail)
+
+    def _drain(self, conn: smtplib.SMTP, replies: int) -> None:
+        """Read the `replies` still due for pipelined commands after one was refused. A server that
+        accepted DATA all the same gets the lone "." that ends an empty message (RFC 2920 §3.1), so
+        that the RSET which follows is read as such; a broken connection is dropped."""
+        try:
+            code = 0
+            for _ in range(replies):
+                code, _reply = conn.getreply()
+            if code == 354:
+                conn.send(b".\r\n")
+                conn.getreply()
+        except OSError:
+            self._discard()
 
     def _reset(self) -> None:
         if self._conn is None:

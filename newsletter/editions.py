@@ -25,19 +25,19 @@ import time
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from sqlalchemy import Table, exists, func, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, case, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from directory.errors import DomainError
 from directory.models import utcnow
-from directory.store import claimable, holder
+from directory.store import claimable, holder, lost_as_busy
 from newsletter import subscribers as subs
 from newsletter.delivery import DeliveryError, Mail, MessageTemplate, Outcome, Sender, build_message
 from newsletter.digest import LINK_PLACEHOLDERS, DigestContent, link_values, personalize, render_digest
@@ -463,8 +463,11 @@ def _send_edition(
         assert edition is not None
         cache = SegmentCache(edition_updates(session, edition), settings, edition.number, edition.created_at.date())
         todo = _todo(session, edition_id)
+        engine = session.get_bind().engine
     try:
-        _deliver_rows(open_session, settings, sender, cache, todo, me, report, on_progress)
+        with engine.connect() as connection:
+            ledger = _Ledger(connection, me)
+            _deliver_rows(open_session, ledger, settings, sender, cache, todo, report, on_progress)
     finally:
         report.segments += len(cache.rendered)
     with open_session() as session:
@@ -521,11 +524,11 @@ def _rows(
 
 def _deliver_rows(
     open_session: Callable[[], AbstractContextManager[Session]],
+    ledger: _Ledger,
     settings: NewsletterSettings,
     sender: Sender,
     cache: SegmentCache,
     todo: _Todo,
-    me: str,
     report: SendReport,
     on_progress: Callable[[int, int], None] | None,
 ) -> None:
@@ -533,21 +536,23 @@ def _deliver_rows(
     temporary = 0
     bounced: list[int] = []  # the rows bounced in a row, most recent last
     for done, (delivery_id, status, claimed_by, reader) in enumerate(_rows(open_session, todo), 1):
-        attempts = _claim(open_session, delivery_id, status, claimed_by, me)
-        if attempts is None and not _skip_if_left(open_session, delivery_id, status, claimed_by, report):
-            continue  # another sender has it, or it is done
+        attempts = ledger.claim(delivery_id, status, claimed_by)
+        if attempts is None:
+            if not ledger.skip_if_left(delivery_id, status, claimed_by):
+                continue  # another sender has it, or it is done
+            report.skipped += 1
         try:
             outcome = None
             if attempts is not None and reader is not None:
-                outcome = _deliver(open_session, settings, cache, sender, delivery_id, attempts, reader, report)
+                outcome = _deliver(ledger, settings, cache, sender, delivery_id, attempts, reader, report)
         except DeliveryError as exc:
-            _release(open_session, delivery_id, me)
+            ledger.release(delivery_id)
             report.status = f"stopped: {exc.detail}"
             return
         if on_progress:
             on_progress(done, len(todo.ids))
         if outcome is not None and outcome.outcome is Outcome.DEFERRED:
-            _release(open_session, delivery_id, me)
+            ledger.release(delivery_id)
             report.status = (
                 f"stopped: the SMTP server is unreachable ({outcome.detail})"
                 if outcome.code is None
@@ -569,53 +574,91 @@ def _deliver_rows(
             return
 
 
-def _claimed_as_read(delivery_id: int, status: str, claimed_by: str | None) -> Any:
-    """The row is still as this run read it: `status`, and for a row `sending`, the same holder."""
-    condition = (_DELIVERIES.c.id == delivery_id) & (_DELIVERIES.c.status == status)
-    if status == "sending":
-        condition = condition & (_DELIVERIES.c.claimed_by == claimed_by)
-    return condition
-
-
 _ACTIVE_READER = exists().where(_SUBSCRIBERS.c.id == _DELIVERIES.c.subscriber_id, _SUBSCRIBERS.c.status == "active")
 
 
-def _claim(
-    open_session: Callable[[], AbstractContextManager[Session]],
-    delivery_id: int,
-    status: str,
-    claimed_by: str | None,
-    me: str,
-) -> int | None:
-    """Take the row for this process if its reader is still active: one conditional UPDATE from `status`
-    to `sending` (as `directory.store.claim_row`), committed on its own. Returns the row's attempts so
-    far; None when another sender was first, the row is done, or its reader is no longer active."""
-    with open_session() as session:
-        return session.execute(
-            update(_DELIVERIES)
-            .where(_claimed_as_read(delivery_id, status, claimed_by), _ACTIVE_READER)
-            .values(status="sending", claimed_by=me, claimed_at=utcnow())
+def _as_read(sending: bool) -> Any:
+    """The row (`row`) is still as this run read it: status `was`, and for a row `sending`, the same
+    holder (`holder`)."""
+    condition = (_DELIVERIES.c.id == bindparam("row")) & (_DELIVERIES.c.status == bindparam("was"))
+    return condition & (_DELIVERIES.c.claimed_by == bindparam("holder")) if sending else condition
+
+
+class _Ledger:
+    """The ledger writes a run makes per message, on one connection, each its own transaction committed
+    at once. Statements are built once per run: building one per message, in a session per message,
+    took longer than the SMTP transaction itself."""
+
+    def __init__(self, connection: Connection, me: str) -> None:
+        self._connection, self._me = connection, me
+        self._claim = {
+            sending: update(_DELIVERIES)
+            .where(_as_read(sending), _ACTIVE_READER)
+            .values(status="sending", claimed_by=bindparam("me"), claimed_at=bindparam("now"))
             .returning(_DELIVERIES.c.attempts)
-        ).scalar()
-
-
-def _skip_if_left(
-    open_session: Callable[[], AbstractContextManager[Session]],
-    delivery_id: int,
-    status: str,
-    claimed_by: str | None,
-    report: SendReport,
-) -> bool:
-    """Record the row `skipped` if it is as read and its reader is no longer active; False otherwise."""
-    with open_session() as session:
-        result = session.execute(
-            update(_DELIVERIES)
-            .where(_claimed_as_read(delivery_id, status, claimed_by), ~_ACTIVE_READER)
+            for sending in (False, True)
+        }
+        self._skip = {
+            sending: update(_DELIVERIES)
+            .where(_as_read(sending), ~_ACTIVE_READER)
             .values(status="skipped", claimed_by=None, claimed_at=None)
+            for sending in (False, True)
+        }
+        self._release = (
+            update(_DELIVERIES)
+            .where(_as_read(True))
+            .values(
+                status=case((_DELIVERIES.c.attempts > 0, "retry"), else_="pending"), claimed_by=None, claimed_at=None
+            )
         )
-    skipped = cast(Any, result).rowcount == 1
-    report.skipped += skipped
-    return skipped
+        self._records: dict[tuple[str, ...], Any] = {}
+
+    def claim(self, delivery_id: int, status: str, claimed_by: str | None) -> int | None:
+        """Take the row for this process if it is as read (`status`, `claimed_by`) and its reader is
+        still active: one conditional UPDATE to `sending` (as `directory.store.claim_row`). Returns the
+        row's attempts so far; None when another sender was first, the row is done, or its reader is no
+        longer active."""
+        params = {"row": delivery_id, "was": status, "holder": claimed_by, "me": self._me, "now": utcnow()}
+        with self._unit() as connection:
+            return connection.execute(self._claim[status == "sending"], params).scalar()
+
+    def skip_if_left(self, delivery_id: int, status: str, claimed_by: str | None) -> bool:
+        """Record the row `skipped` if it is as read and its reader is no longer active; False otherwise."""
+        params = {"row": delivery_id, "was": status, "holder": claimed_by}
+        with self._unit() as connection:
+            return cast(Any, connection.execute(self._skip[status == "sending"], params)).rowcount == 1
+
+    def record(self, delivery_id: int, values: dict[str, Any], bounced_reader: int | None = None) -> None:
+        """Write a claimed row's outcome (`values`: columns to set) and release the claim, in one
+        transaction; a bounce also marks its reader."""
+        names = tuple(sorted(values))
+        statement = self._records.get(names)
+        if statement is None:
+            new: dict[str, Any] = {name: bindparam(f"new_{name}") for name in names}
+            statement = update(_DELIVERIES).where(_DELIVERIES.c.id == bindparam("row"))
+            statement = self._records[names] = statement.values(claimed_by=None, claimed_at=None, **new)
+        with self._unit() as connection:
+            connection.execute(statement, {"row": delivery_id} | {f"new_{k}": v for k, v in values.items()})
+            if bounced_reader is not None:
+                with Session(connection) as session:
+                    subs.mark_bounced(session, bounced_reader)
+                    session.flush()
+
+    def release(self, delivery_id: int) -> None:
+        """Give a row this process holds back untouched (the run stopped before anything was decided
+        about its reader)."""
+        with self._unit() as connection:
+            connection.execute(self._release, {"row": delivery_id, "was": "sending", "holder": self._me})
+
+    @contextmanager
+    def _unit(self) -> Iterator[Connection]:
+        with lost_as_busy():
+            try:
+                yield self._connection
+            except BaseException:
+                self._connection.rollback()
+                raise
+            self._connection.commit()
 
 
 def _unbounce(
@@ -629,15 +672,6 @@ def _unbounce(
     report.bounced -= len(delivery_ids)
 
 
-def _release(open_session: Callable[[], AbstractContextManager[Session]], delivery_id: int, me: str) -> None:
-    """Give a claimed row back untouched (the run stopped before anything was decided about its reader)."""
-    with open_session() as session:
-        delivery = session.get(Delivery, delivery_id)
-        if delivery is not None and delivery.status == "sending" and delivery.claimed_by == me:
-            delivery.status = "retry" if delivery.attempts else "pending"
-            delivery.claimed_by = delivery.claimed_at = None
-
-
 @dataclass(frozen=True)
 class _Attempt:
     outcome: Outcome
@@ -646,7 +680,7 @@ class _Attempt:
 
 
 def _deliver(
-    open_session: Callable[[], AbstractContextManager[Session]],
+    ledger: _Ledger,
     settings: NewsletterSettings,
     cache: SegmentCache,
     sender: Sender,
@@ -659,7 +693,7 @@ def _deliver(
     committed on its own; None when nothing was sent."""
     template = cache.template(reader.language, _preferences(reader))
     if template is None:
-        _record(open_session, delivery_id, {"status": "skipped"})
+        ledger.record(delivery_id, {"status": "skipped"})
         report.skipped += 1
         return None
     result = sender.send(prepared_message(settings, cache.number, reader.key, reader.email, template))
@@ -668,7 +702,7 @@ def _deliver(
     if result.outcome is Outcome.DEFERRED or unreachable:
         # The server asks everyone to wait, or could not be reached through the sender's own retries:
         # not the reader's fault, so no attempt is charged, and the run ends.
-        _record(open_session, delivery_id, values | {"status": "retry" if attempts else "pending"})
+        ledger.record(delivery_id, values | {"status": "retry" if attempts else "pending"})
         return _Attempt(Outcome.DEFERRED, result.code, result.detail)
     attempts += result.attempts
     values["attempts"] = attempts
@@ -688,23 +722,5 @@ def _deliver(
         # documented window; a later run sends it again with the same Message-ID.
         values |= {"status": "retry", "last_error": result.detail[:500]}
         report.retry += 1
-    _record(open_session, delivery_id, values, bounced_reader)
+    ledger.record(delivery_id, values, bounced_reader)
     return _Attempt(result.outcome, result.code, result.detail)
-
-
-def _record(
-    open_session: Callable[[], AbstractContextManager[Session]],
-    delivery_id: int,
-    values: dict[str, Any],
-    bounced_reader: int | None = None,
-) -> None:
-    """Write a claimed row's outcome (and release the claim) in one transaction; a bounce also marks
-    its reader."""
-    with open_session() as session:
-        session.execute(
-            update(_DELIVERIES)
-            .where(_DELIVERIES.c.id == delivery_id)
-            .values(claimed_by=None, claimed_at=None, **values)
-        )
-        if bounced_reader is not None:
-            subs.mark_bounced(session, bounced_reader)

@@ -29,6 +29,11 @@ class Sink:
     data_count: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]) -> Any:
+        """Offer PIPELINING (RFC 2920), as Postfix does."""
+        session.host_name = hostname  # aiosmtpd leaves this to a handle_EHLO hook; MAIL fails without it
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
     async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
         with self.lock:
             self.mail_count += 1

@@ -15,6 +15,7 @@ import ipaddress
 import mailbox
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterator
 from email.message import EmailMessage
@@ -49,12 +50,15 @@ class _Controller(aiosmtpd_controller.Controller):
 
 
 class Recorder:
-    """Accepts everything; remembers each message and each distinct client session (= TCP connection)."""
+    """Accepts everything; remembers each message and each distinct client session (= TCP connection).
+    With `pipelining`, offers PIPELINING (RFC 2920), as Postfix does; aiosmtpd reads commands one by
+    one from the stream, so it takes a pipelined client without offering it."""
 
     def __init__(self) -> None:
         self.messages: list[tuple[str, list[str], bytes]] = []
         self.sessions: list[Any] = []
         self.mail_options: list[list[str]] = []
+        self.pipelining = False
 
     def _note(self, session: Any) -> None:
         if not any(known is session for known in self.sessions):
@@ -63,7 +67,7 @@ class Recorder:
     async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]) -> Any:
         self._note(session)
         session.host_name = hostname  # aiosmtpd leaves this to a handle_EHLO hook; MAIL fails without it
-        return responses
+        return [*responses[:-1], "250-PIPELINING", responses[-1]] if self.pipelining else responses
 
     async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
         self._note(session)
@@ -136,12 +140,14 @@ class VanishesBeforeReply(Recorder):
         return "250 2.0.0 queued"  # never reaches the client
 
 
-@pytest.fixture
-def serve() -> Iterator[Callable[..., _Controller]]:
-    """Start aiosmtpd servers on free loopback ports; all are stopped after the test."""
+@pytest.fixture(params=[False, True], ids=["one-command-at-a-time", "pipelining"])
+def serve(request: pytest.FixtureRequest) -> Iterator[Callable[..., _Controller]]:
+    """Start aiosmtpd servers on free loopback ports, offering PIPELINING or not (each test runs with
+    both); all are stopped after the test."""
     controllers: list[_Controller] = []
 
-    def start(handler: Any, **kwargs: Any) -> _Controller:
+    def start(handler: Recorder, **kwargs: Any) -> _Controller:
+        handler.pipelining = request.param
         controller = _Controller(handler, hostname="127.0.0.1", port=0, **kwargs)
         controller.start()
         controllers.append(controller)
@@ -310,6 +316,125 @@ def test_a_connection_lost_after_the_message_is_not_resent(serve: Callable[..., 
     assert result.maybe_delivered
     assert sleeps == []
     assert len(handler.messages) == 1
+
+
+class RefusesFirstMail(Recorder):
+    """Answers the first MAIL with `reply`, then accepts everything."""
+
+    def __init__(self, reply: str) -> None:
+        super().__init__()
+        self.reply, self.mails = reply, 0
+
+    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
+        self.mails += 1
+        if self.mails == 1:
+            return self.reply
+        return await super().handle_MAIL(server, session, envelope, address, options)
+
+
+def test_after_a_refused_mail_the_connection_stays_in_step(serve: Callable[..., _Controller]) -> None:
+    """A 451 at MAIL: with PIPELINING, RCPT and DATA were sent with it and are refused too; their
+    replies are read before RSET, so the next message on the same connection gets its own replies."""
+    handler = RefusesFirstMail("451 4.3.2 not now")
+    with SmtpSender(settings_for(serve(handler)), sleep=Sleeps()) as sender:
+        first = sender.send(digest(0))
+        second = sender.send(digest(1))
+    assert (first.outcome, first.code) == (Outcome.DEFERRED, 451)
+    assert (second.outcome, second.code) == (Outcome.SENT, 250)
+    assert sender.connections_opened == 1
+    assert [rcpt for _, rcpt, _ in handler.messages] == [["reader1@example.org"]]
+
+
+def test_a_refused_sender_stops_the_run_whatever_the_pipeline_holds(serve: Callable[..., _Controller]) -> None:
+    handler = RefusesFirstMail("553 5.1.8 sender address rejected")
+    with SmtpSender(settings_for(serve(handler))) as sender, pytest.raises(DeliveryError, match="sender address"):
+        sender.send(digest(0))
+    assert handler.messages == []
+
+
+class ScriptedServer:
+    """One SMTP connection on 127.0.0.1 answered from a script, to see exactly what the client writes
+    and when: after EHLO, it answers nothing until it holds `wait_for` whole command lines, so a client
+    that waited for a reply between MAIL, RCPT and DATA would time out instead of passing."""
+
+    def __init__(self, replies: list[bytes], wait_for: int) -> None:
+        self.replies, self.wait_for = replies, wait_for
+        self.received = b""
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        connection, _ = self.listener.accept()
+        with connection, self.listener:
+            connection.settimeout(5)
+            connection.sendall(b"220 scripted ESMTP\r\n")
+            self._read_lines(connection, 1)  # EHLO
+            connection.sendall(b"250-scripted\r\n250-PIPELINING\r\n250 8BITMIME\r\n")
+            if not self._read_lines(connection, 1 + self.wait_for):
+                return  # the client waited for a reply: hang up, and its send fails
+            for reply in self.replies:
+                connection.sendall(reply)
+                if not self._read_lines(connection, self.received.count(b"\r\n") + 1):
+                    return
+
+    def _read_lines(self, connection: socket.socket, lines: int) -> bool:
+        while self.received.count(b"\r\n") < lines:
+            try:
+                chunk = connection.recv(65536)
+            except TimeoutError:
+                return False
+            if not chunk:
+                return False
+            self.received += chunk
+        return True
+
+    def settings(self) -> SmtpSettings:
+        return SmtpSettings("127.0.0.1", self.port, None, None, "none", timeout=10.0)
+
+
+def commands_after_ehlo(server: ScriptedServer) -> list[bytes]:
+    return server.received.split(b"\r\n")[1:]
+
+
+def test_with_pipelining_mail_rcpt_and_data_go_in_one_write() -> None:
+    """RFC 2920: where the server offers PIPELINING, the three commands go without waiting between them
+    (the scripted server answers nothing until it holds all three), then the message in a second write."""
+    message = digest(0)
+    server = ScriptedServer([b"250 2.1.0 ok\r\n250 2.1.5 ok\r\n354 go ahead\r\n", b"250 2.0.0 queued\r\n"], 3)
+    sender = SmtpSender(server.settings(), retries=0)
+    assert sender.send(message).outcome is Outcome.SENT
+    sender._discard()
+    server.thread.join(5)
+    lines = commands_after_ehlo(server)
+    assert lines[:3] == [b"MAIL FROM:<digest@nansen.example>", b"RCPT TO:<reader0@example.org>", b"DATA"]
+    assert lines[-2:] == [b".", b""] and b"\r\n.\r\n" not in server.received[:-3]  # one end of data
+
+
+def test_a_server_that_accepts_data_without_a_recipient_gets_an_empty_message_ended() -> None:
+    """RCPT refused, DATA accepted all the same (against RFC 2920 §3.1): the client ends the empty
+    message with a lone "." and resets, instead of sending the reader's message to nobody or reading
+    the next replies out of step."""
+    replies = [
+        b"250 2.1.0 ok\r\n550 5.1.1 no such user\r\n354 go ahead\r\n",
+        b"554 5.5.1 no valid recipients\r\n",
+        b"250 2.0.0 reset\r\n",
+    ]
+    server = ScriptedServer(replies, 3)
+    sender = SmtpSender(server.settings(), retries=0)
+    result = sender.send(digest(0))
+    sender._discard()
+    server.thread.join(5)
+    assert (result.outcome, result.code) == (Outcome.BOUNCED, 550)
+    assert commands_after_ehlo(server) == [
+        b"MAIL FROM:<digest@nansen.example>",
+        b"RCPT TO:<reader0@example.org>",
+        b"DATA",
+        b".",
+        b"rset",  # smtplib's own commands are in lower case
+        b"",
+    ]
 
 
 def test_a_server_that_is_not_there_is_retried_then_left_for_later() -> None:

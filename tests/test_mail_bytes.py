@@ -15,7 +15,14 @@ from typing import Any
 import pytest
 
 from newsletter import editions
-from newsletter.delivery import MessageTemplate, PreparedMessage, SmtpSender, build_message, parse_smtp_url
+from newsletter.delivery import (
+    MessageTemplate,
+    PreparedMessage,
+    SmtpSender,
+    _stuffed,
+    build_message,
+    parse_smtp_url,
+)
 from newsletter.digest import LINK_PLACEHOLDERS, DigestContent, link_values, personalize
 from newsletter.models import Edition, Subscriber
 from newsletter.tokens import Tokens
@@ -229,6 +236,39 @@ def test_the_edition_sends_prepared_messages_equivalent_to_message_for() -> None
     fast_message, old_message = parsed(fast.data), parsed(wire(old))
     del fast_message["Date"], old_message["Date"]  # made a moment apart
     assert_equivalent(fast_message, old_message)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        *CONTENTS.values(),
+        DigestContent(subject="s", html="." + UNSUBSCRIBE + "\n." + "ж." * 400, text=f"{PREFERENCES}\n.\n..x\n"),
+    ],
+)
+def test_the_message_is_dot_stuffed_once_per_segment_as_it_would_be_per_reader(content: DigestContent) -> None:
+    """The pieces of the template are dot-stuffed once (RFC 5321 §4.5.2), the values per reader:
+    together they are the whole message stuffed."""
+    fast, _ = both_ways(settings(), content, "reader@example.net", key="." * 32)
+    assert isinstance(fast, PreparedMessage)
+    assert fast.stuffed == _stuffed(fast.data)
+
+
+def test_a_value_that_starts_a_line_with_a_dot_is_stuffed_too() -> None:
+    """A link spliced at the start of a quoted-printable line: the joint is stuffed like the rest."""
+    config = settings()
+    template = template_for(config, DigestContent(subject="s", html=UNSUBSCRIBE + PREFERENCES, text="t"))
+    fast = template.render(
+        to="reader@example.net",
+        message_id=editions.message_id(config, 12, "k" * 32),
+        date=DATE,
+        unsubscribe_url="https://nansen.test/u",
+        unsubscribe_mailto=None if not config.unsubscribe_mailto else "mailto:unsubscribe@nansen.test",
+        text_links=["https://nansen.test/u", "https://nansen.test/p"],
+        html_links=[".one", ".two"],
+    )
+    assert isinstance(fast, PreparedMessage)
+    assert b"\r\n.one" in fast.data
+    assert fast.stuffed == _stuffed(fast.data) and b"\r\n..one" in fast.stuffed
 
 
 # --------------------------------------------------------------------------- over SMTP
