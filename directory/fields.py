@@ -567,7 +567,7 @@ class Field:
             try:
                 check_length(item, self.limit)
                 if isinstance(item, str) and _run_together(item, "|"):
-                    raise ValueError(f"{item!r} runs two items together")
+                    raise ValueError(f"{item!r} runs two items together, or holds a '|' of its own, written %7C")
                 normalized = self.check(item)
             except ValueError as exc:
                 if self.structured:

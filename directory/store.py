@@ -16,14 +16,10 @@ from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import (
-    Column,
     CursorResult,
     Engine,
-    MetaData,
     ScalarResult,
     Select,
-    String,
-    Table,
     create_engine,
     event,
     false,
@@ -293,7 +289,7 @@ def hold(session: Session, name: str) -> None:
     every transaction takes its locks in one order. PostgreSQL: a transaction-level advisory lock on
     the name's hash; SQLite: its write lock, which is one for the whole file anyway."""
     if session.get_bind().dialect.name == "sqlite":
-        _write_lock(session, Table("alembic_version", MetaData(), Column("version_num", String, primary_key=True)))
+        session.execute(text("UPDATE alembic_version SET version_num = version_num WHERE 1 = 0"))  # as _write_lock
     else:
         session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
 

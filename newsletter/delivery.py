@@ -55,7 +55,7 @@ from email.policy import EmailPolicy
 from email.policy import default as _default_policy
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Any, Protocol, Self
+from typing import Protocol, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import idna
@@ -419,9 +419,19 @@ class PreparedMessage:
     def message(self) -> EmailMessage:
         return self.rebuild()
 
-    def __getitem__(self, name: str) -> Any:
-        """A header of `message`, for code that looks at one; the send path never does (it builds)."""
-        return self.message[name]
+
+@dataclass(frozen=True)
+class Reader:
+    """What differs between two readers' messages (`MessageTemplate.render`): `build_message`'s values
+    of the same names, and the values of the template's `links`, in order, in the text and the HTML."""
+
+    to: str
+    message_id: str
+    date: dt.datetime
+    unsubscribe_url: str
+    unsubscribe_mailto: str | None
+    text_links: Sequence[str]
+    html_links: Sequence[str]
 
 
 Mail = EmailMessage | PreparedMessage
@@ -515,34 +525,23 @@ class MessageTemplate:
         if Counter(s for _, s in self._slots) != +expected or not self.sender.isascii() or self._room < 0:
             self._parts = None  # not spliceable (markers altered or duplicated, a line too long): rebuild
 
-    def render(
-        self,
-        *,
-        to: str,
-        message_id: str,
-        date: dt.datetime,
-        unsubscribe_url: str,
-        unsubscribe_mailto: str | None,
-        text_links: Sequence[str],
-        html_links: Sequence[str],
-    ) -> Mail:
+    def render(self, reader: Reader) -> Mail:
         """This reader's message: the template's bytes with their values, or `build_message`'s message
-        where splicing could differ from it (see the class docstring). `text_links` and `html_links`
-        replace `links`, in order, in the text and the HTML."""
+        where splicing could differ from it (see the class docstring)."""
 
         def rebuild() -> EmailMessage:
             return build_message(
-                to=to,
-                text=_replace(self._text, self._links, text_links),
-                html=_replace(self._html, self._links, html_links),
-                message_id=message_id,
-                unsubscribe_url=unsubscribe_url,
-                unsubscribe_mailto=unsubscribe_mailto,
-                date=date,
+                to=reader.to,
+                text=_replace(self._text, self._links, reader.text_links),
+                html=_replace(self._html, self._links, reader.html_links),
+                message_id=reader.message_id,
+                unsubscribe_url=reader.unsubscribe_url,
+                unsubscribe_mailto=reader.unsubscribe_mailto,
+                date=reader.date,
                 **self._fixed,  # type: ignore[arg-type]
             )
 
-        values = self._values(to, message_id, date, unsubscribe_url, unsubscribe_mailto, text_links, html_links)
+        values = self._values(reader)
         if self._parts is None or values is None:
             return rebuild()
         parts, stuffed = list(self._parts), list(self._stuffed_parts)
@@ -556,27 +555,19 @@ class MessageTemplate:
             joints_clean &= not (value.endswith(b"\n") and parts[index + 1].startswith(b"."))
         data = b"".join(parts)
         wire = b"".join(stuffed) if joints_clean else _stuffed(data)
-        return PreparedMessage(message_id, self.sender, to, data, self.eight_bit, rebuild, wire)
+        return PreparedMessage(reader.message_id, self.sender, reader.to, data, self.eight_bit, rebuild, wire)
 
-    def _values(
-        self,
-        to: str,
-        message_id: str,
-        date: dt.datetime,
-        unsubscribe_url: str,
-        unsubscribe_mailto: str | None,
-        text_links: Sequence[str],
-        html_links: Sequence[str],
-    ) -> dict[_Slot, bytes] | None:
+    def _values(self, reader: Reader) -> dict[_Slot, bytes] | None:
         """Each slot's bytes for this reader; None when splicing them could differ from `build_message`."""
-        msg_id = message_id.strip().removeprefix("<").removesuffix(">")
+        to, date, mailto = reader.to, reader.date, reader.unsubscribe_mailto
+        msg_id = reader.message_id.strip().removeprefix("<").removesuffix(">")
         if date.tzinfo is None or date.utcoffset() is None or not _MSG_ID.fullmatch(msg_id):
             return None
-        if len(to) > _PLAIN_TO_LENGTH or not _PLAIN_ADDRESS.fullmatch(to) or len(text_links) != len(self._links):
+        if len(to) > _PLAIN_TO_LENGTH or not _PLAIN_ADDRESS.fullmatch(to):
             return None
-        if any(c in (unsubscribe_mailto or "") for c in "\r\n\0"):
+        if len(reader.text_links) != len(self._links) or any(c in (mailto or "") for c in "\r\n\0"):
             return None
-        one_click, uris = _unsubscribe_uris(unsubscribe_url, unsubscribe_mailto)
+        one_click, uris = _unsubscribe_uris(reader.unsubscribe_url, mailto)
         if one_click != self.one_click or (len(uris) == 2) != self.mailto:
             return None
         values: dict[_Slot, str] = {
@@ -586,14 +577,14 @@ class MessageTemplate:
             "unsubscribe": uris[0],
             "mailto": uris[-1],
         }
-        for number, text_link in enumerate(text_links):
+        for number, text_link in enumerate(reader.text_links):
             values["text", number] = text_link
         if any(len(v) > self._room or not v.isascii() or any(c in v for c in "\r\n\0") for v in values.values()):
             return None
-        if any(any(c in link for c in "\r\n\0") for link in html_links):
+        if any(any(c in link for c in "\r\n\0") for link in reader.html_links):
             return None
         spliced = {slot: value.encode("ascii") for slot, value in values.items()}
-        spliced |= {("html", number): _qp(link) for number, link in enumerate(html_links)}
+        spliced |= {("html", number): _qp(link) for number, link in enumerate(reader.html_links)}
         return spliced
 
 

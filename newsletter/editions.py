@@ -39,7 +39,7 @@ from directory.errors import DomainError
 from directory.models import utcnow
 from directory.store import claimable, holder, lost_as_busy
 from newsletter import subscribers as subs
-from newsletter.delivery import DeliveryError, Mail, MessageTemplate, Outcome, Sender, build_message
+from newsletter.delivery import DeliveryError, Mail, MessageTemplate, Outcome, Reader, Sender, build_message
 from newsletter.digest import LINK_PLACEHOLDERS, DigestContent, link_values, personalize, render_digest
 from newsletter.models import Delivery, Edition, Subscriber
 from newsletter.tokens import Tokens
@@ -228,15 +228,8 @@ def prepared_message(
     into the segment's `template` instead of built: what `send` hands the sender."""
     unsubscribe, preferences, mailto = links(settings, key)
     text_links, html_links = link_values(unsubscribe_url=unsubscribe, preferences_url=preferences)
-    return template.render(
-        to=address,
-        message_id=message_id(settings, number, key),
-        date=utcnow(),
-        unsubscribe_url=unsubscribe,
-        unsubscribe_mailto=mailto,
-        text_links=text_links,
-        html_links=html_links,
-    )
+    reader = Reader(address, message_id(settings, number, key), utcnow(), unsubscribe, mailto, text_links, html_links)
+    return template.render(reader)
 
 
 def due_with_content(session: Session, settings: NewsletterSettings) -> tuple[Edition, SegmentCache] | None:

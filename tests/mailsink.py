@@ -7,14 +7,16 @@ import email
 import email.policy
 import os
 import signal
-import socket
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
 
 import pytest
+
+from tests.conftest import free_port
 
 
 @dataclass
@@ -70,22 +72,24 @@ class Sink:
         return hook
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+@contextmanager
+def serving(sink: Sink, port: int | None = None) -> Iterator[str]:
+    """The smtp URL of aiosmtpd answering with `sink` on 127.0.0.1 (on `port`, or a free one), until
+    the block ends."""
+    from aiosmtpd.controller import Controller
+
+    port = port or free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield f"smtp://127.0.0.1:{port}"
+    finally:
+        controller.stop()
 
 
 @pytest.fixture
 def mail_sink() -> Iterator[tuple[Sink, str]]:
     """(sink, smtp URL) of a running aiosmtpd server on 127.0.0.1."""
-    from aiosmtpd.controller import Controller
-
     sink = Sink()
-    port = _free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield sink, f"smtp://127.0.0.1:{port}"
-    finally:
-        controller.stop()
+    with serving(sink) as url:
+        yield sink, url

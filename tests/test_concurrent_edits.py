@@ -340,10 +340,9 @@ def test_a_proposal_over_a_value_changed_since_is_not_applied(seeded_store: Stor
     assert _revisions(seeded_store, "contacts.email") == [(None, "desk@example.org")]
 
 
+@pytest.mark.only_on("sqlite")  # PostgreSQL waits for a row lock without a timeout: nothing to report
 def test_a_database_busy_past_the_wait_is_one_line(seeded_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     """SQLite: a writer that waits longer than the busy timeout gets `Busy`, one line naming the remedy."""
-    if not seeded_store.url.startswith("sqlite"):
-        pytest.skip("PostgreSQL waits for a row lock without a timeout: nothing to report")
     monkeypatch.setattr(store_module, "SQLITE_BUSY_SECONDS", 0.2)
     impatient = Store(seeded_store.url)
     try:

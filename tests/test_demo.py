@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import REPO
+from tests.conftest import REPO, free_port
 
 
 def test_the_demo_runs_end_to_end_and_names_files_that_exist(tmp_path: Path) -> None:
@@ -40,7 +40,7 @@ def test_the_demo_runs_end_to_end_and_names_files_that_exist(tmp_path: Path) -> 
         done = subprocess.run(suggested, shell=True, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, (suggested, done.stdout, done.stderr)
     [serve] = re.findall(rf"^    ({env_line} \.venv/bin/nansen serve)$", out, re.M)
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         f"{serve} --port {port}", shell=True, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -57,14 +57,6 @@ def test_the_demo_runs_end_to_end_and_names_files_that_exist(tmp_path: Path) -> 
     assert posts.startswith("2\n  --- @nansen_demo_ru, message 1\n  Бумага: обновление\n")
     assert "  --- @nansen_demo_en, message 2\n  Bumaga: updated\n" in posts
     assert (output / "public" / "ru" / "newsletter" / "1.html").exists()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _post_when_up(url: str, form: dict[str, str]) -> int:

@@ -37,8 +37,8 @@ from newsletter.models import Count, Subscriber
 from newsletter.ratelimit import Rate, RateLimiter, client_key
 from newsletter.tokens import Tokens
 from newsletter.web import Endpoints, create_app
-from tests.conftest import entry_record
-from tests.mailsink import Sink, _free_port
+from tests.conftest import entry_record, free_port
+from tests.mailsink import Sink, serving
 
 ME = entries.Actor("maintainer")
 SECRET = "test-secret-0123456789abcdef"
@@ -353,7 +353,7 @@ def served(app: Any, log_level: str = "debug") -> Iterator[str]:
     """The app under uvicorn on 127.0.0.1, logging everything it logs (access log included)."""
     import uvicorn
 
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, log_level=log_level, lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -464,9 +464,7 @@ def test_another_writer_adding_the_same_address_is_exists_not_an_error(
 def test_a_relay_that_is_down_delays_the_mail_and_never_the_answer(
     store: Store, all_logs: pytest.LogCaptureFixture
 ) -> None:
-    from aiosmtpd.controller import Controller
-
-    port = _free_port()
+    port = free_port()
     attempts: list[Outcome] = []
     app = Endpoints(
         settings(),
@@ -478,22 +476,18 @@ def test_a_relay_that_is_down_delays_the_mail_and_never_the_answer(
     with store.session() as session:
         subs.add_confirmed(session, "old@example.org", "ru", subs.Preferences(), note="test")
     sink = Sink()
-    relay = Controller(sink, hostname="127.0.0.1", port=port)
     with served(create_app(None, app)) as base, httpx.Client(base_url=base, timeout=30) as web:
         answer = web.post("/subscribe", data={"email": "eve@example.org", "lang": "ru"})
         same = web.post("/subscribe", data={"email": "old@example.org", "lang": "ru"})
         assert (answer.status_code, answer.text) == (same.status_code, same.text) == (200, same.text)
         wait_for(lambda: Outcome.RETRY in attempts)
         assert sink.messages == []
-        relay.start()  # the relay comes back
-        try:
+        with serving(sink, port):  # the relay comes back
             wait_for(lambda: sink.to("eve@example.org"))
             assert app.outbox.wait_idle(30)
             # Asked again within the hour: the mail left once, so no second one.
             web.post("/subscribe", data={"email": "eve@example.org", "lang": "ru"})
             assert app.outbox.wait_idle(30)
-        finally:
-            relay.stop()
     assert [m["To"] for m in sink.messages] == ["eve@example.org"]
     assert attempts[-1] is Outcome.SENT and attempts.count(Outcome.SENT) == 1
     assert status(store, "eve@example.org") == ("pending", None)
@@ -501,9 +495,7 @@ def test_a_relay_that_is_down_delays_the_mail_and_never_the_answer(
 
 
 def test_a_mail_that_never_left_does_not_use_up_the_hour(store: Store, all_logs: pytest.LogCaptureFixture) -> None:
-    from aiosmtpd.controller import Controller
-
-    port = _free_port()
+    port = free_port()
     attempts: list[Outcome] = []
     app = Endpoints(
         settings(),
@@ -519,13 +511,9 @@ def test_a_mail_that_never_left_does_not_use_up_the_hour(store: Store, all_logs:
         with store.session() as session:
             assert subs.find(session, "fay@example.org").confirmation_sent_at is None  # type: ignore[union-attr]
         sink = Sink()
-        relay = Controller(sink, hostname="127.0.0.1", port=port)
-        relay.start()
-        try:
+        with serving(sink, port):
             assert web.post("/subscribe", data={"email": "fay@example.org", "lang": "en"}).status_code == 200
             assert app.outbox.wait_idle(30)
-        finally:
-            relay.stop()
     assert [m["To"] for m in sink.messages] == ["fay@example.org"]
     assert_not_logged(all_logs, "fay@example.org")
 

@@ -8,7 +8,6 @@ SMTP envelope and the To header, as a real aiosmtpd server receives them.
 from __future__ import annotations
 
 import datetime as dt
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -20,7 +19,8 @@ from email_validator import validate_email
 from directory import fields as F
 from directory.fields import ascii_host
 from newsletter.delivery import Outcome, SmtpSender, SmtpSettings, build_message
-from tests.mailsink import Sink
+from tests.conftest import free_port
+from tests.mailsink import Sink, serving
 
 aiosmtpd_controller = pytest.importorskip("aiosmtpd.controller")
 
@@ -139,16 +139,9 @@ class EnvelopeSink(Sink):
 
 @pytest.fixture
 def envelope_sink() -> Iterator[tuple[EnvelopeSink, int]]:
-    sink = EnvelopeSink()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    controller = aiosmtpd_controller.Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    sink, port = EnvelopeSink(), free_port()
+    with serving(sink, port):
         yield sink, port
-    finally:
-        controller.stop()
 
 
 def digest(**overrides: Any) -> EmailMessage:

@@ -526,8 +526,8 @@ def test_a_separator_has_white_space_on_each_side_and_an_item_may_hold_its_chara
         ),
         (
             {"feeds": "https://a.example/rss|https://b.example/rss"},
-            "'feeds': 'https://a.example/rss|https://b.example/rss' runs two items together"
-            " (separate items with ' | ', a space on each side)",
+            "'feeds': 'https://a.example/rss|https://b.example/rss' runs two items together, or holds a '|' of its"
+            " own, written %7C (separate items with ' | ', a space on each side)",
         ),
         (
             {"source": "https://a.example/x; https://b.example/y"},

@@ -18,6 +18,7 @@ from newsletter import editions
 from newsletter.delivery import (
     MessageTemplate,
     PreparedMessage,
+    Reader,
     SmtpSender,
     _stuffed,
     build_message,
@@ -26,7 +27,7 @@ from newsletter.delivery import (
 from newsletter.digest import LINK_PLACEHOLDERS, DigestContent, link_values, personalize
 from newsletter.models import Edition, Subscriber
 from newsletter.tokens import Tokens
-from tests.mailsink import Sink, _free_port, mail_sink  # noqa: F401  (mail_sink is a fixture)
+from tests.mailsink import Sink, mail_sink, serving  # noqa: F401  (mail_sink is a fixture)
 
 UNSUBSCRIBE, PREFERENCES = LINK_PLACEHOLDERS
 DATE = dt.datetime(2026, 11, 23, 9, 5, 7, tzinfo=dt.timezone(dt.timedelta(hours=3)))
@@ -80,7 +81,7 @@ def both_ways(config: Any, content: DigestContent, address: str, key: str = "k" 
         "unsubscribe_url": unsubscribe,
         "unsubscribe_mailto": mailto,
     }
-    fast = template_for(config, content).render(**values, text_links=text_links, html_links=html_links)
+    fast = template_for(config, content).render(Reader(**values, text_links=text_links, html_links=html_links))
     personal = personalize(content, unsubscribe_url=unsubscribe, preferences_url=preferences)
     old = build_message(
         sender=config.sender,
@@ -150,7 +151,6 @@ def test_spliced_message_is_the_built_one(lang: str, site: str, mailto: str | No
     assert encodings == ["8bit" if lang == "ru" else "7bit", "quoted-printable"]  # MJML's lines pass 998 octets
     assert (fast.sender, fast.recipient) == ("newsletter@nansen.test", "reader.one+news@mail.example.net")
     assert_equivalent(fast.message, old)  # the fallback is build_message's message itself
-    assert fast["To"] == "reader.one+news@mail.example.net"
 
 
 def test_each_reader_gets_their_own_values_and_nothing_of_another() -> None:
@@ -207,7 +207,7 @@ def test_values_build_message_refuses_are_refused_the_same() -> None:
         {"to": "reader@example.net\r\nBcc: everyone@example.net"},
     ):
         with pytest.raises(ValueError):
-            template.render(**common | bad)
+            template.render(Reader(**common | bad))
 
 
 def test_html_lines_of_any_length_are_spliced_as_quoted_printable() -> None:
@@ -258,13 +258,15 @@ def test_a_value_that_starts_a_line_with_a_dot_is_stuffed_too() -> None:
     config = settings()
     template = template_for(config, DigestContent(subject="s", html=UNSUBSCRIBE + PREFERENCES, text="t"))
     fast = template.render(
-        to="reader@example.net",
-        message_id=editions.message_id(config, 12, "k" * 32),
-        date=DATE,
-        unsubscribe_url="https://nansen.test/u",
-        unsubscribe_mailto=None if not config.unsubscribe_mailto else "mailto:unsubscribe@nansen.test",
-        text_links=["https://nansen.test/u", "https://nansen.test/p"],
-        html_links=[".one", ".two"],
+        Reader(
+            to="reader@example.net",
+            message_id=editions.message_id(config, 12, "k" * 32),
+            date=DATE,
+            unsubscribe_url="https://nansen.test/u",
+            unsubscribe_mailto="mailto:unsubscribe@nansen.test",
+            text_links=["https://nansen.test/u", "https://nansen.test/p"],
+            html_links=[".one", ".two"],
+        )
     )
     assert isinstance(fast, PreparedMessage)
     assert b"\r\n.one" in fast.data
@@ -283,16 +285,9 @@ class _Without8BitMime(Sink):
 @pytest.fixture
 def old_server() -> Iterator[tuple[Sink, str]]:
     """An SMTP server that does not offer 8BITMIME."""
-    from aiosmtpd.controller import Controller
-
     sink = _Without8BitMime()
-    port = _free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield sink, f"smtp://127.0.0.1:{port}"
-    finally:
-        controller.stop()
+    with serving(sink) as url:
+        yield sink, url
 
 
 @pytest.mark.parametrize("server", ["mail_sink", "old_server"])

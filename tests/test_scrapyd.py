@@ -13,7 +13,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,7 +29,7 @@ from directory import entries
 from directory.models import Entry, FeedState, Post
 from directory.store import Store, upgrade
 from pipeline.config import MIGRATION_LOCATIONS
-from tests.conftest import ON_CI, PG_URL, REPO, Cli, _postgresql_schema_url, entry_record
+from tests.conftest import ON_CI, PG_URL, REPO, Cli, _postgresql_schema_url, entry_record, free_port
 from tests.fixtureweb import FixtureWeb
 from tests.test_crawlers import FEEDS
 
@@ -88,7 +87,7 @@ class Scrapyd:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         (root / "scrapyd.conf").write_text(SCRAPYD_CONF.format(port=self.port, root=root))
         env = {key: value for key, value in os.environ.items() if key != "NANSEN_DATABASE_URL"} | CRAWL_ENV
@@ -154,12 +153,6 @@ class Scrapyd:
             self.process.wait()
         finally:
             self.output.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture

@@ -22,8 +22,6 @@ BENCH = entries.Actor("bench", "bench")
 @pytest.fixture
 def at_0005(database_url: str) -> Iterator[Store]:
     """The directory's schema as it was before documents moved in line."""
-    if not database_url.startswith("postgresql"):
-        pytest.skip("PostgreSQL's storage: SQLite searches its FTS5 table")
     db = Store(database_url, create=True)
     upgrade(db.engine, "0005")
     yield db
@@ -87,10 +85,9 @@ def storage_options(store: Store) -> tuple[list[str] | None, list[str] | None]:
     return options["entry_search"], options["ix_entry_search_document"]
 
 
+@pytest.mark.only_on("postgresql")  # its planner: SQLite searches its FTS5 table
 def test_search_uses_the_gin_index_at_a_realistic_size(store: Store) -> None:
     """3,000 entries: before 0006 the planner chose a sequential scan for every one of these queries."""
-    if store.engine.dialect.name != "postgresql":
-        pytest.skip("PostgreSQL's planner: SQLite searches its FTS5 table")
     create(store, 3000)
     with store.session() as session:
         session.execute(text("ANALYZE entry_search"))
@@ -101,6 +98,7 @@ def test_search_uses_the_gin_index_at_a_realistic_size(store: Store) -> None:
         assert matches == every_match(store, OLD_PG_SEARCH, query), query
 
 
+@pytest.mark.only_on("postgresql")  # its storage: SQLite searches its FTS5 table
 def test_migration_moves_existing_documents_in_line_and_keeps_results(at_0005: Store) -> None:
     create(at_0005, 300)
     heap, docs = heap_and_documents_bytes(at_0005)

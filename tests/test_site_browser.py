@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,13 +18,7 @@ from pipeline.config import MIGRATION_LOCATIONS
 from publishing import site
 from publishing.feeds import FeedSettings
 from tests.browser import screenshot_is_blank
-from tests.conftest import REPO
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.conftest import REPO, free_port
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +27,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("site")
     store = Store(f"sqlite:///{root / 'nansen.db'}", create=True)
     upgrade(store.engine, locations=MIGRATION_LOCATIONS)
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     with store.session() as session:
         imports.import_paths(session, [REPO / "data"], "seed")

@@ -53,6 +53,7 @@ from newsletter.delivery import Outcome, PreparedMessage, SmtpSender, parse_smtp
 from newsletter.digest import render_digest
 from newsletter.models import Edition, Subscriber
 from newsletter.tokens import Tokens
+from tests.conftest import free_port
 
 SUBSCRIBERS = int(os.environ.get("NANSEN_BENCH_SUBSCRIBERS", "100000"))
 FIRST = min(20_000, SUBSCRIBERS)  # readers of the first edition, for the memory at two sizes
@@ -129,12 +130,6 @@ def populate(store: Store, count: int, start: int = 0) -> None:
 # ---------------------------------------------------------------------------------------------- the sink
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _postfix_tool(name: str) -> str:
     path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin")
     if path is None:
@@ -145,7 +140,7 @@ def _postfix_tool(name: str) -> str:
 @contextlib.contextmanager
 def smtp_sink(log: Path) -> Iterator[tuple[int, Any]]:
     """(port, counter) of an smtp-sink on 127.0.0.1; counter() is the messages it has received so far."""
-    port = _free_port()
+    port = free_port()
     command = [_postfix_tool("smtp-sink"), "-c"]
     if os.geteuid() == 0:
         command += ["-u", "nobody"]  # smtp-sink refuses to keep root privileges
