@@ -25,6 +25,7 @@ import time
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -39,7 +40,16 @@ from directory.errors import DomainError
 from directory.models import utcnow
 from directory.store import claimable, holder, lost_as_busy
 from newsletter import subscribers as subs
-from newsletter.delivery import DeliveryError, Mail, MessageTemplate, Outcome, Reader, Sender, build_message
+from newsletter.delivery import (
+    DeliveryError,
+    Mail,
+    MessageTemplate,
+    Outcome,
+    Reader,
+    Result,
+    Sender,
+    build_message,
+)
 from newsletter.digest import LINK_PLACEHOLDERS, DigestContent, link_values, personalize, render_digest
 from newsletter.models import Delivery, Edition, Subscriber
 from newsletter.tokens import Tokens
@@ -525,46 +535,108 @@ def _deliver_rows(
     report: SendReport,
     on_progress: Callable[[int, int], None] | None,
 ) -> None:
-    """Claim and send each row in turn; return early (with `report.status`) when the run must stop."""
-    temporary = 0
-    bounced: list[int] = []  # the rows bounced in a row, most recent last
-    for done, (delivery_id, status, claimed_by, reader) in enumerate(_rows(open_session, todo), 1):
-        attempts = ledger.claim(delivery_id, status, claimed_by)
-        if attempts is None:
-            if not ledger.skip_if_left(delivery_id, status, claimed_by):
-                continue  # another sender has it, or it is done
-            report.skipped += 1
+    """Claim and send each row in turn; return early (with `report.status`) when the run must stop.
+
+    The SMTP transaction runs in a thread of its own: while the server takes one message, the next row
+    is claimed and its message spliced, which is most of the time a message costs us. A message's
+    outcome is committed before the next message goes to the server, so at any moment at most one sent
+    message is unrecorded, as when everything ran in turn; a row claimed and not sent is given back when
+    the run stops, and taken over like any other when the process dies."""
+    streaks = _Streaks()
+    flight: _InFlight | None = None
+    with ThreadPoolExecutor(1, thread_name_prefix="nansen-smtp") as smtp:
         try:
-            outcome = None
-            if attempts is not None and reader is not None:
-                outcome = _deliver(ledger, settings, cache, sender, delivery_id, attempts, reader, report)
-        except DeliveryError as exc:
-            ledger.release(delivery_id)
-            report.status = f"stopped: {exc.detail}"
-            return
-        if on_progress:
-            on_progress(done, len(todo.ids))
-        if outcome is not None and outcome.outcome is Outcome.DEFERRED:
-            ledger.release(delivery_id)
-            report.status = (
-                f"stopped: the SMTP server is unreachable ({outcome.detail})"
-                if outcome.code is None
-                else f"stopped: the server asks to wait ({outcome.detail})"
-            )
-            return
-        bounced = [*bounced, delivery_id] if outcome is not None and outcome.outcome is Outcome.BOUNCED else []
-        if len(bounced) >= BOUNCE_LIMIT and outcome is not None:
-            # Ten different readers refused for good one after another: a relay refusing everyone with
-            # a code that looks personal. Marking them all would wipe the list; undo, and stop.
-            _unbounce(open_session, bounced, report)
-            report.status = f"stopped: {BOUNCE_LIMIT} readers in a row were refused for good ({outcome.detail})"
-            return
-        temporary = temporary + 1 if outcome is not None and outcome.outcome is Outcome.RETRY else 0
-        if outcome is not None and temporary >= TEMPORARY_LIMIT:
-            # Several readers in a row refused for now, or the server unreachable: it is the server or
-            # the relay, not the readers; stop, and resume in a later run rather than go through everyone.
-            report.status = f"stopped: {TEMPORARY_LIMIT} messages in a row were refused for now ({outcome.detail})"
-            return
+            for done, (delivery_id, status, claimed_by, reader) in enumerate(_rows(open_session, todo), 1):
+                attempts = ledger.claim(delivery_id, status, claimed_by)
+                if attempts is None and not ledger.skip_if_left(delivery_id, status, claimed_by):
+                    continue  # another sender has it, or it is done
+                report.skipped += attempts is None
+                message = None
+                if attempts is not None and reader is not None:
+                    message = _message(ledger, settings, cache, delivery_id, reader, report)
+                if flight is not None:
+                    landed, flight = flight, None
+                    stop = _land(open_session, ledger, settings, landed, streaks, report)
+                    if stop is not None:
+                        if message is not None:
+                            ledger.release(delivery_id)
+                        report.status = stop
+                        return
+                if message is None:
+                    streaks.note(delivery_id, None)
+                else:
+                    assert attempts is not None
+                    flight = _InFlight(delivery_id, attempts, reader, smtp.submit(sender.send, message))
+                if on_progress:
+                    on_progress(done, len(todo.ids))
+            if flight is not None:
+                landed, flight = flight, None
+                if (stop := _land(open_session, ledger, settings, landed, streaks, report)) is not None:
+                    report.status = stop
+        finally:
+            if flight is not None:  # an error of ours while a message was out: what the server said is kept
+                try:
+                    result = flight.result.result()
+                except Exception:  # nothing was sent (refused before DATA, or not a message to send)
+                    ledger.release(flight.delivery_id)
+                else:
+                    _record(ledger, settings, flight, result, report)
+
+
+@dataclass(frozen=True)
+class _InFlight:
+    """A claimed row whose message the SMTP thread is sending."""
+
+    delivery_id: int
+    attempts: int  # before this one
+    reader: Any  # a row of `_rows`
+    result: Future[Result]
+
+
+@dataclass
+class _Streaks:
+    """Outcomes in a row that say the server, not the readers, is refusing: a run stops on them."""
+
+    temporary: int = 0
+    bounced: list[int] = field(default_factory=list)  # the rows bounced in a row, most recent last
+
+    def note(self, delivery_id: int, attempt: _Attempt | None) -> None:
+        """Count the outcome of one row, in row order; None for a row nothing was sent for."""
+        outcome = attempt.outcome if attempt is not None else None
+        self.bounced = [*self.bounced, delivery_id] if outcome is Outcome.BOUNCED else []
+        self.temporary = self.temporary + 1 if outcome is Outcome.RETRY else 0
+
+
+def _land(
+    open_session: Callable[[], AbstractContextManager[Session]],
+    ledger: _Ledger,
+    settings: NewsletterSettings,
+    flight: _InFlight,
+    streaks: _Streaks,
+    report: SendReport,
+) -> str | None:
+    """Wait for the message in flight, record its outcome, and say why the run must stop, if it must."""
+    try:
+        result = flight.result.result()
+    except DeliveryError as exc:
+        ledger.release(flight.delivery_id)
+        return f"stopped: {exc.detail}"
+    attempt = _record(ledger, settings, flight, result, report)
+    if attempt.outcome is Outcome.DEFERRED:
+        if attempt.code is None:
+            return f"stopped: the SMTP server is unreachable ({attempt.detail})"
+        return f"stopped: the server asks to wait ({attempt.detail})"
+    streaks.note(flight.delivery_id, attempt)
+    if len(streaks.bounced) >= BOUNCE_LIMIT:
+        # Ten different readers refused for good one after another: a relay refusing everyone with
+        # a code that looks personal. Marking them all would wipe the list; undo, and stop.
+        _unbounce(open_session, streaks.bounced, report)
+        return f"stopped: {BOUNCE_LIMIT} readers in a row were refused for good ({attempt.detail})"
+    if streaks.temporary >= TEMPORARY_LIMIT:
+        # Several readers in a row refused for now, or the server unreachable: it is the server or
+        # the relay, not the readers; stop, and resume in a later run rather than go through everyone.
+        return f"stopped: {TEMPORARY_LIMIT} messages in a row were refused for now ({attempt.detail})"
+    return None
 
 
 _ACTIVE_READER = exists().where(_SUBSCRIBERS.c.id == _DELIVERIES.c.subscriber_id, _SUBSCRIBERS.c.status == "active")
@@ -672,24 +744,28 @@ class _Attempt:
     detail: str
 
 
-def _deliver(
+def _message(
     ledger: _Ledger,
     settings: NewsletterSettings,
     cache: SegmentCache,
-    sender: Sender,
     delivery_id: int,
-    attempts: int,
     reader: Any,  # a row of `_rows`
     report: SendReport,
-) -> _Attempt | None:
-    """Send one claimed row's message (`attempts` so far) and record what the server said in one UPDATE,
-    committed on its own; None when nothing was sent."""
+) -> Mail | None:
+    """A claimed row's message; None when its segment has no news after all (recorded `skipped`)."""
     template = cache.template(reader.language, _preferences(reader))
     if template is None:
         ledger.record(delivery_id, {"status": "skipped"})
         report.skipped += 1
         return None
-    result = sender.send(prepared_message(settings, cache.number, reader.key, reader.email, template))
+    return prepared_message(settings, cache.number, reader.key, reader.email, template)
+
+
+def _record(
+    ledger: _Ledger, settings: NewsletterSettings, flight: _InFlight, result: Result, report: SendReport
+) -> _Attempt:
+    """Record what the server said about a claimed row's message in one UPDATE, committed on its own."""
+    delivery_id, attempts, reader = flight.delivery_id, flight.attempts, flight.reader
     values: dict[str, Any] = {"updated_at": utcnow()}
     unreachable = result.outcome is Outcome.RETRY and result.code is None and not result.maybe_delivered
     if result.outcome is Outcome.DEFERRED or unreachable:

@@ -218,9 +218,9 @@ class _Recorder:
         return None
 
     def send(self, message: Any) -> Any:
-        from newsletter.delivery import Outcome, Result
+        from newsletter.delivery import Outcome, PreparedMessage, Result
 
-        self.sent.append(str(message["To"]))
+        self.sent.append(message.recipient if isinstance(message, PreparedMessage) else str(message["To"]))
         return Result(Outcome.SENT, 250, "250 OK", 1)
 
 
