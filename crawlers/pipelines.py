@@ -1,4 +1,4 @@
-"""Items → directory service calls, written off the reactor thread in small group commits.
+"""Items → directory service calls, written by a process of their own in small group commits.
 
 A crawl killed half-way keeps everything already written, and the next run adds only what is missing
 (posts are unique per entry, proposals are never duplicated). An item counts as scraped (the progress
@@ -9,9 +9,9 @@ snapshots are stored, and anything an entry should change becomes a proposal.
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import threading
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -24,22 +24,30 @@ Counts = list[tuple[str, int]]  # stats to increment: (key, by how much)
 BATCH = 100  # items at most in one transaction: what a kill can make the next run redo
 
 
-class GroupWriter:
-    """Writes items with `write(session, item)` in one thread of its own, so the reactor keeps crawling
-    while the database works: the items that queued while one transaction ran are written together in
-    the next (group commit, at most `BATCH`). When a transaction fails, its items are written again one
-    per transaction, so only the item that fails is lost, with its own error."""
+class NotWritten(Exception):
+    """An item the writer process could not store, with the database's words."""
 
-    def __init__(self, store: Store, write: Callable[[Session, Any], Counts]) -> None:
-        self.store = store
-        self.write_one = write
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="nansen-writer")
+
+class GroupWriter:
+    """Writes items in a process of its own, so that the database work (SQLAlchemy's, mostly CPU) runs
+    beside the crawl instead of taking turns with it: in a thread, it shared the reactor's interpreter
+    lock, and the crawl went slower than writing each item on the reactor thread. The items that queued
+    while one transaction ran are written together in the next (group commit, at most `BATCH`). When a
+    transaction fails, its items are written again one per transaction, so only the item that fails is
+    lost, with its own error (`NotWritten`)."""
+
+    def __init__(self, database_url: str, rules: health.HealthRules) -> None:
+        # spawn, not fork: the crawl's process runs a reactor and threads, which a fork would copy half-way.
+        self._process = ProcessPoolExecutor(
+            1, mp_context=multiprocessing.get_context("spawn"), initializer=_open, initargs=(database_url, rules)
+        )
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="nansen-writer")  # hands batches over, waits
         self._queue: list[tuple[Any, Future[Counts]]] = []
         self._lock = threading.Lock()
         self._draining = False
 
     async def write(self, item: Any) -> Counts:
-        """Queue `item`; returns its stats once its transaction has committed, or raises its error."""
+        """Queue `item`; returns its stats once its transaction has committed, or raises `NotWritten`."""
         done: Future[Counts] = Future()
         with self._lock:
             self._queue.append((item, done))
@@ -49,8 +57,9 @@ class GroupWriter:
         return await asyncio.wrap_future(done)
 
     def close(self) -> None:
-        """Wait for every queued item to be written."""
+        """Wait for every queued item to be written, and end the writer process."""
         self._thread.shutdown(wait=True)
+        self._process.shutdown(wait=True)
 
     def _drain(self) -> None:
         while True:
@@ -59,21 +68,59 @@ class GroupWriter:
                 if not batch:
                     self._draining = False
                     return
-            self._commit(batch)
+            try:
+                results = self._process.submit(_write_batch, [item for item, _ in batch]).result()
+            except Exception as error:  # the writer process itself failed (it could not start, or died)
+                results = [NotWritten(f"the writer process failed: {error}")] * len(batch)
+            for (_, done), result in zip(batch, results, strict=True):
+                if isinstance(result, NotWritten):
+                    done.set_exception(result)
+                else:
+                    done.set_result(result)
 
-    def _commit(self, batch: list[tuple[Any, Future[Counts]]]) -> None:
-        try:
-            with self.store.session() as session:
-                results = [self.write_one(session, item) for item, _ in batch]
-        except Exception as error:
-            if len(batch) > 1:
-                for one in batch:
-                    self._commit([one])
-            else:
-                batch[0][1].set_exception(error)
-            return
-        for (_, done), result in zip(batch, results, strict=True):
-            done.set_result(result)
+
+_writer: tuple[Store, health.HealthRules] | None = None  # the writer process's database and rules
+
+
+def _open(database_url: str, rules: health.HealthRules) -> None:
+    global _writer  # one per writer process, made by the pool's initializer
+    _writer = (Store(database_url), rules)
+
+
+def _write_batch(items: list[Any]) -> list[Counts | NotWritten]:
+    """In the writer process: `items` in one transaction, or each in its own when that one fails."""
+    assert _writer is not None
+    store, rules = _writer
+    try:
+        with store.session() as session:
+            return [write(session, item, rules) for item in items]
+    except Exception as error:
+        if len(items) == 1:
+            return [NotWritten(f"{type(error).__name__}: {error}")]
+        return [result for item in items for result in _write_batch([item])]
+
+
+def write(session: Session, item: Any, rules: health.HealthRules) -> Counts:
+    """Store one item in `session`; returns the stats it adds."""
+    if isinstance(item, SiteItem):
+        made = health.record_check(session, item.slug, item.check, rules=rules)
+        return [("nansen/proposals", len(made)), (f"nansen/checks/{item.check.outcome}", 1)]
+    if isinstance(item, FeedItem):
+        new = posts.store_posts(session, item.slug, item.url, item.posts) if item.posts else 0
+        posts.save_feed_state(
+            session,
+            item.slug,
+            item.url,
+            status=item.status,
+            etag=item.etag,
+            last_modified=item.last_modified,
+            error=item.error,
+        )
+        return [("nansen/posts_new", new)]
+    if isinstance(item, PageItem):
+        verdict = watch.record_page(session, item.slug, item.url, item.text, confirmed=item.confirmed)
+        return [(f"nansen/watch/{verdict}", 1)] + ([("nansen/proposals", 1)] if verdict == "proposed" else [])
+    return []
 
 
 class DirectoryPipeline:
@@ -81,7 +128,6 @@ class DirectoryPipeline:
         self.database_url = database_url
         self.rules = rules
         self.stats = stats
-        self.store: Store | None = None
         self.writer: GroupWriter | None = None
 
     @classmethod
@@ -93,39 +139,14 @@ class DirectoryPipeline:
         return cls(settings.get("NANSEN_DATABASE_URL"), rules, crawler.stats)
 
     def open_spider(self, spider: Any = None) -> None:
-        self.store = Store(self.database_url)
-        self.writer = GroupWriter(self.store, self.write)
+        self.writer = GroupWriter(self.database_url, self.rules)
 
     def close_spider(self, spider: Any = None) -> None:
         if self.writer is not None:
             self.writer.close()
-        if self.store is not None:
-            self.store.close()
 
     async def process_item(self, item: Any, spider: Any = None) -> Any:
         assert self.writer is not None
         for key, count in await self.writer.write(item):
             self.stats.inc_value(key, count)  # here, on the reactor thread, where the stats live
         return item
-
-    def write(self, session: Session, item: Any) -> Counts:
-        """Store one item in `session`; returns the stats it adds."""
-        if isinstance(item, SiteItem):
-            made = health.record_check(session, item.slug, item.check, rules=self.rules)
-            return [("nansen/proposals", len(made)), (f"nansen/checks/{item.check.outcome}", 1)]
-        if isinstance(item, FeedItem):
-            new = posts.store_posts(session, item.slug, item.url, item.posts) if item.posts else 0
-            posts.save_feed_state(
-                session,
-                item.slug,
-                item.url,
-                status=item.status,
-                etag=item.etag,
-                last_modified=item.last_modified,
-                error=item.error,
-            )
-            return [("nansen/posts_new", new)]
-        if isinstance(item, PageItem):
-            verdict = watch.record_page(session, item.slug, item.url, item.text, confirmed=item.confirmed)
-            return [(f"nansen/watch/{verdict}", 1)] + ([("nansen/proposals", 1)] if verdict == "proposed" else [])
-        return []

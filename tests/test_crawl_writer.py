@@ -1,0 +1,46 @@
+"""The crawl's item writer (`crawlers.pipelines.GroupWriter`): a process of its own, group commits, and
+an item that cannot be stored costs only itself."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from sqlalchemy import func, select
+
+from crawlers.items import SiteItem
+from crawlers.pipelines import GroupWriter, NotWritten
+from directory import entries
+from directory.health import Check, HealthRules
+from directory.models import LinkCheck
+from directory.store import Store
+from tests.conftest import entry_record
+
+ME = entries.Actor("tester", "tester")
+
+
+def checks(store: Store) -> dict[str, int]:
+    with store.session() as session:
+        rows = session.execute(select(LinkCheck.url, func.count()).group_by(LinkCheck.url)).all()
+    return {url: count for url, count in rows}
+
+
+async def write_all(writer: GroupWriter, items: list[SiteItem]) -> list[Any]:
+    return await asyncio.gather(*(writer.write(item) for item in items), return_exceptions=True)
+
+
+def test_items_queued_together_are_written_and_a_bad_one_costs_only_itself(store: Store) -> None:
+    with store.session() as session:
+        for n in range(5):
+            entries.add_entry(session, entry_record(f"org-{n}", website=f"https://org{n}.example.org/"), ME)
+    items = [SiteItem(f"org-{n}", Check(url=f"https://org{n}.example.org/", status_code=200)) for n in range(5)]
+    items.insert(2, SiteItem("no-such-entry", Check(url="https://gone.example.org/", status_code=200)))
+    writer = GroupWriter(store.url, HealthRules())
+    try:
+        results = asyncio.run(write_all(writer, items))
+    finally:
+        writer.close()
+    failed = results.pop(2)
+    assert isinstance(failed, NotWritten) and "no-such-entry" in str(failed)
+    assert results == [[("nansen/proposals", 0), ("nansen/checks/ok", 1)]] * 5
+    assert checks(store) == {f"https://org{n}.example.org/": 1 for n in range(5)}
