@@ -549,9 +549,10 @@ class MessageTemplate:
         for index, slot in self._slots:
             value = parts[index] = values[slot]
             stuffed[index] = _stuff_lines(value)
-            # A value that starts a line with "." after a piece ending in CRLF, or a piece starting
-            # with "." after a value ending in CRLF: the joint needs stuffing the pieces cannot give.
-            joints_clean &= not (value.startswith(b".") and parts[index - 1].endswith(b"\n"))
+            # A value (or, when it is empty, the piece after it) that starts a line with "." after a
+            # piece ending in CRLF, or a piece starting with "." after a value ending in CRLF: the
+            # joint needs stuffing the pieces cannot give.
+            joints_clean &= not ((value or parts[index + 1]).startswith(b".") and parts[index - 1].endswith(b"\n"))
             joints_clean &= not (value.endswith(b"\n") and parts[index + 1].startswith(b"."))
         data = b"".join(parts)
         wire = b"".join(stuffed) if joints_clean else _stuffed(data)

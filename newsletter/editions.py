@@ -543,7 +543,8 @@ def _deliver_rows(
     message is unrecorded, as when everything ran in turn; a row claimed and not sent is given back when
     the run stops, and taken over like any other when the process dies."""
     streaks = _Streaks()
-    flight: _InFlight | None = None
+    flight: _InFlight | None = None  # the row whose message the SMTP thread is sending
+    held: int | None = None  # a row claimed whose message has not gone to the SMTP thread yet
     with ThreadPoolExecutor(1, thread_name_prefix="nansen-smtp") as smtp:
         try:
             for done, (delivery_id, status, claimed_by, reader) in enumerate(_rows(open_session, todo), 1):
@@ -551,15 +552,13 @@ def _deliver_rows(
                 if attempts is None and not ledger.skip_if_left(delivery_id, status, claimed_by):
                     continue  # another sender has it, or it is done
                 report.skipped += attempts is None
+                held = delivery_id if attempts is not None else None
                 message = None
                 if attempts is not None and reader is not None:
                     message = _message(ledger, settings, cache, delivery_id, reader, report)
                 if flight is not None:
                     landed, flight = flight, None
-                    stop = _land(open_session, ledger, settings, landed, streaks, report)
-                    if stop is not None:
-                        if message is not None:
-                            ledger.release(delivery_id)
+                    if (stop := _land(open_session, ledger, settings, landed, streaks, report)) is not None:
                         report.status = stop
                         return
                 if message is None:
@@ -567,6 +566,7 @@ def _deliver_rows(
                 else:
                     assert attempts is not None
                     flight = _InFlight(delivery_id, attempts, reader, smtp.submit(sender.send, message))
+                held = None
                 if on_progress:
                     on_progress(done, len(todo.ids))
             if flight is not None:
@@ -574,6 +574,8 @@ def _deliver_rows(
                 if (stop := _land(open_session, ledger, settings, landed, streaks, report)) is not None:
                     report.status = stop
         finally:
+            if held is not None:  # the run stops: a row claimed and not sent goes back as it was
+                ledger.release(held)
             if flight is not None:  # an error of ours while a message was out: what the server said is kept
                 try:
                     result = flight.result.result()
@@ -621,6 +623,9 @@ def _land(
     except DeliveryError as exc:
         ledger.release(flight.delivery_id)
         return f"stopped: {exc.detail}"
+    except BaseException:  # not a message to send (ValueError, before anything was sent), or our error
+        ledger.release(flight.delivery_id)
+        raise
     attempt = _record(ledger, settings, flight, result, report)
     if attempt.outcome is Outcome.DEFERRED:
         if attempt.code is None:
@@ -732,7 +737,8 @@ def _unbounce(
     """Give back rows and readers bounced by this run: they are sent again in a later one."""
     with open_session() as session:
         for delivery in session.scalars(select(Delivery).where(Delivery.id.in_(delivery_ids))):
-            delivery.status = "retry" if delivery.attempts > 1 else "pending"
+            delivery.attempts -= 1  # the relay's refusal is not charged to the reader
+            delivery.status = "retry" if delivery.attempts else "pending"
             subs.unmark_bounced(session, delivery.subscriber_id)
     report.bounced -= len(delivery_ids)
 

@@ -253,6 +253,25 @@ def test_the_message_is_dot_stuffed_once_per_segment_as_it_would_be_per_reader(c
     assert fast.stuffed == _stuffed(fast.data)
 
 
+def test_an_empty_value_at_the_start_of_a_line_leaves_the_dot_after_it_stuffed() -> None:
+    config = settings()
+    text = f"Hello\n{UNSUBSCRIBE}.hidden dot line\n{PREFERENCES}\n"
+    template = template_for(config, DigestContent(subject="s", html=UNSUBSCRIBE + PREFERENCES, text=text))
+    fast = template.render(
+        Reader(
+            to="reader@example.net",
+            message_id=editions.message_id(config, 12, "k" * 32),
+            date=DATE,
+            unsubscribe_url="https://nansen.test/u",
+            unsubscribe_mailto="mailto:unsubscribe@nansen.test",
+            text_links=["", "https://nansen.test/p"],
+            html_links=["", "https://nansen.test/p"],
+        )
+    )
+    assert isinstance(fast, PreparedMessage)
+    assert fast.stuffed == _stuffed(fast.data) and b"\r\n..hidden dot line" in fast.stuffed
+
+
 def test_a_value_that_starts_a_line_with_a_dot_is_stuffed_too() -> None:
     """A link spliced at the start of a quoted-printable line: the joint is stuffed like the rest."""
     config = settings()

@@ -224,6 +224,26 @@ class _Recorder:
         return Result(Outcome.SENT, 250, "250 OK", 1)
 
 
+class _FailsOnThird(_Recorder):
+    """Accepts two messages, then raises what no server answer is: an error of the program's own."""
+
+    def send(self, message: Any) -> Any:
+        if len(self.sent) == 2:
+            raise ValueError("not a message to send")
+        return super().send(message)
+
+
+def test_an_error_of_ours_while_a_message_is_out_leaves_no_row_held(store: Store) -> None:
+    """The sender raises in its thread while the next row is claimed: the run ends with the error, the
+    two sent rows are recorded, and neither the failed row nor the next one is left `sending`."""
+    add_readers(store, 6)
+    failing = _FailsOnThird()
+    with pytest.raises(ValueError, match="not a message to send"):
+        editions.send(store.session, settings(), failing)
+    assert len(failing.sent) == 2
+    assert Counter(statuses(store).values()) == {"sent": 2, "pending": 4}
+
+
 # --------------------------------------------------------------------------- the server answers per case
 
 
@@ -421,3 +441,6 @@ def test_readers_refused_for_good_one_after_another_are_given_back(store: Store,
         bounced = sorted(s.email for s in session.scalars(select(Subscriber).where(Subscriber.status == "bounced")))
     assert bounced == [dead]  # the one before a success stays; the streak of ten was given back
     assert Counter(statuses(store).values()) == {"sent": 4, "bounced": 1, "pending": 25}
+    with store.session() as session:  # nor is any of the ten charged an attempt for the relay's refusal
+        pending = session.scalars(select(Delivery.attempts).where(Delivery.status == "pending")).all()
+    assert set(pending) == {0}
