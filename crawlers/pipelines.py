@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
+import signal
 import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
@@ -39,7 +42,10 @@ class GroupWriter:
     def __init__(self, database_url: str, rules: health.HealthRules) -> None:
         # spawn, not fork: the crawl's process runs a reactor and threads, which a fork would copy half-way.
         self._process = ProcessPoolExecutor(
-            1, mp_context=multiprocessing.get_context("spawn"), initializer=_open, initargs=(database_url, rules)
+            1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_open,
+            initargs=(database_url, rules, os.getpid()),
         )
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="nansen-writer")  # hands batches over, waits
         self._queue: list[tuple[Any, Future[Counts]]] = []
@@ -70,8 +76,8 @@ class GroupWriter:
                     return
             try:
                 results = self._process.submit(_write_batch, [item for item, _ in batch]).result()
-            except Exception as error:  # the writer process itself failed (it could not start, or died)
-                results = [NotWritten(f"the writer process failed: {error}")] * len(batch)
+            except BaseException as error:  # the writer process failed: it could not start, died, or was stopped
+                results = [NotWritten(f"the writer process failed: {error!r}")] * len(batch)
             for (_, done), result in zip(batch, results, strict=True):
                 if isinstance(result, NotWritten):
                     done.set_exception(result)
@@ -82,9 +88,23 @@ class GroupWriter:
 _writer: tuple[Store, health.HealthRules] | None = None  # the writer process's database and rules
 
 
-def _open(database_url: str, rules: health.HealthRules) -> None:
+def _open(database_url: str, rules: health.HealthRules, crawl: int) -> None:
+    """The writer process's start: its database, and no life of its own. It ignores the SIGINT and
+    SIGTERM a terminal or a service manager sends the whole process group (the crawl then shuts down
+    and ends it), and exits as soon as the crawl's process (`crawl`, its parent) is gone: killed, it
+    cannot end it. The parent's pid comes from the parent, since it may be gone before this runs."""
     global _writer  # one per writer process, made by the pool's initializer
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    threading.Thread(target=_exit_with, args=(crawl,), daemon=True).start()
     _writer = (Store(database_url), rules)
+
+
+def _exit_with(parent: int) -> None:
+    """Exit (rolling back any transaction in progress) once this process's parent is not `parent`."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
 
 
 def _write_batch(items: list[Any]) -> list[Counts | NotWritten]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections import Counter
@@ -109,8 +110,11 @@ def run_crawl(
     if summary.returncode != 0:
         summary.errors["crawl-failed"] += 1
         summary.stats["stderr"] = stderr[-2000:]
-        last = stderr.strip().splitlines()[-1:] or [f"exit status {summary.returncode}"]
-        summary.failures.append(Failure(entry, f"the crawl process failed: {last[0][:500]}"))
+        if summary.returncode < 0:  # what a process's last words say is not why a signal ended it
+            said = f"killed by {signal.Signals(-summary.returncode).name}"
+        else:
+            said = (stderr.strip().splitlines()[-1:] or [f"exit status {summary.returncode}"])[0][:500]
+        summary.failures.append(Failure(entry, f"the crawl process failed: {said}"))
     return summary
 
 

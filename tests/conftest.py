@@ -30,6 +30,35 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def children_of(pid: int) -> list[int]:
+    """The processes whose parent is `pid` now (Linux's /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def command_of(pid: int) -> bytes:
+    """Process `pid`'s command line, its arguments separated by NUL; empty when it is gone."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def alive(pid: int) -> bool:
+    """Whether process `pid` exists and is not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 pytest_plugins = ["tests.browser", "tests.fixtureweb", "tests.mailsink"]
 
 PG_URL = os.environ.get("NANSEN_TEST_DATABASE_URL")

@@ -4,6 +4,8 @@ an item that cannot be stored costs only itself."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from typing import Any
 
 from sqlalchemy import func, select
@@ -14,7 +16,7 @@ from directory import entries
 from directory.health import Check, HealthRules
 from directory.models import LinkCheck
 from directory.store import Store
-from tests.conftest import entry_record
+from tests.conftest import children_of, command_of, entry_record
 
 ME = entries.Actor("tester", "tester")
 
@@ -44,3 +46,21 @@ def test_items_queued_together_are_written_and_a_bad_one_costs_only_itself(store
     assert isinstance(failed, NotWritten) and "no-such-entry" in str(failed)
     assert results == [[("nansen/proposals", 0), ("nansen/checks/ok", 1)]] * 5
     assert checks(store) == {f"https://org{n}.example.org/": 1 for n in range(5)}
+
+
+def test_ctrl_c_reaching_the_writer_process_stops_nothing(store: Store) -> None:
+    """A terminal's Ctrl-C goes to the whole process group: the writer ignores it, and the crawl, which
+    shuts down on it, still gets every item written."""
+    with store.session() as session:
+        for n in range(2):
+            entries.add_entry(session, entry_record(f"org-{n}", website=f"https://org{n}.example.org/"), ME)
+    items = [SiteItem(f"org-{n}", Check(url=f"https://org{n}.example.org/", status_code=200)) for n in range(2)]
+    writer = GroupWriter(store.url, HealthRules())
+    try:
+        asyncio.run(write_all(writer, items[:1]))  # the writer process is running now
+        [process] = [pid for pid in children_of(os.getpid()) if b"spawn_main" in command_of(pid)]
+        os.kill(process, signal.SIGINT)
+        assert asyncio.run(write_all(writer, items[1:])) == [[("nansen/proposals", 0), ("nansen/checks/ok", 1)]]
+    finally:
+        writer.close()
+    assert checks(store) == {f"https://org{n}.example.org/": 1 for n in range(2)}

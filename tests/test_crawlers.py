@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from typing import Any
 
@@ -14,7 +17,7 @@ from crawlers.run import CrawlOptions, run_crawl
 from directory import entries, proposals
 from directory.models import LinkCheck, PageSnapshot, Post, Proposal
 from directory.store import Store
-from tests.conftest import Cli, entry_record, program_record
+from tests.conftest import Cli, alive, children_of, command_of, entry_record, program_record
 from tests.fixtures.web.sites import HUGE_FEED_ITEMS, PROGRAM_RULE_V2, PROGRAM_V2
 from tests.fixtureweb import FixtureWeb
 
@@ -200,8 +203,14 @@ def test_a_killed_crawl_keeps_its_posts_and_the_next_run_completes(store: Store,
     while sum(post_counts(store).values()) < HUGE_FEED_ITEMS + 6 and time.monotonic() < deadline:
         time.sleep(0.2)
     assert child.poll() is None, "the crawl should still be waiting for the slow feed"
+    helpers = children_of(child.pid)  # the writer process and multiprocessing's resource tracker
+    assert helpers
     child.kill()
     child.wait()
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in helpers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(alive(pid) for pid in helpers), "a process of the killed crawl outlived it"
     stored = post_counts(store)
     assert stored["huge"] == HUGE_FEED_ITEMS
     fixture_web.set_delay("slow", 0)
@@ -211,6 +220,45 @@ def test_a_killed_crawl_keeps_its_posts_and_the_next_run_completes(store: Store,
     with store.session() as session:
         guids = list(session.scalars(select(Post.guid)))
     assert len(guids) == len(set(guids))
+
+
+def test_a_crawl_killed_from_outside_is_reported_as_such_and_leaves_no_process(
+    store: Store, fixture_web: FixtureWeb
+) -> None:
+    """SIGKILL to the crawl's process while its writer process runs: `run_crawl` returns at once with
+    the signal as the reason, and nothing of the crawl is left running."""
+    add(store, "feed-rss20", feeds=[fixture_web.url("feed-rss20", FEEDS["feed-rss20"])])
+    add(store, "slow-feed", feeds=[fixture_web.url("slow", "/feed.xml")])
+    fixture_web.set_delay("slow", 30)
+    killed: list[int] = []
+
+    def kill_once_writing() -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            for crawl in (pid for pid in children_of(os.getpid()) if b"crawlers.child" in command_of(pid)):
+                if helpers := children_of(crawl):  # the writer process has started: an item was written
+                    killed.extend([crawl, *helpers])
+                    os.kill(crawl, signal.SIGKILL)
+                    return
+            time.sleep(0.1)
+
+    killer = threading.Thread(target=kill_once_writing, daemon=True)
+    killer.start()
+    summaries: list[Any] = []
+    crawl = threading.Thread(
+        target=lambda: summaries.append(run_crawl("feeds", options(store, DOWNLOAD_TIMEOUT=60))), daemon=True
+    )
+    crawl.start()
+    killer.join()
+    crawl.join(20)
+    assert not crawl.is_alive(), "run_crawl still waits for a crawl that was killed"
+    [summary] = summaries
+    assert summary.returncode == -signal.SIGKILL
+    assert [f.error for f in summary.failures] == ["the crawl process failed: killed by SIGKILL"]
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in killed) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(alive(pid) for pid in killed)
 
 
 def test_watch_proposes_a_confirmed_change_but_not_rerenders_or_flips(
