@@ -253,41 +253,35 @@ def test_the_message_is_dot_stuffed_once_per_segment_as_it_would_be_per_reader(c
     assert fast.stuffed == _stuffed(fast.data)
 
 
-def test_an_empty_value_at_the_start_of_a_line_leaves_the_dot_after_it_stuffed() -> None:
+def spliced(content: DigestContent, text_links: list[str], html_links: list[str]) -> PreparedMessage:
+    """One reader's message from `content`'s template, with these values for its two links."""
     config = settings()
-    text = f"Hello\n{UNSUBSCRIBE}.hidden dot line\n{PREFERENCES}\n"
-    template = template_for(config, DigestContent(subject="s", html=UNSUBSCRIBE + PREFERENCES, text=text))
-    fast = template.render(
+    fast = template_for(config, content).render(
         Reader(
             to="reader@example.net",
             message_id=editions.message_id(config, 12, "k" * 32),
             date=DATE,
             unsubscribe_url="https://nansen.test/u",
             unsubscribe_mailto="mailto:unsubscribe@nansen.test",
-            text_links=["", "https://nansen.test/p"],
-            html_links=["", "https://nansen.test/p"],
+            text_links=text_links,
+            html_links=html_links,
         )
     )
     assert isinstance(fast, PreparedMessage)
+    return fast
+
+
+def test_an_empty_value_at_the_start_of_a_line_leaves_the_dot_after_it_stuffed() -> None:
+    text = f"Hello\n{UNSUBSCRIBE}.hidden dot line\n{PREFERENCES}\n"
+    content = DigestContent(subject="s", html=UNSUBSCRIBE + PREFERENCES, text=text)
+    fast = spliced(content, ["", "https://nansen.test/p"], ["", "https://nansen.test/p"])
     assert fast.stuffed == _stuffed(fast.data) and b"\r\n..hidden dot line" in fast.stuffed
 
 
 def test_a_value_that_starts_a_line_with_a_dot_is_stuffed_too() -> None:
     """A link spliced at the start of a quoted-printable line: the joint is stuffed like the rest."""
-    config = settings()
-    template = template_for(config, DigestContent(subject="s", html=UNSUBSCRIBE + PREFERENCES, text="t"))
-    fast = template.render(
-        Reader(
-            to="reader@example.net",
-            message_id=editions.message_id(config, 12, "k" * 32),
-            date=DATE,
-            unsubscribe_url="https://nansen.test/u",
-            unsubscribe_mailto="mailto:unsubscribe@nansen.test",
-            text_links=["https://nansen.test/u", "https://nansen.test/p"],
-            html_links=[".one", ".two"],
-        )
-    )
-    assert isinstance(fast, PreparedMessage)
+    content = DigestContent(subject="s", html=UNSUBSCRIBE + PREFERENCES, text="t")
+    fast = spliced(content, ["https://nansen.test/u", "https://nansen.test/p"], [".one", ".two"])
     assert b"\r\n.one" in fast.data
     assert fast.stuffed == _stuffed(fast.data) and b"\r\n..one" in fast.stuffed
 
