@@ -41,6 +41,7 @@ import os
 import re
 import secrets
 import smtplib
+import socket
 import ssl
 import time
 from collections import Counter
@@ -73,6 +74,7 @@ __all__ = [
     "Sender",
     "SmtpSender",
     "SmtpSettings",
+    "Withdrawn",
     "build_message",
     "parse_smtp_url",
 ]
@@ -514,8 +516,8 @@ class MessageTemplate:
         # Dot-stuffing 30-130 kB per message cost more than the rest of its splicing: the fixed pieces
         # are stuffed here, once; `render` stuffs the values and checks the joints.
         self._stuffed_parts = [_stuff_lines(part) for part in self._parts]
-        self._stuffed_parts[0] = _stuffed(self._parts[0])[: -len(b".\r\n")]
-        self._stuffed_parts[-1] += b".\r\n"
+        self._stuffed_parts[0] = _stuffed(self._parts[0])[: -len(_END)]
+        self._stuffed_parts[-1] += _END
         expected: Counter[_Slot] = Counter(
             {"to": 1, "message_id": 1, "date": 1, "unsubscribe": 1, "mailto": int(mailto)}
         )
@@ -650,10 +652,21 @@ class DeliveryError(Exception):
         self.code = code
 
 
-class Sender(Protocol):
-    """What the digest run needs: `SmtpSender` for real, `MaildirSender` for --dry-run."""
+class Withdrawn(Exception):
+    """The caller's `ready` said no: the message was not delivered (and nothing else was)."""
 
-    def send(self, message: Mail) -> Result: ...
+
+Ready = Callable[[], bool]  # blocks until the message may be delivered (True) or must not be (False)
+
+
+class Sender(Protocol):
+    """What the digest run needs: `SmtpSender` for real, `MaildirSender` for --dry-run.
+
+    `send(message, ready=...)` calls `ready` once everything but the act that delivers is done (the
+    final "." of DATA; the Maildir file's rename), and delivers only if it returns True; False raises
+    `Withdrawn`. The ledger uses it to transmit a message while the one before it is being recorded."""
+
+    def send(self, message: Mail, *, ready: Ready | None = None) -> Result: ...
 
     def close(self) -> None: ...
 
@@ -695,9 +708,12 @@ def _envelope(message: Message | PreparedMessage, sign: Callable[[bytes], bytes]
     return _Envelope(sender, recipient, _stuffed(data), smtputf8), data
 
 
+_END = b".\r\n"  # after the message's last CRLF: the end of data
+
+
 def _stuffed(data: bytes) -> bytes:
     """CRLF-ended `data` as transmitted after DATA: dot-stuffed, with the final "." (RFC 5321 §4.5.2)."""
-    return (b"." if data.startswith(b".") else b"") + _stuff_lines(data) + b".\r\n"
+    return (b"." if data.startswith(b".") else b"") + _stuff_lines(data) + _END
 
 
 def _stuff_lines(data: bytes) -> bytes:
@@ -776,12 +792,17 @@ class SmtpSender:
         except OSError:
             conn.close()
 
-    def send(self, message: Mail) -> Result:
+    def send(self, message: Mail, *, ready: Ready | None = None) -> Result:
         """Submit `message` to its one To address; see the module docstring for what the result means.
 
         Raises ValueError (before anything is sent) for a message with other than one recipient, and
         DeliveryError when the server refuses us rather than the reader. A `PreparedMessage` with an
         8bit body goes with BODY=8BITMIME, or as its rebuilt 7-bit `message` to a server without it.
+
+        `ready`, if given, is called when all of the message but the "." that ends it has been
+        transmitted; False closes the connection instead, so the server drops the transaction (a
+        message is only delivered once its end of data is received, RFC 5321 §4.1.1.4), and raises
+        `Withdrawn`.
         """
         envelope, _ = _envelope(message, self._sign)
         attempts = 0
@@ -792,7 +813,7 @@ class SmtpSender:
                 self._throttle()
             free_retry = False
             attempts += 1
-            attempt = self._attempt(envelope, message)
+            attempt = self._attempt(envelope, message, ready)
             if attempt.stale and not reconnected:
                 log.info("the SMTP connection had been closed by the server; reconnecting")
                 reconnected = free_retry = True
@@ -822,7 +843,7 @@ class SmtpSender:
             now = self._next_start
         self._next_start = now + 1 / rate
 
-    def _attempt(self, envelope: _Envelope, message: Mail) -> _Attempt:
+    def _attempt(self, envelope: _Envelope, message: Mail, ready: Ready | None) -> _Attempt:
         reused = self._conn is not None
         try:
             conn = self._connection()
@@ -858,7 +879,14 @@ class SmtpSender:
                     if pipelined and code != 421:
                         self._drain(conn, len(commands) - 1 - index)
                     return self._refused(phase, code, reply, stale=reused and phase == "MAIL")
-            conn.send(envelope.data)
+            if ready is None:
+                conn.send(envelope.data)
+            else:
+                conn.send(memoryview(envelope.data)[: -len(_END)])
+                if not ready():
+                    self._discard()
+                    raise Withdrawn("withdrawn before its end of data")
+                conn.send(_END)
             phase = "end of data"
             code, reply = conn.getreply()
         except OSError as exc:
@@ -940,6 +968,10 @@ class SmtpSender:
             raise
         self.connections_opened += 1
         try:
+            # The "." that ends a message may follow its body by the time a commit takes (`ready`):
+            # with Nagle's algorithm it would then wait for the ACK the server delays, 40 ms here.
+            if conn.sock is not None:
+                conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn.ehlo_or_helo_if_needed()
             if s.security == "starttls":
                 conn.starttls(context=context)
@@ -1032,8 +1064,10 @@ class MaildirSender:
     def close(self) -> None:
         self._maildir.close()
 
-    def send(self, message: Mail) -> Result:
+    def send(self, message: Mail, *, ready: Ready | None = None) -> Result:
         _, data = _envelope(message, self._sign)
+        if ready is not None and not ready():
+            raise Withdrawn("withdrawn before it was written")
         key = self._maildir.add(data.replace(b"\r\n", b"\n"))
         written = self.path / "new" / f"{key}.eml"
         os.rename(self.path / "new" / key, written)  # a valid Maildir name still, and opens in a mail client

@@ -3,9 +3,10 @@
 An edition collects the updates published since the previous one. Subscribers with the same
 language and preferences form a segment, and each segment's digest is rendered once; only the
 per-subscriber links are filled in per message. A delivery row per edition × subscriber is the
-ledger. Before its SMTP transaction a sender claims the row (one conditional UPDATE from `pending`
-or `retry` to `sending`, committed on its own), so two senders never both send it; the outcome is
-committed right after the server's answer. A crash or kill at any point loses nothing and sends
+ledger. Before its SMTP transaction a sender claims the row (a conditional UPDATE from `pending` or
+`retry` to `sending`, committed before anything is sent; rows are claimed a batch at a time), so two
+senders never both send it; the outcome is committed right after the server's answer, and the next
+message's end of data waits for that commit. A crash or kill at any point loses nothing and sends
 nothing twice, except in the one window no ledger can close: the server said 250 and the process
 died before that commit. The row is then still `sending` under a holder that is gone; it is taken
 over (at once when the holder was a process on this machine, after `directory.store.CLAIM_LEASE` otherwise) and sent
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import threading
 import time
 from array import array
 from collections import Counter
@@ -32,13 +34,13 @@ from email.message import EmailMessage
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from sqlalchemy import Connection, Table, bindparam, case, exists, func, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, case, exists, func, insert, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from directory.errors import DomainError
 from directory.models import utcnow
-from directory.store import claimable, holder, lost_as_busy
+from directory.store import claimable, holder, ledger_connection, lost_as_busy
 from newsletter import subscribers as subs
 from newsletter.delivery import (
     DeliveryError,
@@ -48,6 +50,7 @@ from newsletter.delivery import (
     Reader,
     Result,
     Sender,
+    Withdrawn,
     build_message,
 )
 from newsletter.digest import LINK_PLACEHOLDERS, DigestContent, link_values, personalize, render_digest
@@ -450,6 +453,7 @@ class _Todo:
 
 
 _STATUSES = (*OPEN, "sending")
+_Row = tuple[int, str, str | None, Any]  # a row of `_rows`: id, status and holder as read, its reader
 
 
 def _send_edition(
@@ -468,7 +472,7 @@ def _send_edition(
         todo = _todo(session, edition_id)
         engine = session.get_bind().engine
     try:
-        with engine.connect() as connection:
+        with ledger_connection(engine) as connection:
             ledger = _Ledger(connection, me)
             _deliver_rows(open_session, ledger, settings, sender, cache, todo, report, on_progress)
     finally:
@@ -495,9 +499,7 @@ def _todo(session: Session, edition_id: int) -> _Todo:
     return todo
 
 
-def _rows(
-    open_session: Callable[[], AbstractContextManager[Session]], todo: _Todo
-) -> Iterator[tuple[int, str, str | None, Any]]:
+def _rows(open_session: Callable[[], AbstractContextManager[Session]], todo: _Todo) -> Iterator[_Row]:
     """(id, status as read, holder as read, its reader or None) for each row of `todo`; readers are read
     `CHUNK` rows at a time (address, key, language, preferences)."""
     for start in range(0, len(todo.ids), CHUNK):
@@ -535,52 +537,65 @@ def _deliver_rows(
     report: SendReport,
     on_progress: Callable[[int, int], None] | None,
 ) -> None:
-    """Claim and send each row in turn; return early (with `report.status`) when the run must stop.
+    """Claim rows a batch at a time and send each in turn; return early (with `report.status`) when the
+    run must stop.
 
-    The SMTP transaction runs in a thread of its own: while the server takes one message, the next row
-    is claimed and its message spliced, which is most of the time a message costs us. A message's
-    outcome is committed before the next message goes to the server, so at any moment at most one sent
-    message is unrecorded, as when everything ran in turn; a row claimed and not sent is given back when
-    the run stops, and taken over like any other when the process dies."""
+    The SMTP transactions run in a thread of their own, so the database and the server work at once:
+    while the server takes one message, the next is spliced and handed over, and transmitted while the
+    outcome of the one before is recorded; only its end of data waits for that commit (`_Gate`). So at
+    any moment at most one delivered message is unrecorded, as when everything ran in turn. Rows are
+    claimed in batches (`_Pace`), so a message costs one commit, its outcome's; rows claimed and not
+    sent are given back when the run stops, and taken over like any other when the process dies."""
     streaks = _Streaks()
-    flight: _InFlight | None = None  # the row whose message the SMTP thread is sending
-    held: int | None = None  # a row claimed whose message has not gone to the SMTP thread yet
+    flights: list[_InFlight] = []  # messages handed to the SMTP thread, not yet recorded, oldest first
+    held: set[int] = set()  # rows claimed whose message has not gone to the SMTP thread yet
+    done = 0
     with ThreadPoolExecutor(1, thread_name_prefix="nansen-smtp") as smtp:
         try:
-            for done, (delivery_id, status, claimed_by, reader) in enumerate(_rows(open_session, todo), 1):
-                attempts = ledger.claim(delivery_id, status, claimed_by)
-                if attempts is None and not ledger.skip_if_left(delivery_id, status, claimed_by):
-                    continue  # another sender has it, or it is done
-                report.skipped += attempts is None
-                held = delivery_id if attempts is not None else None
-                message = None
-                if attempts is not None and reader is not None:
-                    message = _message(ledger, settings, cache, delivery_id, reader, report)
-                if flight is not None:
-                    landed, flight = flight, None
-                    if (stop := _land(open_session, ledger, settings, landed, streaks, report)) is not None:
-                        report.status = stop
-                        return
-                if message is None:
-                    streaks.note(delivery_id, None)
-                else:
-                    assert attempts is not None
-                    flight = _InFlight(delivery_id, attempts, reader, smtp.submit(sender.send, message))
-                held = None
-                if on_progress:
-                    on_progress(done, len(todo.ids))
-            if flight is not None:
-                landed, flight = flight, None
-                if (stop := _land(open_session, ledger, settings, landed, streaks, report)) is not None:
-                    report.status = stop
+            for batch in _Pace().batches(_rows(open_session, todo)):
+                claimed = ledger.claim(batch)
+                held = set(claimed)
+                left = ledger.skip_if_left([row for row in batch if row[0] not in claimed])
+                for delivery_id, _status, _holder, reader in batch:
+                    done += 1
+                    attempts = claimed.get(delivery_id)
+                    if attempts is None and delivery_id not in left:
+                        continue  # another sender has it, or it is done
+                    report.skipped += attempts is None
+                    message = None
+                    if attempts is not None and reader is not None:
+                        message = _message(ledger, settings, cache, delivery_id, reader, report)
+                    if message is not None:
+                        assert attempts is not None
+                        before = flights[-1] if flights else None
+                        gate = _Gate() if before else None  # the first message has nothing to wait for
+                        future = smtp.submit(_transmit, sender, message, before, gate)
+                        flights.append(_InFlight(delivery_id, attempts, reader, future, gate))
+                    held.discard(delivery_id)
+                    if len(flights) > (message is not None):  # the message before this row is out: land it
+                        stop = _land(open_session, ledger, settings, flights.pop(0), streaks, report)
+                        if stop is not None:
+                            report.status = stop
+                            return
+                        if flights and flights[0].gate is not None:
+                            flights[0].gate.open()
+                    if message is None:
+                        streaks.note(delivery_id, None)
+                    if on_progress:
+                        on_progress(done, len(todo.ids))
+            if flights and (stop := _land(open_session, ledger, settings, flights.pop(), streaks, report)):
+                report.status = stop
         finally:
-            if held is not None:  # the run stops: a row claimed and not sent goes back as it was
+            for flight in flights:  # the run stops: a message not yet ended is withdrawn
+                if flight.gate is not None:
+                    flight.gate.withdraw()
+            if held:  # rows claimed and not sent go back as they were
                 ledger.release(held)
-            if flight is not None:  # an error of ours while a message was out: what the server said is kept
+            for flight in flights:  # what the server said is kept; a row nothing was delivered for goes back
                 try:
                     result = flight.result.result()
-                except Exception:  # nothing was sent (refused before DATA, or not a message to send)
-                    ledger.release(flight.delivery_id)
+                except Exception:  # refused before DATA, withdrawn, or not a message to send
+                    ledger.release({flight.delivery_id})
                 else:
                     _record(ledger, settings, flight, result, report)
 
@@ -593,6 +608,64 @@ class _InFlight:
     attempts: int  # before this one
     reader: Any  # a row of `_rows`
     result: Future[Result]
+    gate: _Gate | None  # the message's end of data waits for it: the outcome of the message before
+
+
+def _transmit(sender: Sender, message: Mail, before: _InFlight | None, gate: _Gate | None) -> Result:
+    """Send `message` (in the SMTP thread, after the message `before` it). When that one was not plainly
+    sent, the run may be about to stop on it, so nothing of this one goes out before the run decides."""
+    if before is not None and gate is not None:
+        ended = before.result  # done: the thread sends in order
+        plainly_sent = ended.exception() is None and ended.result().outcome is Outcome.SENT
+        if not plainly_sent and not gate():
+            raise Withdrawn("withdrawn before it began")
+    return sender.send(message, ready=gate)
+
+
+class _Gate:
+    """The `ready` of a message sent while the one before it is recorded (see `Sender`): opened once
+    that outcome is committed, withdrawn when the run stops first."""
+
+    def __init__(self) -> None:
+        self._decided = threading.Event()
+        self._go = False
+
+    def __call__(self) -> bool:
+        self._decided.wait()
+        return self._go
+
+    def open(self) -> None:
+        self._go = True
+        self._decided.set()
+
+    def withdraw(self) -> None:
+        self._decided.set()
+
+
+class _Pace:
+    """Batches of rows to claim at once: as many as the run sends in about `SECONDS` (1 to `MOST`),
+    judged by the batch before. Claims stay far inside `CLAIM_LEASE` whatever the server's pace, and
+    a second sender on the same edition is never kept waiting for long."""
+
+    SECONDS = 1.0
+    MOST = 128
+
+    def __init__(self) -> None:
+        self.size = 1
+
+    def batches(self, rows: Iterator[_Row]) -> Iterator[list[_Row]]:
+        batch: list[_Row] = []
+        for row in rows:
+            batch.append(row)
+            if len(batch) == self.size:
+                started = time.monotonic()
+                yield batch  # the caller sends it before asking for the next
+                per_row = (time.monotonic() - started) / len(batch)
+                fits = int(self.SECONDS / per_row) if per_row > 0 else self.MOST
+                self.size = max(1, min(self.MOST, 2 * self.size, fits))
+                batch = []
+        if batch:
+            yield batch
 
 
 @dataclass
@@ -621,10 +694,10 @@ def _land(
     try:
         result = flight.result.result()
     except DeliveryError as exc:
-        ledger.release(flight.delivery_id)
+        ledger.release({flight.delivery_id})
         return f"stopped: {exc.detail}"
     except BaseException:  # not a message to send (ValueError, before anything was sent), or our error
-        ledger.release(flight.delivery_id)
+        ledger.release({flight.delivery_id})
         raise
     attempt = _record(ledger, settings, flight, result, report)
     if attempt.outcome is Outcome.DEFERRED:
@@ -647,56 +720,55 @@ def _land(
 _ACTIVE_READER = exists().where(_SUBSCRIBERS.c.id == _DELIVERIES.c.subscriber_id, _SUBSCRIBERS.c.status == "active")
 
 
-def _as_read(sending: bool) -> Any:
-    """The row (`row`) is still as this run read it: status `was`, and for a row `sending`, the same
-    holder (`holder`)."""
-    condition = (_DELIVERIES.c.id == bindparam("row")) & (_DELIVERIES.c.status == bindparam("was"))
-    return condition & (_DELIVERIES.c.claimed_by == bindparam("holder")) if sending else condition
+def _as_read(rows: Sequence[_Row]) -> Any:
+    """The rows are still as this run read them: the same status, and for a row `sending`, the same
+    holder."""
+    columns = _DELIVERIES.c
+    open_rows = [(row_id, status) for row_id, status, _holder, _reader in rows if status != "sending"]
+    sending = [(row_id, holder) for row_id, status, holder, _reader in rows if status == "sending"]
+    return or_(
+        tuple_(columns.id, columns.status).in_(open_rows),
+        (columns.status == "sending") & tuple_(columns.id, columns.claimed_by).in_(sending),
+    )
 
 
 class _Ledger:
-    """The ledger writes a run makes per message, on one connection, each its own transaction committed
-    at once. Statements are built once per run: building one per message, in a session per message,
-    took longer than the SMTP transaction itself."""
+    """The ledger writes a run makes, on one `directory.store.ledger_connection`: each is one statement,
+    committed by the database as it runs (one round trip), but for a bounce, which also marks its reader
+    in the same transaction. A row's outcome is one prebuilt UPDATE: building one per message, in a session
+    per message, took longer than the SMTP transaction itself."""
 
     def __init__(self, connection: Connection, me: str) -> None:
         self._connection, self._me = connection, me
-        self._claim = {
-            sending: update(_DELIVERIES)
-            .where(_as_read(sending), _ACTIVE_READER)
-            .values(status="sending", claimed_by=bindparam("me"), claimed_at=bindparam("now"))
-            .returning(_DELIVERIES.c.attempts)
-            for sending in (False, True)
-        }
-        self._skip = {
-            sending: update(_DELIVERIES)
-            .where(_as_read(sending), ~_ACTIVE_READER)
-            .values(status="skipped", claimed_by=None, claimed_at=None)
-            for sending in (False, True)
-        }
-        self._release = (
-            update(_DELIVERIES)
-            .where(_as_read(True))
-            .values(
-                status=case((_DELIVERIES.c.attempts > 0, "retry"), else_="pending"), claimed_by=None, claimed_at=None
-            )
-        )
+        self._atomic = connection.default_isolation_level
         self._records: dict[tuple[str, ...], Any] = {}
 
-    def claim(self, delivery_id: int, status: str, claimed_by: str | None) -> int | None:
-        """Take the row for this process if it is as read (`status`, `claimed_by`) and its reader is
-        still active: one conditional UPDATE to `sending` (as `directory.store.claim_row`). Returns the
-        row's attempts so far; None when another sender was first, the row is done, or its reader is no
-        longer active."""
-        params = {"row": delivery_id, "was": status, "holder": claimed_by, "me": self._me, "now": utcnow()}
+    def claim(self, rows: Sequence[_Row]) -> dict[int, int]:
+        """Take the rows that are as read and whose reader is still active for this process: one
+        conditional UPDATE to `sending` (as `directory.store.claim_row`). Returns {row id: attempts so
+        far} for the rows taken; a row is missing when another sender was first, it is done, or its
+        reader is no longer active."""
+        statement = (
+            update(_DELIVERIES)
+            .where(_as_read(rows), _ACTIVE_READER)
+            .values(status="sending", claimed_by=self._me, claimed_at=utcnow())
+            .returning(_DELIVERIES.c.id, _DELIVERIES.c.attempts)
+        )
         with self._unit() as connection:
-            return connection.execute(self._claim[status == "sending"], params).scalar()
+            return {row.id: row.attempts for row in connection.execute(statement)}
 
-    def skip_if_left(self, delivery_id: int, status: str, claimed_by: str | None) -> bool:
-        """Record the row `skipped` if it is as read and its reader is no longer active; False otherwise."""
-        params = {"row": delivery_id, "was": status, "holder": claimed_by}
+    def skip_if_left(self, rows: Sequence[_Row]) -> set[int]:
+        """Record `skipped` the rows that are as read and whose reader is no longer active; their ids."""
+        if not rows:
+            return set()
+        statement = (
+            update(_DELIVERIES)
+            .where(_as_read(rows), ~_ACTIVE_READER)
+            .values(status="skipped", claimed_by=None, claimed_at=None)
+            .returning(_DELIVERIES.c.id)
+        )
         with self._unit() as connection:
-            return cast(Any, connection.execute(self._skip[status == "sending"], params)).rowcount == 1
+            return set(connection.execute(statement).scalars())
 
     def record(self, delivery_id: int, values: dict[str, Any], bounced_reader: int | None = None) -> None:
         """Write a claimed row's outcome (`values`: columns to set) and release the claim, in one
@@ -707,28 +779,42 @@ class _Ledger:
             new: dict[str, Any] = {name: bindparam(f"new_{name}") for name in names}
             statement = update(_DELIVERIES).where(_DELIVERIES.c.id == bindparam("row"))
             statement = self._records[names] = statement.values(claimed_by=None, claimed_at=None, **new)
-        with self._unit() as connection:
+        with self._unit(atomic=bounced_reader is not None) as connection:
             connection.execute(statement, {"row": delivery_id} | {f"new_{k}": v for k, v in values.items()})
             if bounced_reader is not None:
                 with Session(connection) as session:
                     subs.mark_bounced(session, bounced_reader)
                     session.flush()
 
-    def release(self, delivery_id: int) -> None:
-        """Give a row this process holds back untouched (the run stopped before anything was decided
-        about its reader)."""
+    def release(self, delivery_ids: set[int]) -> None:
+        """Give rows this process holds back untouched (the run stopped before anything was decided
+        about their readers)."""
+        columns = _DELIVERIES.c
+        statement = (
+            update(_DELIVERIES)
+            .where(columns.id.in_(sorted(delivery_ids)), columns.status == "sending", columns.claimed_by == self._me)
+            .values(status=case((columns.attempts > 0, "retry"), else_="pending"), claimed_by=None, claimed_at=None)
+        )
         with self._unit() as connection:
-            connection.execute(self._release, {"row": delivery_id, "was": "sending", "holder": self._me})
+            connection.execute(statement)
 
     @contextmanager
-    def _unit(self) -> Iterator[Connection]:
+    def _unit(self, *, atomic: bool = False) -> Iterator[Connection]:
+        """The connection for one write: a statement on its own, or (`atomic`) several in a transaction."""
+        connection = self._connection
         with lost_as_busy():
+            if atomic:
+                connection.execution_options(isolation_level=self._atomic)
             try:
-                yield self._connection
+                yield connection
             except BaseException:
-                self._connection.rollback()
+                connection.rollback()
                 raise
-            self._connection.commit()
+            else:
+                connection.commit()
+            finally:
+                if atomic:
+                    connection.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def _unbounce(

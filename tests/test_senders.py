@@ -217,9 +217,11 @@ class _Recorder:
     def close(self) -> None:
         return None
 
-    def send(self, message: Any) -> Any:
-        from newsletter.delivery import Outcome, PreparedMessage, Result
+    def send(self, message: Any, *, ready: Any = None) -> Any:
+        from newsletter.delivery import Outcome, PreparedMessage, Result, Withdrawn
 
+        if ready is not None and not ready():
+            raise Withdrawn("withdrawn")
         self.sent.append(message.recipient if isinstance(message, PreparedMessage) else str(message["To"]))
         return Result(Outcome.SENT, 250, "250 OK", 1)
 
@@ -227,10 +229,10 @@ class _Recorder:
 class _FailsOnThird(_Recorder):
     """Accepts two messages, then raises what no server answer is: an error of the program's own."""
 
-    def send(self, message: Any) -> Any:
+    def send(self, message: Any, *, ready: Any = None) -> Any:
         if len(self.sent) == 2:
             raise ValueError("not a message to send")
-        return super().send(message)
+        return super().send(message, ready=ready)
 
 
 def test_an_error_of_ours_while_a_message_is_out_leaves_no_row_held(store: Store) -> None:
@@ -245,6 +247,62 @@ def test_an_error_of_ours_while_a_message_is_out_leaves_no_row_held(store: Store
 
 
 # --------------------------------------------------------------------------- the server answers per case
+
+
+def test_no_message_ends_before_the_one_before_it_is_recorded(
+    store: Store, mail_sink: tuple[Sink, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Messages are transmitted while the one before is recorded, but the server receives a message's
+    end of data only once every message it accepted before is committed `sent`: at most one delivered
+    message is ever unrecorded. Checked by the server itself, at each end of data, with each record
+    made slower than a message, as on a busy database."""
+    sink, smtp = mail_sink
+    people = add_readers(store, 40)
+    early: list[tuple[int, int]] = []
+    record = editions._Ledger.record
+
+    def slow(ledger: Any, *args: Any, **kwargs: Any) -> None:
+        time.sleep(0.02)
+        record(ledger, *args, **kwargs)
+
+    monkeypatch.setattr(editions._Ledger, "record", slow)
+
+    def check(n: int) -> None:
+        with store.session() as session:
+            recorded = len(session.scalars(select(Delivery.id).where(Delivery.status == "sent")).all())
+        if recorded != n - 1:
+            early.append((n, recorded))
+
+    sink.on_data = check
+    report = editions.send(store.session, settings(), sender(smtp))
+    assert (report.status, report.sent) == ("sent", len(people))
+    assert early == []
+
+
+def test_a_record_that_fails_withdraws_the_message_in_flight(
+    store: Store, mail_sink: tuple[Sink, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The third outcome cannot be written (an error of ours): the fourth message, already transmitted,
+    is withdrawn before its end of data, so the server delivers three; the rows not sent go back."""
+    sink, smtp = mail_sink
+    add_readers(store, 8)
+    record = editions._Ledger.record
+    calls: list[int] = []
+
+    def failing(ledger: Any, delivery_id: int, *args: Any, **kwargs: Any) -> None:
+        calls.append(delivery_id)
+        if len(calls) == 3:
+            raise RuntimeError("the disk is full")
+        record(ledger, delivery_id, *args, **kwargs)
+
+    monkeypatch.setattr(editions._Ledger, "record", failing)
+    with pytest.raises(RuntimeError, match="the disk is full"):
+        editions.send(store.session, settings(), sender(smtp))
+    time.sleep(0.2)  # the server notices the connection closed mid-message
+    assert [m["To"] for m in sink.messages] == ["r0000@example.org", "r0001@example.org", "r0002@example.org"]
+    assert sink.data_count == 3
+    rows = statuses(store)
+    assert Counter(rows.values()) == {"sent": 2, "sending": 1, "pending": 5}  # the third: the lease tells
 
 
 def test_a_mailbox_full_forever_ends_as_failed_and_does_not_block_the_next_edition(
