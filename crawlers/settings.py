@@ -2,8 +2,9 @@
 
 robots.txt is obeyed as RFC 9309 reads it (`crawlers.robots`: 5xx or unreachable means disallow),
 AutoThrottle adapts to each site, at most two requests run per domain, the User-Agent names Nansen
-and where to reach its maintainers, and downloads are bounded in time and size. No HTTP cache: a
-cached copy must never hide an outage.
+and where to reach its maintainers, and downloads are bounded in time and size. The HTTP cache keeps
+robots.txt alone, for a day, in the database (`crawlers.robots_cache`): a cached page must never
+hide an outage.
 """
 
 from __future__ import annotations
@@ -45,7 +46,9 @@ def crawl_settings(
         "REDIRECT_MAX_TIMES": 5,
         "METAREFRESH_ENABLED": False,
         "COOKIES_ENABLED": False,
-        "HTTPCACHE_ENABLED": False,
+        "HTTPCACHE_ENABLED": True,
+        "HTTPCACHE_POLICY": "crawlers.robots_cache.RobotsOnlyPolicy",
+        "HTTPCACHE_STORAGE": "crawlers.robots_cache.DatabaseRobotsStorage",
         "TELNETCONSOLE_ENABLED": False,
         "TWISTED_DNS_RESOLVER": "crawlers.safety.GuardedResolver",
         "LOG_LEVEL": "WARNING",

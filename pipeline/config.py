@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+import crawlers
 import newsletter
 import pipeline
 import publishing
@@ -34,7 +35,12 @@ from pipeline import cron
 DEFAULT_DATABASE_URL = "sqlite:///nansen.db"
 DEFAULT_SITE_URL = "http://127.0.0.1:8000/"
 # Schema branches of the packages built on the directory, migrated together by `nansen init`.
-MIGRATION_LOCATIONS: tuple[Path, ...] = (newsletter.MIGRATIONS, pipeline.MIGRATIONS, publishing.MIGRATIONS)
+MIGRATION_LOCATIONS: tuple[Path, ...] = (
+    crawlers.MIGRATIONS,
+    newsletter.MIGRATIONS,
+    pipeline.MIGRATIONS,
+    publishing.MIGRATIONS,
+)
 JOBS = ("feeds", "site", "watch", "newsletter", "bounces", "publish", "telegram")
 OFF = ("", "off", "none", "-")
 

@@ -28,7 +28,7 @@ def seeded(cli: Cli) -> Cli:
 def test_init_is_repeatable(cli: Cli) -> None:
     result = cli("init")
     assert result.exit_code == 0
-    assert "database ready" in result.output and "schema 0006, n0003, p0001, t0001" in result.output
+    assert "database ready" in result.output and "schema 0006, c0001, n0003, p0001, t0001" in result.output
 
 
 def test_commands_refuse_an_uninitialized_database(tmp_path: Path) -> None:

@@ -207,7 +207,7 @@ def test_stats(populated: Store) -> None:
 
 def test_migrations_upgrade_twice_and_downgrade(store: Store) -> None:
     upgrade(store.engine, locations=MIGRATION_LOCATIONS)
-    assert current_revision(store.engine) == "0006, n0003, p0001, t0001"  # newsletter and runs depend on 0003
+    assert current_revision(store.engine) == "0006, c0001, n0003, p0001, t0001"  # the packages' branches depend on 0003
     with store.engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(Entry)).scalar() == 0
         dialect = connection.dialect.name
@@ -228,7 +228,8 @@ def test_migrations_upgrade_twice_and_downgrade(store: Store) -> None:
             )
         assert gone.scalar() == 0
         assert connection.dialect.has_table(connection, "subscribers") is False
+        assert connection.dialect.has_table(connection, "robots_txt") is False
     upgrade(store.engine)  # the directory alone: what a project without the newsletter would run
     assert current_revision(store.engine) == "0006"
     upgrade(store.engine, locations=MIGRATION_LOCATIONS)
-    assert current_revision(store.engine) == "0006, n0003, p0001, t0001"
+    assert current_revision(store.engine) == "0006, c0001, n0003, p0001, t0001"
