@@ -17,6 +17,7 @@ import time
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from crawlers.items import FeedItem, PageItem, SiteItem
@@ -107,17 +108,21 @@ def _exit_with(parent: int) -> None:
     os._exit(1)
 
 
-def _write_batch(items: list[Any]) -> list[Counts | NotWritten]:
-    """In the writer process: `items` in one transaction, or each in its own when that one fails."""
+def _write_batch(items: list[Any], *, again: bool = False) -> list[Counts | NotWritten]:
+    """In the writer process: `items` in one transaction, or each in its own when that one fails. An
+    item whose connection was lost (the database restarted, or ended the session while it waited on a
+    lock) is tried once more, on a new connection."""
     assert _writer is not None
     store, rules = _writer
     try:
         with store.session() as session:
             return [write(session, item, rules) for item in items]
     except Exception as error:
-        if len(items) == 1:
-            return [NotWritten(f"{type(error).__name__}: {error}")]
-        return [result for item in items for result in _write_batch([item])]
+        if len(items) > 1:
+            return [result for item in items for result in _write_batch([item])]
+        if isinstance(error, DBAPIError) and error.connection_invalidated and not again:
+            return _write_batch(items, again=True)
+        return [NotWritten(f"{type(error).__name__}: {error}")]
 
 
 def write(session: Session, item: Any, rules: health.HealthRules) -> Counts:

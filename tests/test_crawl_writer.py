@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
 
 from crawlers.items import SiteItem
 from crawlers.pipelines import GroupWriter, NotWritten
@@ -64,3 +67,41 @@ def test_ctrl_c_reaching_the_writer_process_stops_nothing(store: Store) -> None:
     finally:
         writer.close()
     assert checks(store) == {f"https://org{n}.example.org/": 1 for n in range(2)}
+
+
+@pytest.mark.only_on("postgresql")  # a session ended by the server; SQLite has none
+def test_an_item_whose_connection_the_server_ended_is_written_on_a_new_one(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL ends the writer's session while its insert waits on a lock (a restart, an admin's
+    pg_terminate_backend): the item is tried once more on a new connection, and stored."""
+    from crawlers import pipelines
+
+    with store.session() as session:
+        entries.add_entry(session, entry_record("org", website="https://org.example.org/"), ME)
+    monkeypatch.setattr(pipelines, "_writer", (Store(store.url), HealthRules()))
+    item = SiteItem("org", Check(url="https://org.example.org/", status_code=200))
+    with store.engine.connect() as locker, store.engine.connect() as admin:
+        locker.execute(text("LOCK TABLE link_checks IN ACCESS EXCLUSIVE MODE"))
+        with ThreadPoolExecutor(1) as pool:
+            written = pool.submit(pipelines._write_batch, [item])
+            waiting = _blocked_by(admin, locker)
+            admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": waiting})
+            _blocked_by(admin, locker)  # the second try, on a new connection, waits in turn
+            locker.rollback()
+            assert written.result(timeout=30) == [[("nansen/proposals", 0), ("nansen/checks/ok", 1)]]
+    assert checks(store) == {"https://org.example.org/": 1}
+
+
+def _blocked_by(admin: Any, locker: Any) -> int:
+    """The pid of the session waiting on `locker`'s lock (10 s at most)."""
+    holder = locker.execute(text("SELECT pg_backend_pid()")).scalar()
+    for _ in range(200):
+        waiting = admin.execute(
+            text("SELECT pid FROM pg_stat_activity WHERE :holder = ANY(pg_blocking_pids(pid))"), {"holder": holder}
+        ).scalar()
+        admin.commit()
+        if waiting is not None:
+            return int(waiting)
+        time.sleep(0.05)
+    raise AssertionError("no session waited on the lock")
