@@ -8,6 +8,7 @@ import email.policy
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -15,7 +16,9 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
+from newsletter.models import Delivery
 from tests.conftest import free_port
 
 
@@ -60,16 +63,38 @@ class Sink:
     def to(self, address: str) -> list[EmailMessage]:
         return [m for m in self.messages if m["To"] == address]
 
-    def killer(self, pid_of: Callable[[], int | None], at: set[int], reply: str) -> Callable[[int], str | None]:
-        """A hook that SIGKILLs the sender when the count reaches one of `at`, then answers `reply`."""
+    def killer(
+        self, pid_of: Callable[[], int | None], at: set[int], reply: str, first: Callable[[], None] | None = None
+    ) -> Callable[[int], str | None]:
+        """A hook that SIGKILLs the sender when the count reaches one of `at` (after `first`, if given,
+        returns), then answers `reply`."""
 
         def hook(n: int) -> str | None:
             if n in at and (pid := pid_of()):
+                if first is not None:
+                    first()
                 os.kill(pid, signal.SIGKILL)
                 return reply
             return None
 
         return hook
+
+    def recorded(self, store: Any) -> Callable[[], None]:
+        """For `killer(first=...)` at MAIL FROM: wait (10 s at most) until every address this server
+        accepted has its row recorded `sent`. A sender transmits a message while the one before is
+        recorded, so a MAIL FROM may come before that commit; killing then would hit the one window
+        the ledger cannot close (delivered, not yet recorded), not the moment between two messages."""
+
+        def wait() -> None:
+            delivered = len({m["To"] for m in self.messages})
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                with store.session() as session:
+                    if session.scalar(select(func.count(Delivery.id)).where(Delivery.status == "sent")) >= delivered:
+                        return
+                time.sleep(0.01)
+
+        return wait
 
 
 @contextmanager

@@ -8,7 +8,6 @@ import json
 import re
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -243,25 +242,14 @@ def _send_in_child(store: Store, smtp: str) -> subprocess.Popen[bytes]:
     )
 
 
-def _wait_recorded(store: Store, delivered: int) -> None:
-    """Until `delivered` rows are recorded `sent` (10 s at most: then the test fails on a duplicate)."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with store.session() as session:
-            if session.scalar(select(func.count(Delivery.id)).where(Delivery.status == "sent")) >= delivered:
-                return
-        time.sleep(0.01)
-
-
 @pytest.mark.parametrize("seed", [1, 2])
 def test_killed_sender_resumes_exactly_once(store: Store, mail_sink: tuple[Sink, str], seed: int) -> None:
     """SIGKILL the sending process between messages (at MAIL FROM of the next one, once the previous
     row is committed) and inside the SMTP transaction (at DATA, before the server accepts), several
     times; every subscriber ends with the edition exactly once.
 
-    A message is transmitted while the one before it is recorded, so a MAIL FROM can come before that
-    commit: a kill then would fall in the one window the module docstring names (delivered, not yet
-    recorded). The MAIL hook waits for the commit, which must come without the server's answer."""
+    The kill at MAIL FROM waits for the previous row's commit (`Sink.recorded`), which must come
+    without the server's answer."""
     import random
 
     sink, smtp = mail_sink
@@ -274,14 +262,7 @@ def test_killed_sender_resumes_exactly_once(store: Store, mail_sink: tuple[Sink,
     child: dict[str, Any] = {}
     kills_at_mail = set(rng.sample(range(2, 60), 3))
     kills_at_data = set(rng.sample(range(2, 60), 3))
-    kill_at_mail = sink.killer(lambda: child["process"].pid, kills_at_mail, "421 4.3.0 Closing")
-
-    def between_messages(n: int) -> str | None:
-        if n in kills_at_mail:
-            _wait_recorded(store, len({m["To"] for m in sink.messages}))
-        return kill_at_mail(n)
-
-    sink.on_mail = between_messages
+    sink.on_mail = sink.killer(lambda: child["process"].pid, kills_at_mail, "421 4.3.0 Closing", sink.recorded(store))
     sink.on_data = sink.killer(lambda: child["process"].pid, kills_at_data, "451 4.3.0 Not accepted")
     runs = 0
     while True:

@@ -206,7 +206,7 @@ def test_killing_the_scheduler_during_a_send_then_restarting_completes_once(
         NANSEN_SITE_URL="https://nansen.example.org/",
     )
     process: dict[str, Any] = {"p": _scheduler(env)}
-    sink.on_mail = sink.killer(lambda: process["p"].pid, {7}, "421 4.3.0 Closing")
+    sink.on_mail = sink.killer(lambda: process["p"].pid, {7}, "421 4.3.0 Closing", sink.recorded(store))
     assert process["p"].wait(timeout=60) == -signal.SIGKILL
     assert 0 < len(sink.messages) < len(people)
     process["p"] = _scheduler(env)
