@@ -310,7 +310,7 @@ def prepare_deliveries(session: Session, settings: NewsletterSettings, edition: 
                     }
                 )
         if rows:
-            session.execute(insert(Delivery), rows)
+            session.execute(insert(_DELIVERIES), rows)
         added += len(rows)
     edition.status = "sending"
     session.flush()
