@@ -341,10 +341,8 @@ def ledger_connection(engine: Engine) -> Iterator[Connection]:
     back), which halves a commit's latency; the setting is reset before the connection goes back to
     the pool."""
     with engine.connect() as connection:
-        connection.execution_options(isolation_level="AUTOCOMMIT")
+        ledger_mode(connection)
         asynchronous = connection.dialect.name == "postgresql"
-        if asynchronous:
-            connection.exec_driver_sql("SET synchronous_commit = off")
         try:
             yield connection
         finally:
@@ -354,6 +352,16 @@ def ledger_connection(engine: Engine) -> Iterator[Connection]:
                     connection.exec_driver_sql("RESET synchronous_commit")
                 except DBAPIError:
                     connection.invalidate()  # the pool opens a fresh one instead
+
+
+def ledger_mode(connection: Connection) -> None:
+    """Put `connection` in the mode `ledger_connection` describes; again after it was lost, since the
+    new DBAPI connection SQLAlchemy opens in its place starts in the engine's defaults."""
+    connection.rollback()
+    connection.execution_options(isolation_level="AUTOCOMMIT")
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET synchronous_commit = off")
+    connection.commit()
 
 
 def claimable(is_open: bool, claimed_by: str | None, claimed_at: dt.datetime | None) -> bool:

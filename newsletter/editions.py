@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import threading
 import time
 from array import array
@@ -31,16 +32,16 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, Table, bindparam, case, exists, func, insert, or_, select, tuple_, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from directory.errors import DomainError
 from directory.models import utcnow
-from directory.store import claimable, holder, ledger_connection, lost_as_busy
+from directory.store import CLAIM_LEASE, Busy, claimable, holder, ledger_connection, ledger_mode, lost_as_busy
 from newsletter import subscribers as subs
 from newsletter.delivery import (
     DeliveryError,
@@ -57,6 +58,8 @@ from newsletter.digest import LINK_PLACEHOLDERS, DigestContent, link_values, per
 from newsletter.models import Delivery, Edition, Subscriber
 from newsletter.tokens import Tokens
 from publishing.updates import Update, collect
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -454,6 +457,9 @@ class _Todo:
 
 _STATUSES = (*OPEN, "sending")
 _Row = tuple[int, str, str | None, Any]  # a row of `_rows`: id, status and holder as read, its reader
+_RENEW_AFTER = 0.25  # of CLAIM_LEASE: claims of a batch still waiting are renewed once this old
+_T = TypeVar("_T")
+LEDGER_ATTEMPTS = 3  # a ledger write tried again after a lost connection or a database busy past its timeout
 
 
 def _send_edition(
@@ -554,11 +560,15 @@ def _deliver_rows(
         try:
             for batch in _Pace().batches(_rows(open_session, todo)):
                 claimed = ledger.claim(batch)
-                held = set(claimed)
+                held, since = set(claimed), time.monotonic()
                 left = ledger.skip_if_left([row for row in batch if row[0] not in claimed])
                 for delivery_id, _status, _holder, reader in batch:
                     done += 1
                     attempts = claimed.get(delivery_id)
+                    if attempts is not None and time.monotonic() - since > _RENEW_AFTER * CLAIM_LEASE.total_seconds():
+                        held, since = ledger.renew(held), time.monotonic()  # a slow server: keep the claims young
+                        if delivery_id not in held:
+                            continue  # taken over meanwhile by a sender that found the claim past its lease
                     if attempts is None and delivery_id not in left:
                         continue  # another sender has it, or it is done
                     report.skipped += attempts is None
@@ -736,7 +746,11 @@ class _Ledger:
     """The ledger writes a run makes, on one `directory.store.ledger_connection`: each is one statement,
     committed by the database as it runs (one round trip), but for a bounce, which also marks its reader
     in the same transaction. A row's outcome is one prebuilt UPDATE: building one per message, in a session
-    per message, took longer than the SMTP transaction itself."""
+    per message, took longer than the SMTP transaction itself.
+
+    Every write is idempotent and is tried `LEDGER_ATTEMPTS` times when the connection was lost (the
+    database restarted, or ended the session) or the database stayed busy past its timeout: the outcome
+    of a message the server took must be recorded, or the message would go again."""
 
     def __init__(self, connection: Connection, me: str) -> None:
         self._connection, self._me = connection, me
@@ -754,8 +768,18 @@ class _Ledger:
             .values(status="sending", claimed_by=self._me, claimed_at=utcnow())
             .returning(_DELIVERIES.c.id, _DELIVERIES.c.attempts)
         )
-        with self._unit() as connection:
-            return {row.id: row.attempts for row in connection.execute(statement)}
+        return self._run(lambda connection: {row.id: row.attempts for row in connection.execute(statement)})
+
+    def renew(self, delivery_ids: set[int]) -> set[int]:
+        """Make the claims this process still holds on `delivery_ids` new again; the ids still held."""
+        columns = _DELIVERIES.c
+        statement = (
+            update(_DELIVERIES)
+            .where(columns.id.in_(sorted(delivery_ids)), columns.status == "sending", columns.claimed_by == self._me)
+            .values(claimed_at=utcnow())
+            .returning(columns.id)
+        )
+        return self._run(lambda connection: set(connection.execute(statement).scalars()))
 
     def skip_if_left(self, rows: Sequence[_Row]) -> set[int]:
         """Record `skipped` the rows that are as read and whose reader is no longer active; their ids."""
@@ -767,8 +791,7 @@ class _Ledger:
             .values(status="skipped", claimed_by=None, claimed_at=None)
             .returning(_DELIVERIES.c.id)
         )
-        with self._unit() as connection:
-            return set(connection.execute(statement).scalars())
+        return self._run(lambda connection: set(connection.execute(statement).scalars()))
 
     def record(self, delivery_id: int, values: dict[str, Any], bounced_reader: int | None = None) -> None:
         """Write a claimed row's outcome (`values`: columns to set) and release the claim, in one
@@ -779,12 +802,16 @@ class _Ledger:
             new: dict[str, Any] = {name: bindparam(f"new_{name}") for name in names}
             statement = update(_DELIVERIES).where(_DELIVERIES.c.id == bindparam("row"))
             statement = self._records[names] = statement.values(claimed_by=None, claimed_at=None, **new)
-        with self._unit(atomic=bounced_reader is not None) as connection:
-            connection.execute(statement, {"row": delivery_id} | {f"new_{k}": v for k, v in values.items()})
+        params = {"row": delivery_id} | {f"new_{k}": v for k, v in values.items()}
+
+        def write(connection: Connection) -> None:
+            connection.execute(statement, params)
             if bounced_reader is not None:
                 with Session(connection) as session:
                     subs.mark_bounced(session, bounced_reader)
                     session.flush()
+
+        self._run(write, atomic=bounced_reader is not None)
 
     def release(self, delivery_ids: set[int]) -> None:
         """Give rows this process holds back untouched (the run stopped before anything was decided
@@ -795,8 +822,23 @@ class _Ledger:
             .where(columns.id.in_(sorted(delivery_ids)), columns.status == "sending", columns.claimed_by == self._me)
             .values(status=case((columns.attempts > 0, "retry"), else_="pending"), claimed_by=None, claimed_at=None)
         )
-        with self._unit() as connection:
-            connection.execute(statement)
+        self._run(lambda connection: connection.execute(statement))
+
+    def _run(self, write: Callable[[Connection], _T], *, atomic: bool = False) -> _T:
+        """`write` in its unit, tried again (after 1 s, then 2 s) on a lost connection or `Busy`."""
+        for attempt in range(1, LEDGER_ATTEMPTS + 1):
+            try:
+                with self._unit(atomic=atomic) as connection:
+                    return write(connection)
+            except DBAPIError as exc:
+                lost = exc.connection_invalidated
+                if attempt == LEDGER_ATTEMPTS or not (lost or isinstance(exc, Busy)):
+                    raise
+                log.warning("a ledger write failed (%s); trying again", "connection lost" if lost else "busy")
+                time.sleep(attempt)
+                if lost:
+                    ledger_mode(self._connection)
+        raise AssertionError("unreachable")
 
     @contextmanager
     def _unit(self, *, atomic: bool = False) -> Iterator[Connection]:
@@ -813,7 +855,7 @@ class _Ledger:
             else:
                 connection.commit()
             finally:
-                if atomic:
+                if atomic and not connection.invalidated:
                     connection.execution_options(isolation_level="AUTOCOMMIT")
 
 

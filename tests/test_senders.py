@@ -17,12 +17,13 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 
 from directory import entries
 from directory.models import utcnow
@@ -502,3 +503,93 @@ def test_readers_refused_for_good_one_after_another_are_given_back(store: Store,
     with store.session() as session:  # nor is any of the ten charged an attempt for the relay's refusal
         pending = session.scalars(select(Delivery.attempts).where(Delivery.status == "pending")).all()
     assert set(pending) == {0}
+
+
+def test_claims_of_a_batch_stay_inside_their_lease_when_the_server_slows_down(
+    store: Store, mail_sink: tuple[Sink, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fast start makes batches of 16 rows; then every MAIL takes 0.3 s, so a batch takes 4.8 s
+    against a lease of 2 s. The claims still waiting are renewed: at every MAIL, no row this run holds
+    is older than its lease, so no second sender could take one over and send it too."""
+    lease = dt.timedelta(seconds=2)
+    monkeypatch.setattr(editions, "CLAIM_LEASE", lease)
+    sink, smtp = mail_sink
+    people = add_readers(store, 40)
+    ages: list[float] = []
+
+    def slow(n: int) -> None:
+        if n > 15:
+            time.sleep(0.3)
+            with store.session() as session:
+                claimed = session.scalars(select(Delivery.claimed_at).where(Delivery.status == "sending")).all()
+            ages.append(max((utcnow() - at).total_seconds() for at in claimed if at is not None))
+
+    sink.on_mail = slow
+    report = editions.send(store.session, settings(), sender(smtp))
+    assert (report.status, report.sent) == ("sent", len(people))
+    assert len(ages) == len(people) - 15 and max(ages) < lease.total_seconds()
+
+
+@pytest.mark.only_on("postgresql")  # a session the server ends
+def test_a_ledger_connection_ended_after_a_250_is_replaced_and_the_outcome_recorded(
+    store: Store, mail_sink: tuple[Sink, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server accepts the fifth message and, in that instant, PostgreSQL ends the sender's ledger
+    session (a restart, a failover, an idle timeout): the outcome is written on a new connection, so
+    nobody gets the edition twice and no row is left `sending`."""
+    sink, smtp = mail_sink
+    people = add_readers(store, 12)
+    pids: list[int] = []
+    opened = editions.ledger_connection
+
+    @contextmanager
+    def recorded_pid(engine: Any) -> Iterator[Any]:
+        with opened(engine) as connection:
+            pids.append(connection.exec_driver_sql("SELECT pg_backend_pid()").scalar())
+            connection.commit()
+            yield connection
+
+    def end_session(n: int) -> None:
+        if n == 5:
+            with store.engine.connect() as admin:
+                admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pids[-1]})
+                admin.commit()
+
+    monkeypatch.setattr(editions, "ledger_connection", recorded_pid)
+    sink.on_data = end_session
+    report = editions.send(store.session, settings(), sender(smtp))
+    assert (report.status, report.sent) == ("sent", len(people))
+    _every_address_once(sink, people, store)
+
+
+@pytest.mark.only_on("sqlite")  # SQLite's busy timeout
+def test_a_ledger_write_busy_past_its_timeout_after_a_250_is_tried_again(
+    tmp_path: Path, mail_sink: tuple[Sink, str], monkeypatch: pytest.MonkeyPatch, database_url: str
+) -> None:
+    """Another process holds SQLite's write lock for 1.5 s right after the server accepts the fifth
+    message, past a busy timeout of 1 s: the outcome is written on the next try, not lost."""
+    import sqlite3
+
+    from directory import store as directory_store
+    from pipeline.config import MIGRATION_LOCATIONS
+
+    monkeypatch.setattr(directory_store, "SQLITE_BUSY_SECONDS", 1)
+    db = Store(database_url, create=True)
+    directory_store.upgrade(db.engine, locations=MIGRATION_LOCATIONS)
+    sink, smtp = mail_sink
+    people = add_readers(db, 12)
+    path = database_url.removeprefix("sqlite:///")
+
+    def hold_the_lock(n: int) -> None:
+        if n == 5:
+            locker = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            locker.execute("BEGIN IMMEDIATE")
+            threading.Timer(1.5, lambda: (locker.execute("COMMIT"), locker.close())).start()
+
+    sink.on_data = hold_the_lock
+    try:
+        report = editions.send(db.session, settings(), sender(smtp))
+        assert (report.status, report.sent) == ("sent", len(people))
+        _every_address_once(sink, people, db)
+    finally:
+        db.close()
