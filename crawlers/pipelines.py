@@ -17,12 +17,11 @@ import time
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from crawlers.items import FeedItem, PageItem, SiteItem
 from directory import health, posts, watch
-from directory.store import Store
+from directory.store import Store, connection_lost
 
 Counts = list[tuple[str, int]]  # stats to increment: (key, by how much)
 BATCH = 100  # items at most in one transaction: what a kill can make the next run redo
@@ -120,7 +119,7 @@ def _write_batch(items: list[Any], *, again: bool = False) -> list[Counts | NotW
     except Exception as error:
         if len(items) > 1:
             return [result for item in items for result in _write_batch([item])]
-        if isinstance(error, DBAPIError) and error.connection_invalidated and not again:
+        if connection_lost(error) and not again:
             return _write_batch(items, again=True)
         return [NotWritten(f"{type(error).__name__}: {error}")]
 

@@ -354,6 +354,13 @@ def ledger_connection(engine: Engine) -> Iterator[Connection]:
                     connection.invalidate()  # the pool opens a fresh one instead
 
 
+def connection_lost(error: BaseException) -> bool:
+    """Whether `error` says the database connection was lost (a restart, a failover, the session ended by
+    the server): SQLAlchemy has discarded it, and the next use of the engine or `Connection` opens a new
+    one, so the work may be tried again."""
+    return isinstance(error, DBAPIError) and error.connection_invalidated
+
+
 def ledger_mode(connection: Connection) -> None:
     """Put `connection` in the mode `ledger_connection` describes; again after it was lost, since the
     new DBAPI connection SQLAlchemy opens in its place starts in the engine's defaults."""

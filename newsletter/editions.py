@@ -41,7 +41,16 @@ from sqlalchemy.orm import Session
 
 from directory.errors import DomainError
 from directory.models import utcnow
-from directory.store import CLAIM_LEASE, Busy, claimable, holder, ledger_connection, ledger_mode, lost_as_busy
+from directory.store import (
+    CLAIM_LEASE,
+    Busy,
+    claimable,
+    connection_lost,
+    holder,
+    ledger_connection,
+    ledger_mode,
+    lost_as_busy,
+)
 from newsletter import subscribers as subs
 from newsletter.delivery import (
     DeliveryError,
@@ -772,13 +781,8 @@ class _Ledger:
 
     def renew(self, delivery_ids: set[int]) -> set[int]:
         """Make the claims this process still holds on `delivery_ids` new again; the ids still held."""
-        columns = _DELIVERIES.c
-        statement = (
-            update(_DELIVERIES)
-            .where(columns.id.in_(sorted(delivery_ids)), columns.status == "sending", columns.claimed_by == self._me)
-            .values(claimed_at=utcnow())
-            .returning(columns.id)
-        )
+        statement = update(_DELIVERIES).where(self._held(delivery_ids)).values(claimed_at=utcnow())
+        statement = statement.returning(_DELIVERIES.c.id)
         return self._run(lambda connection: set(connection.execute(statement).scalars()))
 
     def skip_if_left(self, rows: Sequence[_Row]) -> set[int]:
@@ -816,13 +820,15 @@ class _Ledger:
     def release(self, delivery_ids: set[int]) -> None:
         """Give rows this process holds back untouched (the run stopped before anything was decided
         about their readers)."""
-        columns = _DELIVERIES.c
-        statement = (
-            update(_DELIVERIES)
-            .where(columns.id.in_(sorted(delivery_ids)), columns.status == "sending", columns.claimed_by == self._me)
-            .values(status=case((columns.attempts > 0, "retry"), else_="pending"), claimed_by=None, claimed_at=None)
-        )
+        untouched = case((_DELIVERIES.c.attempts > 0, "retry"), else_="pending")
+        statement = update(_DELIVERIES).where(self._held(delivery_ids))
+        statement = statement.values(status=untouched, claimed_by=None, claimed_at=None)
         self._run(lambda connection: connection.execute(statement))
+
+    def _held(self, delivery_ids: set[int]) -> Any:
+        """Those of the rows that this process holds (`sending`, claimed by it)."""
+        columns = _DELIVERIES.c
+        return columns.id.in_(sorted(delivery_ids)) & (columns.status == "sending") & (columns.claimed_by == self._me)
 
     def _run(self, write: Callable[[Connection], _T], *, atomic: bool = False) -> _T:
         """`write` in its unit, tried again (after 1 s, then 2 s) on a lost connection or `Busy`."""
@@ -830,8 +836,8 @@ class _Ledger:
             try:
                 with self._unit(atomic=atomic) as connection:
                     return write(connection)
-            except DBAPIError as exc:
-                lost = exc.connection_invalidated
+            except DBAPIError as exc:  # Busy is one
+                lost = connection_lost(exc)
                 if attempt == LEDGER_ATTEMPTS or not (lost or isinstance(exc, Busy)):
                     raise
                 log.warning("a ledger write failed (%s); trying again", "connection lost" if lost else "busy")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -57,6 +58,14 @@ def alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def any_alive(pids: list[int], within: float = 10) -> bool:
+    """Whether any of `pids` is still alive after waiting up to `within` seconds for them all to end."""
+    deadline = time.monotonic() + within
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return any(alive(pid) for pid in pids)
 
 
 pytest_plugins = ["tests.browser", "tests.fixtureweb", "tests.mailsink"]

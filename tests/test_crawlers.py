@@ -17,7 +17,7 @@ from crawlers.run import CrawlOptions, run_crawl
 from directory import entries, proposals
 from directory.models import LinkCheck, PageSnapshot, Post, Proposal
 from directory.store import Store
-from tests.conftest import Cli, alive, children_of, command_of, entry_record, program_record
+from tests.conftest import Cli, any_alive, children_of, command_of, entry_record, program_record
 from tests.fixtures.web.sites import HUGE_FEED_ITEMS, PROGRAM_RULE_V2, PROGRAM_V2
 from tests.fixtureweb import FixtureWeb
 
@@ -207,10 +207,7 @@ def test_a_killed_crawl_keeps_its_posts_and_the_next_run_completes(store: Store,
     assert helpers
     child.kill()
     child.wait()
-    deadline = time.monotonic() + 10
-    while any(alive(pid) for pid in helpers) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not any(alive(pid) for pid in helpers), "a process of the killed crawl outlived it"
+    assert not any_alive(helpers), "a process of the killed crawl outlived it"
     stored = post_counts(store)
     assert stored["huge"] == HUGE_FEED_ITEMS
     fixture_web.set_delay("slow", 0)
@@ -255,10 +252,7 @@ def test_a_crawl_killed_from_outside_is_reported_as_such_and_leaves_no_process(
     [summary] = summaries
     assert summary.returncode == -signal.SIGKILL
     assert [f.error for f in summary.failures] == ["the crawl process failed: killed by SIGKILL"]
-    deadline = time.monotonic() + 10
-    while any(alive(pid) for pid in killed) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not any(alive(pid) for pid in killed)
+    assert not any_alive(killed)
 
 
 def test_watch_proposes_a_confirmed_change_but_not_rerenders_or_flips(
