@@ -7,11 +7,14 @@ ledger. Before its SMTP transaction a sender claims the row (a conditional UPDAT
 `retry` to `sending`, committed before anything is sent; rows are claimed a batch at a time), so two
 senders never both send it; the outcome is committed right after the server's answer, and the next
 message's end of data waits for that commit. A crash or kill at any point loses nothing and sends
-nothing twice, except in the one window no ledger can close: the server said 250 and the process
-died before that commit. The row is then still `sending` under a holder that is gone; it is taken
-over (at once when the holder was a process on this machine, after `directory.store.CLAIM_LEASE` otherwise) and sent
-again (we choose a rare duplicate over a missed warning that a program closed), with the same
-Message-ID so the receiving side can drop it.
+nothing twice, except in two windows no ledger can close. First, the server said 250 and the process
+died before that commit: the row is still `sending` under a holder that is gone; it is taken over (at
+once when the holder was a process on this machine, after `directory.store.CLAIM_LEASE` otherwise)
+and sent again. Second, the whole message went out and the server's reply to its end of data never
+came (the connection broke, or the reply was slower than the SMTP timeout): the server may have taken
+it (RFC 1047; the `Result` says `maybe_delivered`), so the row is recorded `retry` and a later run
+sends it again. Both times we choose a rare duplicate over a missed warning that a program closed,
+and the message goes with the same Message-ID so the receiving side can drop it.
 
 A reader refused for now (4xx) is tried again in later runs, up to `retry_attempts` attempts and
 `retry_days` after the edition was made, then recorded `failed`; so every edition reaches a final
