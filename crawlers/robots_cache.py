@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from scrapy.extensions.httpcache import DummyPolicy
 from scrapy.http import Headers
 from scrapy.responsetypes import responsetypes
-from scrapy.utils.httpobj import urlparse_cached
-from sqlalchemy import JSON, Integer, LargeBinary, String, delete, select
+from sqlalchemy import JSON, ColumnElement, Integer, LargeBinary, String, and_, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from directory.models import Base, UTCDateTime, utcnow
@@ -31,6 +31,10 @@ if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
 
 LIFETIME = dt.timedelta(hours=24)  # RFC 9309 §2.4
+# A row dated further ahead than this came from a clock that was wrong (this machine's, or another
+# crawl host's): it is not used, and it is removed, rather than trusted until a day past that date.
+CLOCK_SKEW = dt.timedelta(minutes=10)
+URL_LENGTH = 2000
 
 
 class RobotsTxt(Base):
@@ -38,7 +42,7 @@ class RobotsTxt(Base):
 
     __tablename__ = "robots_txt"
 
-    url: Mapped[str] = mapped_column(String(2000), primary_key=True)
+    url: Mapped[str] = mapped_column(String(URL_LENGTH), primary_key=True)
     status: Mapped[int] = mapped_column(Integer)
     headers: Mapped[dict[str, list[str]]] = mapped_column(JSON)
     body: Mapped[bytes] = mapped_column(LargeBinary)
@@ -46,16 +50,32 @@ class RobotsTxt(Base):
 
 
 class RobotsOnlyPolicy(DummyPolicy):
-    """Cache robots.txt answers but server errors; a cached copy within `LIFETIME` is used as is."""
+    """Cache robots.txt answers but server errors; a cached copy within `LIFETIME` is used as is.
+
+    Only an origin's own robots.txt is cacheable: `scheme://host[:port]/robots.txt`, nothing after it
+    (RFC 9309 §2.3). A page that merely has that path with a query (an entry's website, a redirect's
+    target) is crawled afresh each time, and the URL is bounded by the host's length.
+    """
 
     def should_cache_request(self, request: Request) -> bool:
-        return urlparse_cached(request).path == "/robots.txt" and super().should_cache_request(request)
+        return is_robots_txt(request.url) and super().should_cache_request(request)
 
     def should_cache_response(self, response: Response, request: Request) -> bool:
         return response.status < 500
 
     def is_cached_response_valid(self, cachedresponse: Response, response: Response, request: Request) -> bool:
         return False  # never reached for a copy within its lifetime; a fresh answer replaces any other
+
+
+def is_robots_txt(url: str) -> bool:
+    """Whether `url` is exactly its origin's robots.txt (no parameters, query or fragment)."""
+    parts = urlsplit(url)
+    return len(url) <= URL_LENGTH and url == f"{parts.scheme}://{parts.netloc}/robots.txt"
+
+
+def _usable(now: dt.datetime) -> ColumnElement[bool]:
+    """Rows fetched within the last `LIFETIME`, and not ahead of the clock by more than `CLOCK_SKEW`."""
+    return and_(RobotsTxt.fetched_at > now - LIFETIME, RobotsTxt.fetched_at <= now + CLOCK_SKEW)
 
 
 class DatabaseRobotsStorage:
@@ -71,7 +91,7 @@ class DatabaseRobotsStorage:
         store = Store(self._database_url)
         try:
             with store.session() as session:
-                young = select(RobotsTxt).where(RobotsTxt.fetched_at > utcnow() - LIFETIME)
+                young = select(RobotsTxt).where(_usable(utcnow()))
                 self._kept = {row.url: row for row in session.scalars(young)}
                 session.expunge_all()
         finally:
@@ -85,9 +105,12 @@ class DatabaseRobotsStorage:
                 urls = list(self._fetched)
                 for start in range(0, len(urls), 500):
                     session.execute(delete(RobotsTxt).where(RobotsTxt.url.in_(urls[start : start + 500])))
-                session.execute(delete(RobotsTxt).where(RobotsTxt.fetched_at <= utcnow() - LIFETIME))
+                session.execute(delete(RobotsTxt).where(~_usable(utcnow())))
                 # Another crawl may have written the same URL meanwhile: its answer is as young as ours.
-                insert_new(session, RobotsTxt, list(self._fetched.values()), ["url"])
+                # In groups: PostgreSQL takes at most 65,535 parameters a statement, 5 a row here.
+                rows = list(self._fetched.values())
+                for start in range(0, len(rows), 1000):
+                    insert_new(session, RobotsTxt, rows[start : start + 1000], ["url"])
         finally:
             store.close()
 
