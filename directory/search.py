@@ -38,14 +38,18 @@ def _stemmer(language: str) -> Any:
     return snowballstemmer.stemmer(language)
 
 
+def words(text_: str) -> list[str]:
+    """The text's words (runs of `\\w`), lower-cased, with ё folded into е: what is stemmed."""
+    return [word.replace("ё", "е") for word in _WORD.findall(text_.lower())]
+
+
 def stems(text_: str, *, keep_stopwords: bool = True) -> list[str]:
     """Lower-cased Snowball stems: Russian for Cyrillic words, English for the rest."""
-    words = [word.replace("ё", "е") for word in _WORD.findall(text_.lower())]
-    return [_stem(word) for word in words if keep_stopwords or word not in STOPWORDS]
+    return [stem(word) for word in words(text_) if keep_stopwords or word not in STOPWORDS]
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _stem(word: str) -> str:
+def stem(word: str) -> str:
     """One word's stem, remembered: the pure-Python stemmers take most of the time of indexing an entry,
     and words recur (an import of 10,000 entries stems each common word thousands of times)."""
     language = "russian" if _CYRILLIC.search(word) else "english"

@@ -26,7 +26,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from directory import sources, untrusted
+from directory import search, sources, untrusted
 from directory.models import Entry, Post, utcnow
 from directory.names import country_name, language_name
 from directory.taxonomy import (
@@ -51,6 +51,7 @@ from publishing.updates import Update, _, collect, newest_revision
 TEMPLATES = Path(__file__).parent / "templates" / "site"
 STATIC = Path(__file__).parent / "static"
 MANIFEST = ".nansen-build.json"
+STOPWORDS = " ".join(sorted(search.STOPWORDS))  # for the search page, which leaves them out of a query
 
 
 @dataclass(frozen=True)
@@ -314,7 +315,7 @@ def pages(
         yield Page(
             f"{lang}/feeds.html", "feeds.html", {"groups": _feed_groups(feed_names[lang], lang), "feed": "all"}, lang
         )
-        yield Page(f"{lang}/search/index.html", "search.html", {"feed": "all"}, lang)
+        yield Page(f"{lang}/search/index.html", "search.html", {"feed": "all", "stopwords": STOPWORDS}, lang)
         yield Page(
             f"{lang}/designations.html",
             "designations.html",
@@ -481,7 +482,7 @@ def build(session: Session, settings: SiteSettings, editions: Sequence[Mapping[s
     first build, only the revisions newer than the manifest's high-water mark are read
     (`publishing.history`).
     """
-    previous, state = _read_manifest(settings.output)
+    previous, state, searched = _read_manifest(settings.output)
     entries = load_entries(session)
     posts = load_posts(session)
     posts_of = _posts_of(posts)
@@ -493,7 +494,34 @@ def build(session: Session, settings: SiteSettings, editions: Sequence[Mapping[s
     selection = history.incremental(session, state, keep, mark, inputs, digests) or history.full(
         collect(session), keep, mark, inputs, digests
     )
-    return _build_from(entries, selection, settings, previous, posts, posts_of, digests, editions)
+    index = _search_index(session, entries, selection.dirty, search_index.restore(previous, searched), settings.output)
+    return _build_from(entries, selection, settings, previous, posts, posts_of, digests, editions, index)
+
+
+def _search_index(
+    session: Session,
+    entries: Sequence[Mapping[str, Any]],
+    dirty: set[str] | None,
+    previous: search_index.Index | None,
+    output: Path,
+) -> search_index.Index:
+    """The search index after this build: only the dirty entries' part of it when the last build's
+    index is all there, else the whole."""
+    cards = {lang: {e["slug"]: _card(e, lang) for e in entries} for lang in LANGUAGES}
+    whole = dirty is None or previous is None or not all((output / path).is_file() for path in previous.paths)
+    wanted = select(Entry) if whole else select(Entry).where(Entry.slug.in_(dirty or ()))
+    documents = {e.slug: search.document(e) for e in session.scalars(wanted)}
+    if whole or previous is None or dirty is None:
+        return search_index.build(documents, cards)
+    return search_index.update(output, previous, dirty, documents, cards)
+
+
+def _card(entry: Mapping[str, Any], lang: str, length: int = 200) -> search_index.Card:
+    """A search result: the entry's name and the start of its summary, cut at a word."""
+    summary = " ".join(entry["summary"][lang].split())
+    if len(summary) > length:
+        summary = summary[:length].rsplit(" ", 1)[0] + "…"
+    return search_index.Card(entry["name"][lang], summary)
 
 
 def _posts_of(posts: Sequence[feeds.PostView]) -> dict[str, list[dict[str, Any]]]:
@@ -516,6 +544,7 @@ def _build_from(
     posts_of: Mapping[str, list[dict[str, Any]]],
     digests: Mapping[str, str],
     editions: Sequence[Mapping[str, Any]],
+    index: search_index.Index,
 ) -> BuildReport:
     output = settings.output
     output.mkdir(parents=True, exist_ok=True)
@@ -538,7 +567,12 @@ def _build_from(
             if not untrusted.forbidden(entry_feeds):
                 path = f"{lang}/feeds/{feeds.entry_feed(e['slug'])}.opml"
                 put(path, feeds.entry_opml(entry_feeds, lang, settings.feeds), "feeds")
-    for name in ("style.css",):
+    for path, content in index.files.items():
+        put(path, content, "search")
+    carried_index = index.paths - index.files.keys()
+    manifest |= dict.fromkeys(carried_index, "")
+    report.unchanged["search"] += len(carried_index)
+    for name in ("style.css", "search.js"):
         put(name, (STATIC / name).read_bytes(), _category(name))
 
     feed_names = {
@@ -557,19 +591,12 @@ def _build_from(
         html = environment(page.lang).get_template(page.template).render(**page.render_context(), **_links(page))
         _write(output, page.path, html.encode("utf-8"), _category(page.path), report)
 
-    if _reindex(previous, manifest, report):
-        for path, content in search_index.build(output).items():
-            put(path, content, "search")
-    else:
-        manifest |= {path: key for path, key in previous.items() if path.startswith(f"{search_index.INDEX_DIR}/")}
-        report.unchanged["search"] += sum(1 for path in previous if path.startswith(f"{search_index.INDEX_DIR}/"))
-
     for stale in sorted(set(previous) - set(manifest)):
         target = output / stale
         if target.exists():
             target.unlink(missing_ok=True)  # another build may remove it first
             report.removed.append(stale)
-    document = {"pages": manifest, "state": selection.state}
+    document = {"pages": manifest, "state": selection.state, "search": search_index.saved(index)}
     _replace(output / MANIFEST, json.dumps(document, sort_keys=True, indent=0).encode("utf-8"))
     return report
 
@@ -598,17 +625,6 @@ def _carried(previous: Mapping[str, str], selection: history.Selection) -> dict[
     return carried
 
 
-def _reindex(previous: Mapping[str, str], manifest: Mapping[str, str], report: BuildReport) -> bool:
-    """Whether the search index must be built again: it is a function of the entry pages alone, so only
-    when one of them was written or removed, or when there is no index yet."""
-    entry_pages = {path for path in previous if _category(path) == "entries"}
-    return (
-        any(_category(path) == "entries" for path in report.changed_paths)
-        or not entry_pages <= manifest.keys()
-        or not any(path.startswith(f"{search_index.INDEX_DIR}/") for path in previous)
-    )
-
-
 def _links(page: Page) -> dict[str, str]:
     """Relative links, so the site works under any base path and from the file system."""
     other = "en" if page.lang == "ru" else "ru"
@@ -630,15 +646,15 @@ def _category(path: str) -> str:
     return parts[1] if len(parts) > 2 else "pages"
 
 
-def _read_manifest(output: Path) -> tuple[dict[str, str], dict[str, Any] | None]:
-    """({path: key} of the files the last build left, its history state or None)."""
+def _read_manifest(output: Path) -> tuple[dict[str, str], dict[str, Any] | None, Any]:
+    """({path: key} of the files the last build left, its history state or None, its search index's)."""
     try:
         document = json.loads((output / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return {}, None
+        return {}, None, None
     if not isinstance(document.get("pages"), dict):
-        return {str(path): str(key) for path, key in document.items()}, None  # written before the state was kept
-    return document["pages"], document.get("state")
+        return {str(path): str(key) for path, key in document.items()}, None, None  # before the state was kept
+    return document["pages"], document.get("state"), document.get("search")
 
 
 def _write(output: Path, path: str, content: bytes, category: str, report: BuildReport) -> None:

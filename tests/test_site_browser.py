@@ -109,6 +109,8 @@ def test_what_is_there_for_me_in_this_country(served: str, browser_page) -> None
     [
         ("ru", "политзаключённые", {"memorial-political-prisoners", "ovd-info", "politzek-me", "dissidentby"}),
         ("en", "visa Georgia", {"ge-visa-free-stay"}),
+        ("en", "Медуза", {"meduza"}),  # a name in the other language finds it too
+        ("ru", "безвизов Груз", {"ge-visa-free-stay"}),  # words still being typed
     ],
 )
 def test_search_finds_the_entries_people_ask_for(  # type: ignore[no-untyped-def]
@@ -116,14 +118,29 @@ def test_search_finds_the_entries_people_ask_for(  # type: ignore[no-untyped-def
 ) -> None:
     page = browser_page
     page.goto(f"{served}/{lang}/search/index.html")
-    page.locator(".pagefind-ui__search-input").fill(query)
-    page.locator(".pagefind-ui__result-link").first.wait_for(timeout=10_000)
-    links = page.locator(".pagefind-ui__result-link").evaluate_all("links => links.map(a => a.href)")
+    page.locator("#search-input").fill(query)
+    page.locator(".result a").first.wait_for(timeout=10_000)
+    links = page.locator(".result a").evaluate_all("links => links.map(a => a.href)")
     found = [link.rsplit("/", 1)[1].removesuffix(".html") for link in links[:5]]
-    message = page.locator(".pagefind-ui__message").inner_text()
+    message = page.locator("#search-message").inner_text()
     assert message.startswith({"ru": "Найдено: ", "en": "Found: "}[lang]), message  # no «3 результатов»
     assert all(f"/{lang}/entries/" in link for link in links), links
     assert expected & set(found), found
+
+
+def test_a_search_is_a_link_and_shows_ten_results_at_a_time(served: str, browser_page) -> None:  # type: ignore[no-untyped-def]
+    page = browser_page
+    page.goto(f"{served}/en/search/index.html?q=visa")
+    assert page.locator("#search-input").input_value() == "visa"
+    page.locator(".result a").first.wait_for(timeout=10_000)
+    total = int(page.locator("#search-message").inner_text().removeprefix("Found: ").split(",")[0])
+    assert total > 10 and page.locator(".result").count() == 10
+    page.get_by_role("button", name="More results").click()
+    page.locator(".result").nth(10).wait_for(timeout=10_000)
+    assert page.evaluate("document.activeElement.textContent") == page.locator(".result a").nth(10).inner_text()
+    page.locator("#search-input").fill("визы")
+    page.wait_for_url("**/search/index.html?q=*")
+    assert page.locator("#search-message").inner_text().startswith("Found: ")
 
 
 @pytest.mark.parametrize("browser_page", [{"javascript": False}], indirect=True)

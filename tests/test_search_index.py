@@ -1,0 +1,78 @@
+"""The static search index: what a stem is posted with, and an update that writes what a full build would."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from directory.search import Document
+from publishing import search_index
+from publishing.search_index import Card, Index
+
+DOCUMENTS = {
+    "ovd-info": Document("OVD-Info ОВД-Инфо ovd info", "Помощь политзаключённым и задержанным", "Human rights"),
+    "meduza": Document("Meduza Медуза meduza", "Независимое издание в Риге", "Media Latvia"),
+    "zzz": Document("Zymurgy", "Xylophones of the yak", "Quokka"),
+}
+
+
+def cards(documents: dict[str, Document]) -> dict[str, dict[str, Card]]:
+    return {
+        lang: {slug: Card(f"{slug} {lang}", d.summaries[:20]) for slug, d in documents.items()} for lang in ("ru", "en")
+    }
+
+
+def write(output: Path, index: Index) -> None:
+    for path, content in index.files.items():
+        (output / path).parent.mkdir(parents=True, exist_ok=True)
+        (output / path).write_bytes(content)
+    for path in {p.relative_to(output).as_posix() for p in output.rglob("*.json")} - index.paths:
+        (output / path).unlink()
+
+
+def files(output: Path) -> dict[str, bytes]:
+    return {p.relative_to(output).as_posix(): p.read_bytes() for p in sorted(output.rglob("*.json"))}
+
+
+def test_each_stem_is_posted_once_at_its_best_field_without_stopwords_or_single_letters() -> None:
+    found = search_index.postings(Document("Политзаключённые", "политзаключённых и в the Riga", "Riga"))
+    assert found == {"политзаключен": 3, "riga": 2}
+
+
+def test_a_stem_is_in_the_shard_its_first_two_letters_choose() -> None:
+    index = search_index.build(DOCUMENTS, cards(DOCUMENTS))
+    shard = json.loads(index.files[f"search/terms/{search_index.term_shard('политзаключен')}.json"])
+    assert shard["политзаключен"] == {"ovd-info": 2}
+    assert search_index.term_shard("политзаключен") == search_index.term_shard("по")
+    assert search_index.fnv1a("a") == 0xE40C292C  # the published FNV-1a 32 test vector
+
+
+def test_an_update_writes_what_a_full_build_of_the_same_entries_would(tmp_path: Path) -> None:
+    """An edited entry, one gone (the only one in its shards, which go too) and a new one."""
+    first = search_index.build(DOCUMENTS, cards(DOCUMENTS))
+    write(tmp_path / "updated", first)
+    after = {
+        "ovd-info": Document("OVD-Info ОВД-Инфо", "Помощь задержанным и их близким", "Human rights"),
+        "meduza": DOCUMENTS["meduza"],
+        "newcomer": Document("Ковчег Kovcheg", "Помощь уехавшим", "Armenia"),
+    }
+    dirty = {"ovd-info", "zzz", "newcomer"}
+    updated = search_index.update(
+        tmp_path / "updated", first, dirty, {s: after[s] for s in dirty & after.keys()}, cards(after)
+    )
+    write(tmp_path / "updated", updated)
+    full = search_index.build(after, cards(after))
+    write(tmp_path / "full", full)
+    assert files(tmp_path / "updated") == files(tmp_path / "full")
+    assert updated.paths == full.paths and updated.state == full.state
+    zymurgy = f"search/terms/{search_index.term_shard('zymurgi')}.json"
+    assert zymurgy in first.paths and zymurgy not in updated.paths
+
+
+def test_an_index_of_another_version_is_not_restored() -> None:
+    index = search_index.build(DOCUMENTS, cards(DOCUMENTS))
+    kept = json.loads(json.dumps(search_index.saved(index)))
+    restored = search_index.restore([*index.paths, "en/index.html"], kept)
+    assert restored is not None and restored.paths == index.paths and restored.state == index.state
+    assert search_index.restore(index.paths, {**kept, "version": search_index.VERSION + 1}) is None
+    assert search_index.restore(index.paths, None) is None
