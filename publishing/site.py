@@ -597,7 +597,8 @@ def _build_from(
             target.unlink(missing_ok=True)  # another build may remove it first
             report.removed.append(stale)
     document = {"pages": manifest, "state": selection.state, "search": search_index.saved(index)}
-    _replace(output / MANIFEST, json.dumps(document, sort_keys=True, indent=0).encode("utf-8"))
+    # One line: with an indent the json module encodes in Python, not C, 1 s for 100,000 files.
+    _replace(output / MANIFEST, json.dumps(document, sort_keys=True, separators=(",", ":")).encode("utf-8"))
     return report
 
 
