@@ -127,10 +127,11 @@ def update(
     dirty: Iterable[str],
     documents: Mapping[str, Document],
     cards: Mapping[str, Mapping[str, Card]],
-) -> Index:
+) -> Index | None:
     """The index after the entries in `dirty` changed, from the one `previous` describes (its files as
     they are under `output`); `documents` has the dirty entries that still exist, `cards` every entry.
-    Only the shards that hold or held a dirty entry are in `files`."""
+    Only the shards that hold or held a dirty entry are in `files`. None when a shard to patch is not
+    there or not JSON of the shape this module writes: then only a full `build` can be trusted."""
     dirty = set(dirty)
     found = {slug: postings(documents[slug]) for slug in dirty if slug in documents}
     index = Index(paths=set(previous.paths), state={s: k for s, k in previous.state.items() if s not in dirty})
@@ -142,10 +143,13 @@ def update(
         touched |= _shard_numbers(index.state[slug])
     for number in touched:
         shard: Postings = defaultdict(dict)
-        for stem_, of_stem in _read(output, _terms_path(number), index.paths).items():
-            kept = {slug: weight for slug, weight in of_stem.items() if slug not in dirty}
-            if kept:
-                shard[stem_] = kept
+        written = _read(output, _terms_path(number), index.paths)
+        if written is None:
+            return None
+        for stem_, of_stem in written.items():
+            remaining = {slug: weight for slug, weight in of_stem.items() if slug not in dirty}
+            if remaining:
+                shard[stem_] = remaining
         for slug, stems_ in found.items():
             for stem_, weight in stems_.items():
                 if term_shard(stem_) == number:
@@ -186,10 +190,16 @@ def _terms_path(number: int) -> str:
     return f"{INDEX_DIR}/terms/{number}.json"
 
 
-def _read(output: Path, path: str, paths: set[str]) -> dict[str, dict[str, int]]:
+def _read(output: Path, path: str, paths: set[str]) -> Postings | None:
+    """The term shard at `path` as the last build wrote it ({} when it wrote none), None when unreadable."""
     if path not in paths:
         return {}
-    content: dict[str, dict[str, int]] = json.loads((output / path).read_bytes())
+    try:
+        content = json.loads((output / path).read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(content, dict) or not all(isinstance(of_stem, dict) for of_stem in content.values()):
+        return None
     return content
 
 

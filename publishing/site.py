@@ -218,18 +218,20 @@ def pages(
     briefs = [_brief(e) for e in entries]
     # Digests computed once per entry, so a page's key is cheap even when it lists thousands.
     brief_digest = {b["slug"]: _digest(b) for b in briefs}
-    codes = {c for e in entries for c in e["host_countries"]}
-    languages = sorted({c for e in entries for c in e["languages"]})
+    groups = _groups(briefs)
+    languages = sorted(groups["languages"])
     counts = dict(Counter(e["kind"] for e in entries))
+    facets_in = {code: _facet_members(members) for code, members in groups["host_countries"].items()}
     yield Page("index.html", "choose.html", {}, LANGUAGES[0])
     for lang in LANGUAGES:
-        countries = sorted(codes, key=partial(_country_key, lang))
+        countries = sorted(groups["host_countries"], key=partial(_country_key, lang))
+        country_counts = [(c, len(groups["host_countries"][c])) for c in countries]
         yield Page(
             f"{lang}/index.html",
             "home.html",
             {
                 "counts": counts,
-                "countries": [(c, sum(1 for e in entries if c in e["host_countries"])) for c in countries],
+                "countries": country_counts,
                 "latest": [_update_context(u, lang) for u in updates[:LATEST]],
                 "feed": "all",
             },
@@ -247,20 +249,14 @@ def pages(
                 lang,
                 key=[digests[entry["slug"]], [u.id for u in own]],
             )
-        yield Page(
-            f"{lang}/countries/index.html",
-            "countries.html",
-            {"countries": [(c, sum(1 for e in entries if c in e["host_countries"])) for c in countries]},
-            lang,
-        )
+        yield Page(f"{lang}/countries/index.html", "countries.html", {"countries": country_counts}, lang)
         for code in countries:
-            here = [b for b in briefs if code in b["host_countries"]]
-            facets = _facets(code, here, lang)
+            facets = _facets(facets_in[code], lang)
             yield from _listing(
                 lang,
                 f"countries/{code.lower()}.html",
                 country_name(code, lang),
-                here,
+                groups["host_countries"][code],
                 f"country/{code.lower()}",
                 brief_digest,
                 page_size,
@@ -281,7 +277,7 @@ def pages(
                 lang,
                 f"kinds/{kind}.html",
                 gettext_for(lang, feeds.KIND_TITLES[kind]),
-                [b for b in briefs if b["kind"] == kind],
+                groups["kind"].get(kind, []),
                 f"kind/{kind}",
                 brief_digest,
                 page_size,
@@ -289,7 +285,7 @@ def pages(
         yield Page(
             f"{lang}/topics/index.html",
             "topics.html",
-            {"topics": [(t.slug, sum(1 for e in entries if t.slug in e["topics"])) for t in TOPICS]},
+            {"topics": [(t.slug, len(groups["topics"].get(t.slug, []))) for t in TOPICS]},
             lang,
         )
         for topic in TOPICS:
@@ -297,7 +293,7 @@ def pages(
                 lang,
                 f"topics/{topic.slug}.html",
                 getattr(topic, lang),
-                [b for b in briefs if topic.slug in b["topics"]],
+                groups["topics"].get(topic.slug, []),
                 f"topic/{topic.slug}",
                 brief_digest,
                 page_size,
@@ -307,7 +303,7 @@ def pages(
                 lang,
                 f"languages/{code}.html",
                 language_name(code, lang).capitalize(),
-                [b for b in briefs if code in b["languages"]],
+                groups["languages"][code],
                 f"language/{code}",
                 brief_digest,
                 page_size,
@@ -320,11 +316,25 @@ def pages(
             f"{lang}/designations.html",
             "designations.html",
             {
-                "kinds": [(kind, [b for b in briefs if kind.slug in b["designated"]]) for kind in DESIGNATION_KINDS],
+                "kinds": [(kind, groups["designated"].get(kind.slug, [])) for kind in DESIGNATION_KINDS],
                 "feed": "all",
             },
             lang,
         )
+
+
+def _groups(briefs: Sequence[dict[str, Any]]) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """{field: {value: the briefs that have it}} for the fields listings are made of, in one pass; each
+    list keeps the briefs' order. A list field counts a value once however often it repeats it."""
+    groups: dict[str, dict[str, list[dict[str, Any]]]] = {
+        name: defaultdict(list) for name in ("host_countries", "topics", "languages", "designated", "kind")
+    }
+    for brief in briefs:
+        groups["kind"][brief["kind"]].append(brief)
+        for name in ("host_countries", "topics", "languages", "designated"):
+            for value in dict.fromkeys(brief[name]):
+                groups[name][value].append(brief)
+    return {name: dict(of_name) for name, of_name in groups.items()}
 
 
 def _entry_page(
@@ -406,17 +416,22 @@ def _feed_groups(names: Mapping[str, str], lang: str) -> list[tuple[str, list[tu
 _FEED_HEADINGS = (_("All updates"), _("By kind"), _("By country"), _("By topic"), _("By language"))
 
 
-def _facets(code: str, members: list[dict[str, Any]], lang: str) -> list[tuple[str, str, list[dict[str, Any]]]]:
-    """(topic or kind, its name, the members it has) for each non-empty one in a country: what the
-    country page offers as "what is there for me here", kinds first, then topics by name."""
+def _facet_members(members: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """{topic or kind: the members listed under it} of one country's members (`feeds.facets_of`)."""
+    found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for member in members:
+        for facet in dict.fromkeys(feeds.facets_of(member["kind"], member["topics"])):
+            found[facet].append(member)
+    return found
+
+
+def _facets(members_of: Mapping[str, list[dict[str, Any]]], lang: str) -> list[tuple[str, str, list[dict[str, Any]]]]:
+    """(topic or kind, its name, the members it has) for each non-empty one in a country (`members_of`,
+    from `_facet_members`): what the country page offers as "what is there for me here", kinds first,
+    then topics by name."""
     kinds = [(kind, gettext_for(lang, feeds.KIND_TITLES[kind])) for kind in KINDS]
     topics = sorted(((t.slug, getattr(t, lang)) for t in TOPICS), key=lambda pair: collation_key(pair[1], lang))
-    found = []
-    for facet, label in (*kinds, *topics):
-        chosen = [m for m in members if facet in feeds.facets_of(m["kind"], m["topics"])]
-        if chosen:
-            found.append((facet, label, chosen))
-    return found
+    return [(facet, label, members_of[facet]) for facet, label in (*kinds, *topics) if members_of.get(facet)]
 
 
 def _country_key(lang: str, code: str) -> tuple[str, str]:
@@ -506,14 +521,15 @@ def _search_index(
     output: Path,
 ) -> search_index.Index:
     """The search index after this build: only the dirty entries' part of it when the last build's
-    index is all there, else the whole."""
+    index is all there and readable, else the whole."""
     cards = {lang: {e["slug"]: _card(e, lang) for e in entries} for lang in LANGUAGES}
-    whole = dirty is None or previous is None or not all((output / path).is_file() for path in previous.paths)
-    wanted = select(Entry) if whole else select(Entry).where(Entry.slug.in_(dirty or ()))
-    documents = {e.slug: search.document(e) for e in session.scalars(wanted)}
-    if whole or previous is None or dirty is None:
-        return search_index.build(documents, cards)
-    return search_index.update(output, previous, dirty, documents, cards)
+    if dirty is not None and previous is not None and all((output / path).is_file() for path in previous.paths):
+        changed = session.scalars(select(Entry).where(Entry.slug.in_(dirty)))
+        updated = search_index.update(output, previous, dirty, {e.slug: search.document(e) for e in changed}, cards)
+        if updated is not None:
+            return updated
+    documents = {e.slug: search.document(e) for e in session.scalars(select(Entry))}
+    return search_index.build(documents, cards)
 
 
 def _card(entry: Mapping[str, Any], lang: str, length: int = 200) -> search_index.Card:

@@ -76,3 +76,14 @@ def test_an_index_of_another_version_is_not_restored() -> None:
     assert restored is not None and restored.paths == index.paths and restored.state == index.state
     assert search_index.restore(index.paths, {**kept, "version": search_index.VERSION + 1}) is None
     assert search_index.restore(index.paths, None) is None
+
+
+def test_an_update_over_a_damaged_shard_asks_for_a_full_build(tmp_path: Path) -> None:
+    first = search_index.build(DOCUMENTS, cards(DOCUMENTS))
+    write(tmp_path, first)
+    touched = f"search/terms/{search_index.term_shard('meduza')}.json"
+    for damage in (b'{"meduza": {"meduza": 3', b'["meduza"]', b'{"meduza": 3}'):
+        (tmp_path / touched).write_bytes(damage)
+        assert (
+            search_index.update(tmp_path, first, {"meduza"}, {"meduza": DOCUMENTS["meduza"]}, cards(DOCUMENTS)) is None
+        )
