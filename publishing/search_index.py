@@ -1,29 +1,38 @@
-"""The static site's search index: every entry's Snowball stems, in shards a search loads a few of.
+"""The static site's search index: every entry's words with their Snowball stems, in shards a search
+loads one or two of.
 
 The site has no server, so the search page (`static/search.js`) reads JSON files:
 
-- `search/terms/<n>.json`: `{stem: {slug: weight}}` for the stems whose first two letters hash to
-  shard n (FNV-1a 32-bit over the code points, modulo TERM_SHARDS). One index for both languages: an
-  entry's names, summaries and tags in Russian and English, as the database search indexes them
-  (`directory.search.document`), so «Медуза» and «Meduza» find it from either side. The weight is
-  the best field the stem is in: names 3, summaries 2, tags 1.
+- `search/terms/<n>.json`: `{"words": {word: {slug: weight}}, "stems": {word: stem}}` for the words
+  whose first two letters hash to shard n (FNV-1a 32-bit over the code points, modulo TERM_SHARDS);
+  `stems` names a word's Snowball stem where it is not the word itself. One index for both
+  languages: an entry's names, summaries and tags in Russian and English, as the database search
+  indexes them (`directory.search.document`), so «Медуза» and «Meduza» find it from either side.
+  Words are lower-cased with ё folded into е (`directory.search.words`); stopwords are left out.
 - `search/<lang>/cards/<n>.json`: `{slug: [title, excerpt]}`, what a result shows in that language,
   for the slugs that hash to n (modulo CARD_SHARDS).
 
-The browser has no stemmer: for each word typed it takes the stems that begin with the word (what is
-being typed) and the longest stem the word begins with (the word in another case form: a query
-«политзаключённые» meets the stem «политзаключен» of «политзаключённых»). Words and stems are
-lower-cased with ё folded into е (`directory.search.words`), the same on both sides.
+The browser has no stemmer, so the index carries the stems: a word typed that the index holds
+matches every word of its stem, as the database search does (`Мемориал` → `мемориа`, which
+«Мемориал» and «Мемориалу» share), and the words whose stem begins with it; a word it does not hold
+matches the words it begins (what is still being typed) and those whose stem it begins with (another
+form of an indexed word: «политзаключённые» meets the stem «политзаключен» of «политзаключённых»).
+
+A weight says where the word is: in the names, 30 plus up to 9 the fewer words the names have (so
+the entry called «Republic» ranks before «Czech Republic: …»), in the summaries 20, in the tags 10.
 
 An edit rewrites only the shards whose content changed: `update` patches the term shards that held or
-now hold a stem of an edited entry, found through `state` (slug → the shards its stems are in), and
+now hold a word of an edited entry, found through `state` (slug → the shards its words are in), and
 the card shards of the edited slugs. The files are a pure function of the entries, so an updated index
-is byte for byte the index a full build would write.
+is byte for byte the index a full build would write; each file's SHA-1 is kept beside its path, so a
+damaged file is noticed (`intact`) and the next build is full.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -32,12 +41,13 @@ from pathlib import Path
 from directory.search import STOPWORDS, Document, stem, words
 
 INDEX_DIR = "search"
-VERSION = 1  # of the files' layout and of what is indexed; another version means a full build
+VERSION = 2  # of the files' layout and of what is indexed; another version means a full build
 TERM_SHARDS = 256
 CARD_SHARDS = 64
-PREFIX = 2  # letters of a stem that choose its shard; a shorter stem is not indexed
-WEIGHTS = {"names": 3, "summaries": 2, "tags": 1}
-Postings = dict[str, dict[str, int]]  # stem → {slug: weight}
+PREFIX = 2  # letters of a word that choose its shard; a shorter word is not indexed
+NAMES, SUMMARIES, TAGS = 30, 20, 10
+Postings = dict[str, dict[str, int]]  # word → {slug: weight}
+_SHARD_LIST = re.compile(r"(?:[0-9a-f]{2})*")
 
 
 @dataclass(frozen=True)
@@ -51,24 +61,42 @@ class Card:
 @dataclass
 class Index:
     """The outcome of a build: `files` to (re)write ({path under the site: bytes}), `paths` of every
-    index file the site has after it, `state` to hand to the next `update` (JSON-ready)."""
+    index file the site has after it ({path: SHA-1 of its bytes}), `state` to hand to the next `update`
+    (JSON-ready)."""
 
     files: dict[str, bytes] = field(default_factory=dict)
-    paths: set[str] = field(default_factory=set)
+    paths: dict[str, str] = field(default_factory=dict)
     state: dict[str, str] = field(default_factory=dict)
 
 
-def restore(paths: Iterable[str], kept: object) -> Index | None:
-    """The index a build left, from the manifest's paths and what it kept of `Index.state` (`saved`);
-    None when it kept none of this VERSION, so the next build must be full."""
-    if not isinstance(kept, dict) or kept.get("version") != VERSION or not isinstance(kept.get("entries"), dict):
+def restore(paths: Mapping[str, str], kept: object, slugs: Iterable[str]) -> Index | None:
+    """The index a build left, from the manifest's {path: SHA-1} and what it kept of `Index.state`
+    (`saved`) for the entries `slugs` that build had; None when it kept none of this VERSION, or
+    kept it for other entries or in another shape: then the next build must be full."""
+    if not isinstance(kept, dict) or kept.get("version") != VERSION:
         return None
-    return Index(paths={p for p in paths if p.startswith(f"{INDEX_DIR}/")}, state=dict(kept["entries"]))
+    state = kept.get("entries")
+    if not isinstance(state, dict) or state.keys() != set(slugs):
+        return None
+    if not all(isinstance(shards, str) and _SHARD_LIST.fullmatch(shards) for shards in state.values()):
+        return None
+    return Index(paths={p: key for p, key in paths.items() if p.startswith(f"{INDEX_DIR}/")}, state=dict(state))
 
 
 def saved(index: Index) -> dict[str, object]:
     """What the manifest keeps of `index` for `restore`."""
     return {"version": VERSION, "entries": index.state}
+
+
+def intact(output: Path, index: Index) -> bool:
+    """Whether every file of `index` is under `output` with the bytes it was written with."""
+    for path, key in index.paths.items():
+        try:
+            if _sha1((output / path).read_bytes()) != key:
+                return False
+        except OSError:
+            return False
+    return True
 
 
 def fnv1a(text: str) -> int:
@@ -79,8 +107,8 @@ def fnv1a(text: str) -> int:
     return value
 
 
-def term_shard(stem_: str) -> int:
-    return fnv1a(stem_[:PREFIX]) % TERM_SHARDS
+def term_shard(word: str) -> int:
+    return fnv1a(word[:PREFIX]) % TERM_SHARDS
 
 
 def card_shard(slug: str) -> int:
@@ -88,17 +116,17 @@ def card_shard(slug: str) -> int:
 
 
 def postings(document: Document) -> dict[str, int]:
-    """{stem: weight} of one entry's document: each stem of two letters or more, at its best field;
-    no stopword (a query leaves them out)."""
-    found: dict[str, int] = {}
-    for name, weight in WEIGHTS.items():
-        for word in words(getattr(document, name)):
-            if word in STOPWORDS:
-                continue
-            stemmed = stem(word)
-            if len(stemmed) >= PREFIX and found.get(stemmed, 0) < weight:
-                found[stemmed] = weight
+    """{word: weight} of one entry's document: each word of two letters or more but no stopword, at
+    the weight of its best field."""
+    names = _indexed(document.names)
+    found = dict.fromkeys(_indexed(document.tags), TAGS)
+    found |= dict.fromkeys(_indexed(document.summaries), SUMMARIES)
+    found |= dict.fromkeys(names, NAMES + max(0, 10 - len(names)))
     return found
+
+
+def _indexed(text: str) -> set[str]:
+    return {word for word in words(text) if len(word) >= PREFIX and word not in STOPWORDS}
 
 
 def build(documents: Mapping[str, Document], cards: Mapping[str, Mapping[str, Card]]) -> Index:
@@ -107,9 +135,9 @@ def build(documents: Mapping[str, Document], cards: Mapping[str, Mapping[str, Ca
     shards: dict[int, Postings] = defaultdict(lambda: defaultdict(dict))
     for slug, document in documents.items():
         found = postings(document)
-        for stem_, weight in found.items():
-            shards[term_shard(stem_)][stem_][slug] = weight
-        index.state[slug] = _shard_list({term_shard(s) for s in found})
+        for word, weight in found.items():
+            shards[term_shard(word)][word][slug] = weight
+        index.state[slug] = _shard_list({term_shard(word) for word in found})
     for number, shard in shards.items():
         _put_terms(index, number, shard)
     for lang, of_lang in cards.items():
@@ -131,29 +159,29 @@ def update(
     """The index after the entries in `dirty` changed, from the one `previous` describes (its files as
     they are under `output`); `documents` has the dirty entries that still exist, `cards` every entry.
     Only the shards that hold or held a dirty entry are in `files`. None when a shard to patch is not
-    there or not JSON of the shape this module writes: then only a full `build` can be trusted."""
+    there as it was written: then only a full `build` can be trusted."""
     dirty = set(dirty)
     found = {slug: postings(documents[slug]) for slug in dirty if slug in documents}
-    index = Index(paths=set(previous.paths), state={s: k for s, k in previous.state.items() if s not in dirty})
+    index = Index(paths=dict(previous.paths), state={s: k for s, k in previous.state.items() if s not in dirty})
     touched: set[int] = set()
     for slug in dirty:
         touched |= _shard_numbers(previous.state.get(slug, ""))
-    for slug, stems_ in found.items():
-        index.state[slug] = _shard_list({term_shard(s) for s in stems_})
+    for slug, of_slug in found.items():
+        index.state[slug] = _shard_list({term_shard(word) for word in of_slug})
         touched |= _shard_numbers(index.state[slug])
     for number in touched:
-        shard: Postings = defaultdict(dict)
-        written = _read(output, _terms_path(number), index.paths)
+        written = _read(output, _terms_path(number), previous.paths)
         if written is None:
             return None
-        for stem_, of_stem in written.items():
-            remaining = {slug: weight for slug, weight in of_stem.items() if slug not in dirty}
+        shard: Postings = defaultdict(dict)
+        for word, of_word in written.items():
+            remaining = {slug: weight for slug, weight in of_word.items() if slug not in dirty}
             if remaining:
-                shard[stem_] = remaining
-        for slug, stems_ in found.items():
-            for stem_, weight in stems_.items():
-                if term_shard(stem_) == number:
-                    shard[stem_][slug] = weight
+                shard[word] = remaining
+        for slug, of_slug in found.items():
+            for word, weight in of_slug.items():
+                if term_shard(word) == number:
+                    shard[word][slug] = weight
         _put_terms(index, number, shard)
     numbers = {card_shard(slug) for slug in dirty}
     for lang, of_lang in cards.items():
@@ -167,44 +195,50 @@ def update(
 
 
 def _put_terms(index: Index, number: int, shard: Mapping[str, Mapping[str, int]]) -> None:
-    path = _terms_path(number)
-    if shard:
-        content = {stem_: dict(sorted(of_stem.items())) for stem_, of_stem in sorted(shard.items())}
-        index.files[path] = _json(content)
-        index.paths.add(path)
-    else:
-        index.paths.discard(path)
+    ordered = sorted(shard)
+    content = {
+        "words": {word: dict(sorted(shard[word].items())) for word in ordered},
+        "stems": {word: stemmed for word in ordered if (stemmed := stem(word)) != word},
+    }
+    _put(index, _terms_path(number), content if shard else None)
 
 
 def _put_cards(index: Index, lang: str, number: int, cards: Mapping[str, Card]) -> None:
-    path = f"{INDEX_DIR}/{lang}/cards/{number}.json"
-    if cards:
-        content = {slug: [card.title, card.excerpt] for slug, card in sorted(cards.items())}
-        index.files[path] = _json(content)
-        index.paths.add(path)
-    else:
-        index.paths.discard(path)
+    content = {slug: [card.title, card.excerpt] for slug, card in sorted(cards.items())}
+    _put(index, f"{INDEX_DIR}/{lang}/cards/{number}.json", content or None)
+
+
+def _put(index: Index, path: str, content: object | None) -> None:
+    """Write `content` at `path`, or have no file there when it is None."""
+    if content is None:
+        index.paths.pop(path, None)
+        return
+    data = json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    index.files[path] = data
+    index.paths[path] = _sha1(data)
 
 
 def _terms_path(number: int) -> str:
     return f"{INDEX_DIR}/terms/{number}.json"
 
 
-def _read(output: Path, path: str, paths: set[str]) -> Postings | None:
-    """The term shard at `path` as the last build wrote it ({} when it wrote none), None when unreadable."""
+def _read(output: Path, path: str, paths: Mapping[str, str]) -> Postings | None:
+    """The words of the term shard at `path` as the last build wrote it ({} when it wrote none); None
+    when the file is gone or its bytes are not what was written."""
     if path not in paths:
         return {}
     try:
-        content = json.loads((output / path).read_bytes())
-    except (OSError, ValueError):
+        data = (output / path).read_bytes()
+    except OSError:
         return None
-    if not isinstance(content, dict) or not all(isinstance(of_stem, dict) for of_stem in content.values()):
+    if _sha1(data) != paths[path]:
         return None
+    content: Postings = json.loads(data)["words"]
     return content
 
 
-def _json(content: object) -> bytes:
-    return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+def _sha1(data: bytes) -> str:
+    return hashlib.sha1(data, usedforsecurity=False).hexdigest()
 
 
 def _shard_list(numbers: set[int]) -> str:

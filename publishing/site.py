@@ -14,13 +14,14 @@ import json
 import os
 import secrets
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import babel
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 from sqlalchemy import func, select
@@ -116,7 +117,10 @@ def _paragraphs(text: str | None) -> Any:
 
 @functools.cache
 def templates_digest() -> str:
+    """What the site's words come from besides the data: templates, static files, the catalogs, the
+    taxonomy's labels and the CLDR names of Babel's version. When it changes, the next build is full."""
     digest = hashlib.sha256()
+    digest.update(repr((TOPICS, DESIGNATION_KINDS, tuple(AUTHORITY_BY_SLUG.values()), babel.__version__)).encode())
     for path in sorted([*TEMPLATES.rglob("*"), *STATIC.rglob("*")]):
         if path.is_file():
             digest.update(path.name.encode())
@@ -509,7 +513,8 @@ def build(session: Session, settings: SiteSettings, editions: Sequence[Mapping[s
     selection = history.incremental(session, state, keep, mark, inputs, digests) or history.full(
         collect(session), keep, mark, inputs, digests
     )
-    index = _search_index(session, entries, selection.dirty, search_index.restore(previous, searched), settings.output)
+    last_index = search_index.restore(previous, searched, (state or {}).get("entries") or ())
+    index = _search_index(session, entries, selection.dirty, last_index, settings.output)
     return _build_from(entries, selection, settings, previous, posts, posts_of, digests, editions, index)
 
 
@@ -521,15 +526,26 @@ def _search_index(
     output: Path,
 ) -> search_index.Index:
     """The search index after this build: only the dirty entries' part of it when the last build's
-    index is all there and readable, else the whole."""
+    index is all there as it was written, else the whole."""
     cards = {lang: {e["slug"]: _card(e, lang) for e in entries} for lang in LANGUAGES}
-    if dirty is not None and previous is not None and all((output / path).is_file() for path in previous.paths):
+    if dirty is not None and previous is not None and search_index.intact(output, previous):
         changed = session.scalars(select(Entry).where(Entry.slug.in_(dirty)))
         updated = search_index.update(output, previous, dirty, {e.slug: search.document(e) for e in changed}, cards)
         if updated is not None:
             return updated
     documents = {e.slug: search.document(e) for e in session.scalars(select(Entry))}
     return search_index.build(documents, cards)
+
+
+def _sweep(folder: Path, kept: Iterable[str], report: BuildReport) -> None:
+    """Remove the files under `folder` (the search index's own) that `kept` does not list: after a
+    full build without a manifest, a shard an earlier build left would still answer searches."""
+    output = folder.parent
+    for path in sorted(folder.rglob("*.json")) if folder.is_dir() else []:
+        relative = path.relative_to(output).as_posix()
+        if relative not in kept:
+            path.unlink(missing_ok=True)
+            report.removed.append(relative)
 
 
 def _card(entry: Mapping[str, Any], lang: str, length: int = 200) -> search_index.Card:
@@ -584,10 +600,11 @@ def _build_from(
                 path = f"{lang}/feeds/{feeds.entry_feed(e['slug'])}.opml"
                 put(path, feeds.entry_opml(entry_feeds, lang, settings.feeds), "feeds")
     for path, content in index.files.items():
-        put(path, content, "search")
-    carried_index = index.paths - index.files.keys()
-    manifest |= dict.fromkeys(carried_index, "")
-    report.unchanged["search"] += len(carried_index)
+        _write(output, path, content, "search", report)
+    manifest |= index.paths  # with each file's SHA-1, which `search_index.intact` checks
+    report.unchanged["search"] += len(index.paths.keys() - index.files.keys())
+    if selection.dirty is None:
+        _sweep(output / search_index.INDEX_DIR, index.paths.keys(), report)
     for name in ("style.css", "search.js"):
         put(name, (STATIC / name).read_bytes(), _category(name))
 

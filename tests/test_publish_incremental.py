@@ -7,6 +7,7 @@ folder from nothing (full), and compares every file, the manifest included, byte
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -125,3 +126,52 @@ def test_long_listings_are_paged_and_every_link_leads_to_a_page_in_both_language
         if not (page.parent / href).resolve().is_file()
     ]
     assert broken == []
+
+
+def _truncate_a_shard(output: Path) -> None:
+    shard = sorted((output / "search/terms").glob("*.json"))[0]
+    shard.write_bytes(shard.read_bytes()[:100])
+
+
+def _forget_an_entry_in_the_search_state(output: Path) -> None:
+    manifest = json.loads((output / site.MANIFEST).read_text("utf-8"))
+    del manifest["search"]["entries"]["meduza"]
+    (output / site.MANIFEST).write_text(json.dumps(manifest), "utf-8")
+
+
+def _garble_the_search_state(output: Path) -> None:
+    manifest = json.loads((output / site.MANIFEST).read_text("utf-8"))
+    manifest["search"]["entries"]["meduza"] = "zz"
+    (output / site.MANIFEST).write_text(json.dumps(manifest), "utf-8")
+
+
+def _lose_the_manifest_and_leave_a_stray_shard(output: Path) -> None:
+    (output / site.MANIFEST).unlink()
+    (output / "search/terms/999.json").write_text('{"words": {"meduza": {"ovd-info": 39}}, "stems": {}}', "utf-8")
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        _truncate_a_shard,
+        _forget_an_entry_in_the_search_state,
+        _garble_the_search_state,
+        _lose_the_manifest_and_leave_a_stray_shard,
+    ],
+)
+def test_a_damaged_search_index_is_built_again_whole(
+    seeded: Store, tmp_path: Path, damage: Callable[[Path], None]
+) -> None:
+    """Whatever happened to the index or the manifest between two builds, the next one (here after
+    an edit to an entry) leaves the index a full build writes: the files' digests are checked, the
+    kept state must fit the entries, and a full build sweeps what it did not write."""
+    build(seeded, tmp_path / "incremental")
+    damage(tmp_path / "incremental")
+    with seeded.session() as session:
+        entries.edit_entry(session, "meduza", {"name.en": "Meduza the Quokka"}, ME)
+    build(seeded, tmp_path / "incremental")
+    build(seeded, tmp_path / "full")
+    incremental, full = snapshot(tmp_path / "incremental"), snapshot(tmp_path / "full")
+    assert {p: c for p, c in incremental.items() if p.startswith("search/")} == {
+        p: c for p, c in full.items() if p.startswith("search/")
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -128,6 +129,49 @@ def test_search_finds_the_entries_people_ask_for(  # type: ignore[no-untyped-def
     assert expected & set(found), found
 
 
+# Runs in the search page with the page's own search.js: every entry searched for by its name in
+# each language, and every word of the index searched for alone.
+RECALL = """async () => {
+  const load = path => fetch("../../" + path).then(response => response.status === 404 ? {} : response.json());
+  const stopwords = new Set(document.getElementById("search").dataset.stopwords.split(" "));
+  const finder = new NansenSearch.Finder(load, stopwords);
+  const names = [], lost = [], ranks = [];
+  for (const lang of ["ru", "en"]) {
+    for (let n = 0; n < 64; n++) {
+      for (const [slug, card] of Object.entries(await load(`search/${lang}/cards/${n}.json`))) {
+        const found = (await finder.find(card[0])) || [];
+        names.push(card[0]);
+        ranks.push(found.indexOf(slug));
+      }
+    }
+  }
+  let words = 0;
+  for (let n = 0; n < 256; n++) {
+    const shard = await load(`search/terms/${n}.json`);
+    for (const [word, postings] of Object.entries(shard.words || {})) {
+      words++;
+      const found = new Set((await finder.find(word)) || []);
+      const missed = Object.keys(postings).filter(slug => !found.has(slug));
+      if (missed.length) lost.push([word, missed]);
+    }
+  }
+  return {names, ranks, words, lost};
+}"""
+
+
+def test_every_entry_is_found_by_its_name_and_every_indexed_word_finds_all_its_entries(  # type: ignore[no-untyped-def]
+    served: str, browser_page
+) -> None:
+    page = browser_page
+    page.goto(f"{served}/en/search/index.html")
+    result = page.evaluate(RECALL)
+    unfound = [name for name, rank in zip(result["names"], result["ranks"], strict=True) if rank < 0]
+    assert len(result["names"]) > 400 and result["words"] > 5000
+    assert unfound == [] and result["lost"] == []
+    first = sum(1 for rank in result["ranks"] if rank == 0) / len(result["ranks"])
+    assert first > 0.95, first  # the entry called what was asked for comes first
+
+
 def test_a_search_is_a_link_and_shows_ten_results_at_a_time(served: str, browser_page) -> None:  # type: ignore[no-untyped-def]
     page = browser_page
     page.goto(f"{served}/en/search/index.html?q=visa")
@@ -141,6 +185,29 @@ def test_a_search_is_a_link_and_shows_ten_results_at_a_time(served: str, browser
     page.locator("#search-input").fill("визы")
     page.wait_for_url("**/search/index.html?q=*")
     assert page.locator("#search-message").inner_text().startswith("Found: ")
+
+
+def test_a_query_is_shown_as_typed_and_kept_in_the_address_even_when_sent_at_once(  # type: ignore[no-untyped-def]
+    served: str, browser_page
+) -> None:
+    page = browser_page
+    page.goto(f"{served}/ru/search/index.html")
+    page.locator("#search-input").fill("Медуза $& $` <b>")
+    page.locator("#search-input").press("Enter")  # before the 150 ms pause after typing
+    page.wait_for_url("**/search/index.html?q=*")
+    page.locator(".result a").first.wait_for(timeout=10_000)
+    message = page.locator("#search-message").inner_text()
+    assert re.fullmatch(r"Найдено: [1-9]\d* по запросу «Медуза \$& \$` <b>»", message), message
+    assert "q=" in (page.locator("a.switch").get_attribute("href") or "")
+
+
+def test_a_search_that_cannot_load_its_index_says_so(served: str, browser_page) -> None:  # type: ignore[no-untyped-def]
+    """As from file://, where the browser refuses every fetch: not «Found: 0»."""
+    page = browser_page
+    page.route("**/search/terms/**", lambda route: route.abort())
+    page.goto(f"{served}/en/search/index.html?q=meduza")
+    page.get_by_text("Search could not load its index").wait_for(timeout=10_000)
+    assert page.locator(".result").count() == 0
 
 
 @pytest.mark.parametrize("browser_page", [{"javascript": False}], indirect=True)

@@ -1,34 +1,18 @@
-/* Nansen search: reads the static index that publishing/search_index.py writes; no server, nothing sent.
-   Words are lower-cased with ё folded into е, as there. For each word typed, the stems that begin with
-   it (what is still being typed) and the longest stem it begins with (another case form of an indexed
-   word) are matched; every word must match; names weigh most, then summaries, then tags. */
+/* Nansen search: reads the static index that publishing/search_index.py writes; no server, nothing sent
+   anywhere but this site. Words are lower-cased with ё folded into е, as there. A word the index holds
+   matches every word of its stem (the index names each word's stem) and the words whose stem begins with
+   it; a word it does not hold matches the words it begins and the stems of the indexed words most like
+   it. Every word of a query must match; names weigh most, then summaries, then tags. */
 (function () {
   "use strict";
-  var form = document.getElementById("search");
-  if (!form || !window.fetch || !String.prototype.normalize) return;
-  var input = document.getElementById("search-input");
-  var message = document.getElementById("search-message");
-  var list = document.getElementById("search-results");
-  var more = document.getElementById("search-more");
-  var root = form.dataset.root, lang = form.dataset.lang;
-  var stopwords = new Set(form.dataset.stopwords.split(" "));
   var TERM_SHARDS = 256, CARD_SHARDS = 64, PREFIX = 2, PAGE = 10;
   var WORD = /[\p{L}\p{N}_]+/gu;
-  var files = {}, found = [], shown = 0, asked = 0, timer = 0;
+  var own = Object.prototype.hasOwnProperty;
 
   function fnv1a(text) {
     var value = 0x811c9dc5;
     for (var char of text) value = Math.imul(value ^ char.codePointAt(0), 0x01000193) >>> 0;
     return value;
-  }
-
-  function load(path) {
-    if (!files[path]) {
-      files[path] = fetch(root + path)
-        .then(function (response) { return response.ok ? response.json() : {}; })
-        .catch(function () { delete files[path]; return {}; });
-    }
-    return files[path];
   }
 
   function words(text) {
@@ -37,44 +21,106 @@
     }).filter(function (word) { return Array.from(word).length >= PREFIX; });
   }
 
-  /* {slug: score} of the entries one word matches. */
-  function matches(word) {
-    var shard = fnv1a(Array.from(word).slice(0, PREFIX).join("")) % TERM_SHARDS;
-    return load("search/terms/" + shard + ".json").then(function (stems) {
-      var scores = {}, longest = "";
-      function take(postings, factor) {
-        for (var slug in postings) scores[slug] = Math.max(scores[slug] || 0, postings[slug] * factor);
-      }
-      for (var stem in stems) {
-        if (stem.length > word.length && stem.startsWith(word)) take(stems[stem], 1);
-        else if (word.startsWith(stem) && stem.length > longest.length) longest = stem;
-      }
-      if (longest.length >= Math.min(word.length, 3)) take(stems[longest], 2);
-      return scores;
-    });
+  function common(left, right) {
+    var n = 0;
+    while (n < left.length && left[n] === right[n]) n++;
+    return n;
   }
 
-  function both(left, right) {
-    var scores = {};
-    for (var slug in right) if (slug in left) scores[slug] = left[slug] + right[slug];
+  /* Map slug → score of the entries one word matches in its shard. The word's stem when the index
+     holds the word; else the stems that begin it of the indexed words that share most of it («визами»
+     meets «виз» of «визы», «organizations» «organ» of «organization»). */
+  function matches(shard, word) {
+    var postings = shard.words || {}, stems = shard.stems || {}, scores = new Map(), targets = new Set();
+    function stemOf(other) { return own.call(stems, other) ? stems[other] : other; }
+    var known = own.call(postings, word), target = known ? stemOf(word) : "", other, stem;
+    if (known) targets.add(target);
+    for (other in postings) {
+      stem = stemOf(other);
+      if (!known && stem.length >= 3 && word.startsWith(stem) && common(other, word) >= Math.max(3, word.length - 5)) {
+        targets.add(stem);
+      }
+    }
+    for (other in postings) {
+      stem = stemOf(other);
+      var factor = targets.has(stem) ? 2 : target.length >= 3 && stem.startsWith(target) ? 1 : 0;
+      if (!factor && other.length > word.length && other.startsWith(word)) factor = 1;
+      if (!factor) continue;
+      for (var slug in postings[other]) {
+        scores.set(slug, Math.max(scores.get(slug) || 0, postings[other][slug] * factor));
+      }
+    }
     return scores;
+  }
+
+  /* Searches the index through `load(path)`, which resolves to a file's JSON ({} when there is none)
+     and rejects when the index cannot be reached. `find(query)` resolves to the slugs found, best
+     first, or null when the query has no word to search for. */
+  function Finder(load, stopwords) {
+    this.load = load;
+    this.stopwords = stopwords;
+  }
+  Finder.prototype.find = function (query) {
+    var stopwords = this.stopwords, load = this.load;
+    var terms = Array.from(new Set(words(query))).filter(function (word) { return !stopwords.has(word); });
+    if (!terms.length) return Promise.resolve(null);
+    return Promise.all(terms.map(function (word) {
+      var shard = fnv1a(Array.from(word).slice(0, PREFIX).join("")) % TERM_SHARDS;
+      return load("search/terms/" + shard + ".json").then(function (content) { return matches(content, word); });
+    })).then(function (each) {
+      var scores = each.reduce(function (left, right) {
+        var both = new Map();
+        left.forEach(function (score, slug) { if (right.has(slug)) both.set(slug, score + right.get(slug)); });
+        return both;
+      });
+      return Array.from(scores.keys()).sort(function (a, b) {
+        return scores.get(b) - scores.get(a) || (a < b ? -1 : 1);
+      });
+    });
+  };
+  window.NansenSearch = { Finder: Finder, words: words, fnv1a: fnv1a };
+
+  var form = document.getElementById("search");
+  if (!form || !window.fetch || !window.Map || !String.prototype.normalize) return;
+  var input = document.getElementById("search-input");
+  var message = document.getElementById("search-message");
+  var list = document.getElementById("search-results");
+  var more = document.getElementById("search-more");
+  var root = form.dataset.root, lang = form.dataset.lang;
+  var files = new Map(), found = [], shown = 0, asked = 0, timer = 0;
+
+  function load(path) {
+    if (!files.has(path)) {
+      files.set(path, fetch(root + path).then(function (response) {
+        if (response.status === 404) return {};
+        if (!response.ok) throw new Error(path + ": HTTP " + response.status);
+        return response.json();
+      }).catch(function (error) { files.delete(path); throw error; }));
+    }
+    return files.get(path);
+  }
+  var finder = new Finder(load, new Set(form.dataset.stopwords.split(" ")));
+
+  function said(template, count, query) {
+    return template.replace("[COUNT]", function () { return String(count); })
+      .replace("[SEARCH_TERM]", function () { return query; });
   }
 
   function search(query) {
     var ask = ++asked;
-    var terms = words(query).filter(function (word) { return !stopwords.has(word); });
-    if (!terms.length) {
-      found = []; shown = 0; list.replaceChildren(); message.textContent = ""; more.hidden = true;
-      return;
-    }
-    Promise.all(terms.map(matches)).then(function (each) {
+    found = []; shown = 0; more.hidden = true;
+    query = query.trim();
+    if (!query) { list.replaceChildren(); message.textContent = ""; return; }
+    finder.find(query).then(function (slugs) {
       if (ask !== asked) return;
-      var scores = each.reduce(both);
-      found = Object.keys(scores).sort(function (a, b) { return scores[b] - scores[a] || (a < b ? -1 : 1); });
-      shown = 0;
+      found = slugs || [];
       list.replaceChildren();
-      message.textContent = form.dataset.found.replace("[COUNT]", found.length).replace("[SEARCH_TERM]", query.trim());
+      message.textContent = said(form.dataset.found, found.length, query);
       show(ask, false);
+    }, function () {
+      if (ask !== asked) return;
+      list.replaceChildren();
+      message.textContent = form.dataset.failed;
     });
   }
 
@@ -84,11 +130,12 @@
     shown += slugs.length;
     more.hidden = true;
     Promise.all(slugs.map(function (slug) {
-      return load("search/" + lang + "/cards/" + (fnv1a(slug) % CARD_SHARDS) + ".json");
+      return load("search/" + lang + "/cards/" + (fnv1a(slug) % CARD_SHARDS) + ".json")
+        .catch(function () { return {}; });
     })).then(function (cards) {
       if (ask !== asked) return;
       slugs.forEach(function (slug, i) {
-        var card = cards[i][slug] || [slug, ""];
+        var card = own.call(cards[i], slug) ? cards[i][slug] : [slug, ""];
         var item = document.createElement("li");
         var link = document.createElement("a");
         var excerpt = document.createElement("p");
@@ -104,20 +151,27 @@
     });
   }
 
-  form.addEventListener("submit", function (event) {
-    event.preventDefault();
-    clearTimeout(timer);
-    search(input.value);
-  });
-  input.addEventListener("input", function () {
-    clearTimeout(timer);
-    timer = setTimeout(function () {
-      var url = new URL(location.href);
-      if (input.value.trim()) url.searchParams.set("q", input.value.trim()); else url.searchParams.delete("q");
+  /* The query goes into the address (?q=), so Back and a shared link bring it again, and into the
+     link to the other language's search page. */
+  function remember(query) {
+    query = query.trim();
+    [location, document.querySelector("a.switch")].forEach(function (target, i) {
+      if (!target) return;
+      var url = new URL(target.href);
+      if (query) url.searchParams.set("q", query); else url.searchParams.delete("q");
+      if (i) { target.href = url.href; return; }
       try { history.replaceState(null, "", url); } catch (error) { /* a file: URL may refuse it */ }
-      search(input.value);
-    }, 150);
-  });
+    });
+  }
+
+  function run() {
+    clearTimeout(timer);
+    remember(input.value);
+    search(input.value);
+  }
+
+  form.addEventListener("submit", function (event) { event.preventDefault(); run(); });
+  input.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(run, 150); });
   more.addEventListener("click", function () { show(asked, true); });
 
   document.getElementById("no-search").hidden = true;
@@ -125,6 +179,6 @@
   var given = new URL(location.href).searchParams.get("q");
   if (given) {
     input.value = given;
-    search(given);
+    run();
   }
 })();
