@@ -9,8 +9,8 @@ The site has no server, so the search page (`static/search.js`) reads JSON files
   languages: an entry's names, summaries and tags in Russian and English, as the database search
   indexes them (`directory.search.document`), so «Медуза» and «Meduza» find it from either side.
   Words are lower-cased with ё folded into е (`directory.search.words`); stopwords are left out.
-- `search/<lang>/cards/<n>.json`: `{slug: [title, excerpt]}`, what a result shows in that language,
-  for the slugs that hash to n (modulo CARD_SHARDS).
+- `search/<lang>/cards/<n>.json`: `{slug: [title, excerpt, [[badge, warning], …]]}`, what a result
+  shows in that language, for the slugs that hash to n (modulo CARD_SHARDS).
 
 The browser has no stemmer, so the index carries the stems: a word typed that the index holds
 matches every word of its stem, as the database search does (`Мемориал` → `мемориа`, which
@@ -41,7 +41,7 @@ from pathlib import Path
 from directory.search import STOPWORDS, Document, stem, words
 
 INDEX_DIR = "search"
-VERSION = 2  # of the files' layout and of what is indexed; another version means a full build
+VERSION = 3  # of the files' layout and of what is indexed; another version means a full build
 TERM_SHARDS = 256
 CARD_SHARDS = 64
 PREFIX = 2  # letters of a word that choose its shard; a shorter word is not indexed
@@ -52,10 +52,12 @@ _SHARD_LIST = re.compile(r"(?:[0-9a-f]{2})*")
 
 @dataclass(frozen=True)
 class Card:
-    """What a search result shows of an entry in one language."""
+    """What a search result shows of an entry in one language: its name, the start of its summary and
+    the badges a listing shows (a designation, a paused or closed program: `warning` True)."""
 
     title: str
     excerpt: str
+    badges: tuple[tuple[str, bool], ...] = ()
 
 
 @dataclass
@@ -204,7 +206,7 @@ def _put_terms(index: Index, number: int, shard: Mapping[str, Mapping[str, int]]
 
 
 def _put_cards(index: Index, lang: str, number: int, cards: Mapping[str, Card]) -> None:
-    content = {slug: [card.title, card.excerpt] for slug, card in sorted(cards.items())}
+    content = {slug: [card.title, card.excerpt, [list(b) for b in card.badges]] for slug, card in sorted(cards.items())}
     _put(index, f"{INDEX_DIR}/{lang}/cards/{number}.json", content or None)
 
 

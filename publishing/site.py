@@ -549,11 +549,19 @@ def _sweep(folder: Path, kept: Iterable[str], report: BuildReport) -> None:
 
 
 def _card(entry: Mapping[str, Any], lang: str, length: int = 200) -> search_index.Card:
-    """A search result: the entry's name and the start of its summary, cut at a word."""
+    """A search result: the entry's name, the start of its summary cut at a word, and the badges its
+    listing card shows (`macros.html`: a paused or closed program, designations, a status)."""
     summary = " ".join(entry["summary"][lang].split())
     if len(summary) > length:
         summary = summary[:length].rsplit(" ", 1)[0] + "…"
-    return search_index.Card(entry["name"][lang], summary)
+    brief = _brief(entry)
+    badges = (
+        [(gettext_for(lang, brief["program_state"]), True)] if brief["program_state"] in ("paused", "closed") else []
+    )
+    badges += [(getattr(DESIGNATION_KIND_BY_SLUG[kind], lang), True) for kind in brief["designated"]]
+    if brief["status"] != "active":
+        badges.append((gettext_for(lang, brief["status"]), False))
+    return search_index.Card(entry["name"][lang], summary, tuple(badges))
 
 
 def _posts_of(posts: Sequence[feeds.PostView]) -> dict[str, list[dict[str, Any]]]:

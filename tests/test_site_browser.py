@@ -201,6 +201,15 @@ def test_a_query_is_shown_as_typed_and_kept_in_the_address_even_when_sent_at_onc
     assert "q=" in (page.locator("a.switch").get_attribute("href") or "")
 
 
+def test_a_result_carries_the_warnings_a_listing_shows(served: str, browser_page) -> None:  # type: ignore[no-untyped-def]
+    page = browser_page
+    page.goto(f"{served}/en/search/index.html?q=Nemtsov Foundation")
+    page.locator(".result a").first.wait_for(timeout=10_000)
+    first = page.locator(".result").first
+    assert (first.locator("a").get_attribute("href") or "").endswith("/en/entries/nemtsov-foundation.html")
+    assert first.locator(".badge.warning").all_inner_texts() == ["undesirable organization"]
+
+
 def test_a_search_that_cannot_load_its_index_says_so(served: str, browser_page) -> None:  # type: ignore[no-untyped-def]
     """As from file://, where the browser refuses every fetch: not «Found: 0»."""
     page = browser_page

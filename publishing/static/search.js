@@ -135,7 +135,7 @@
     })).then(function (cards) {
       if (ask !== asked) return;
       slugs.forEach(function (slug, i) {
-        var card = own.call(cards[i], slug) ? cards[i][slug] : [slug, ""];
+        var card = own.call(cards[i], slug) ? cards[i][slug] : [slug, "", []];
         var item = document.createElement("li");
         var link = document.createElement("a");
         var excerpt = document.createElement("p");
@@ -143,7 +143,14 @@
         link.href = root + lang + "/entries/" + slug + ".html";
         link.textContent = card[0];
         excerpt.textContent = card[1];
-        item.append(link, excerpt);
+        item.append(link);
+        (card[2] || []).forEach(function (badge) {
+          var label = document.createElement("p");
+          label.className = badge[1] ? "badge warning" : "badge";
+          label.textContent = badge[0];
+          item.append(label);
+        });
+        item.append(excerpt);
         list.append(item);
         if (focus && i === 0) link.focus();
       });
