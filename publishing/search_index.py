@@ -8,15 +8,17 @@ The site has no server, so the search page (`static/search.js`) reads JSON files
   `stems` names a word's Snowball stem where it is not the word itself. One index for both
   languages: an entry's names, summaries and tags in Russian and English, as the database search
   indexes them (`directory.search.document`), so «Медуза» and «Meduza» find it from either side.
-  Words are lower-cased with ё folded into е (`directory.search.words`); stopwords are left out.
+  Words are lower-cased with ё folded into е (`directory.search.words`); stopwords are left out but
+  for those in names.
 - `search/<lang>/cards/<n>.json`: `{slug: [title, excerpt, [[badge, warning], …]]}`, what a result
   shows in that language, for the slugs that hash to n (modulo CARD_SHARDS).
 
 The browser has no stemmer, so the index carries the stems: a word typed that the index holds
 matches every word of its stem, as the database search does (`Мемориал` → `мемориа`, which
-«Мемориал» and «Мемориалу» share), and the words whose stem begins with it; a word it does not hold
-matches the words it begins (what is still being typed) and those whose stem it begins with (another
-form of an indexed word: «политзаключённые» meets the stem «политзаключен» of «политзаключённых»).
+«Мемориал» and «Мемориалу» share); a word it does not hold matches the words it begins (what is
+still being typed) and the stem, begun by the word, of an indexed word that differs from it only in
+its last three letters or fewer (another form: «политзаключённые» meets the stem «политзаключен» of
+«политзаключённых»). A stopword in a query only adds to the score, unless the query has nothing else.
 
 A weight says where the word is: in the names, 30 plus up to 9 the fewer words the names have (so
 the entry called «Republic» ranks before «Czech Republic: …»), in the summaries 20, in the tags 10.
@@ -32,7 +34,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -47,7 +48,6 @@ CARD_SHARDS = 64
 PREFIX = 2  # letters of a word that choose its shard; a shorter word is not indexed
 NAMES, SUMMARIES, TAGS = 30, 20, 10
 Postings = dict[str, dict[str, int]]  # word → {slug: weight}
-_SHARD_LIST = re.compile(r"(?:[0-9a-f]{2})*")
 
 
 @dataclass(frozen=True)
@@ -72,22 +72,27 @@ class Index:
 
 
 def restore(paths: Mapping[str, str], kept: object, slugs: Iterable[str]) -> Index | None:
-    """The index a build left, from the manifest's {path: SHA-1} and what it kept of `Index.state`
-    (`saved`) for the entries `slugs` that build had; None when it kept none of this VERSION, or
-    kept it for other entries or in another shape: then the next build must be full."""
+    """The index a build left, from the manifest's {path: SHA-1} and what it kept of it (`saved`) for
+    the entries `slugs` that build had; None when it kept none of this VERSION, or kept it for other
+    entries, or the two no longer agree with the digest kept beside them: then the next build must
+    be full."""
     if not isinstance(kept, dict) or kept.get("version") != VERSION:
         return None
     state = kept.get("entries")
     if not isinstance(state, dict) or state.keys() != set(slugs):
         return None
-    if not all(isinstance(shards, str) and _SHARD_LIST.fullmatch(shards) for shards in state.values()):
-        return None
-    return Index(paths={p: key for p, key in paths.items() if p.startswith(f"{INDEX_DIR}/")}, state=dict(state))
+    index = Index(paths={p: key for p, key in paths.items() if p.startswith(f"{INDEX_DIR}/")}, state=dict(state))
+    return index if kept.get("digest") == _bookkeeping(index) else None
 
 
 def saved(index: Index) -> dict[str, object]:
-    """What the manifest keeps of `index` for `restore`."""
-    return {"version": VERSION, "entries": index.state}
+    """What the manifest keeps of `index` for `restore`: its state, and a digest of the state with the
+    files' paths and SHA-1s, so a manifest edited or damaged in either place is not trusted."""
+    return {"version": VERSION, "entries": index.state, "digest": _bookkeeping(index)}
+
+
+def _bookkeeping(index: Index) -> str:
+    return _sha1(json.dumps([index.state, index.paths], sort_keys=True, separators=(",", ":")).encode())
 
 
 def intact(output: Path, index: Index) -> bool:
@@ -118,17 +123,17 @@ def card_shard(slug: str) -> int:
 
 
 def postings(document: Document) -> dict[str, int]:
-    """{word: weight} of one entry's document: each word of two letters or more but no stopword, at
-    the weight of its best field."""
-    names = _indexed(document.names)
+    """{word: weight} of one entry's document: each word of two letters or more, at the weight of its
+    best field; a stopword only from the names, where it may be what is asked for («IT visa»)."""
+    names = _indexed(document.names, keep_stopwords=True)
     found = dict.fromkeys(_indexed(document.tags), TAGS)
     found |= dict.fromkeys(_indexed(document.summaries), SUMMARIES)
     found |= dict.fromkeys(names, NAMES + max(0, 10 - len(names)))
     return found
 
 
-def _indexed(text: str) -> set[str]:
-    return {word for word in words(text) if len(word) >= PREFIX and word not in STOPWORDS}
+def _indexed(text: str, *, keep_stopwords: bool = False) -> set[str]:
+    return {word for word in words(text) if len(word) >= PREFIX and (keep_stopwords or word not in STOPWORDS)}
 
 
 def build(documents: Mapping[str, Document], cards: Mapping[str, Mapping[str, Card]]) -> Index:

@@ -12,6 +12,7 @@ import functools
 import hashlib
 import json
 import os
+import posixpath
 import secrets
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -538,8 +539,8 @@ def _search_index(
 
 
 def _sweep(folder: Path, kept: Iterable[str], report: BuildReport) -> None:
-    """Remove the files under `folder` (the search index's own) that `kept` does not list: after a
-    full build without a manifest, a shard an earlier build left would still answer searches."""
+    """Remove the files under `folder` (the search index's own) that `kept` does not list: a shard
+    no build wrote, or one left by a build whose manifest is lost, would still answer searches."""
     output = folder.parent
     for path in sorted(folder.rglob("*.json")) if folder.is_dir() else []:
         relative = path.relative_to(output).as_posix()
@@ -611,8 +612,7 @@ def _build_from(
         _write(output, path, content, "search", report)
     manifest |= index.paths  # with each file's SHA-1, which `search_index.intact` checks
     report.unchanged["search"] += len(index.paths.keys() - index.files.keys())
-    if selection.dirty is None:
-        _sweep(output / search_index.INDEX_DIR, index.paths.keys(), report)
+    _sweep(output / search_index.INDEX_DIR, index.paths.keys(), report)
     for name in ("style.css", "search.js"):
         put(name, (STATIC / name).read_bytes(), _category(name))
 
@@ -694,9 +694,29 @@ def _read_manifest(output: Path) -> tuple[dict[str, str], dict[str, Any] | None,
         document = json.loads((output / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}, None, None
-    if not isinstance(document.get("pages"), dict):
-        return {str(path): str(key) for path, key in document.items()}, None, None  # before the state was kept
-    return document["pages"], document.get("state"), document.get("search")
+    if not isinstance(document, dict):
+        return {}, None, None
+    if "pages" not in document:  # written before the state was kept
+        document = {"pages": document}
+    pages = document["pages"]
+    if not isinstance(pages, dict):
+        return {}, None, None
+    # Only paths this build could have written: a manifest edited by hand must not remove anything
+    # outside the output folder (`../x`, `/etc/x`).
+    kept = {path: key for path, key in pages.items() if isinstance(key, str) and _inside(path)}
+    return kept, document.get("state"), document.get("search")
+
+
+def _inside(path: object) -> bool:
+    """Whether `path` is a plain relative path under the output folder, as `Page.path` is."""
+    return (
+        isinstance(path, str)
+        and path != ""
+        and not path.startswith("/")
+        and "\\" not in path
+        and posixpath.normpath(path) == path
+        and not path.startswith("..")
+    )
 
 
 def _write(output: Path, path: str, content: bytes, category: str, report: BuildReport) -> None:

@@ -145,6 +145,23 @@ def _garble_the_search_state(output: Path) -> None:
     (output / site.MANIFEST).write_text(json.dumps(manifest), "utf-8")
 
 
+def _point_an_entry_at_the_wrong_shard(output: Path) -> None:
+    manifest = json.loads((output / site.MANIFEST).read_text("utf-8"))
+    manifest["search"]["entries"]["meduza"] = "00"
+    (output / site.MANIFEST).write_text(json.dumps(manifest), "utf-8")
+
+
+def _drop_a_shard_from_the_manifest(output: Path) -> None:
+    manifest = json.loads((output / site.MANIFEST).read_text("utf-8"))
+    shard = int(manifest["search"]["entries"]["meduza"][:2], 16)
+    del manifest["pages"][f"search/terms/{shard}.json"]
+    (output / site.MANIFEST).write_text(json.dumps(manifest), "utf-8")
+
+
+def _leave_a_shard_no_build_wrote(output: Path) -> None:
+    (output / "search/terms/999.json").write_text('{"words": {"dsfake": {"meduza": 99}}, "stems": {}}', "utf-8")
+
+
 def _lose_the_manifest_and_leave_a_stray_shard(output: Path) -> None:
     (output / site.MANIFEST).unlink()
     (output / "search/terms/999.json").write_text('{"words": {"meduza": {"ovd-info": 39}}, "stems": {}}', "utf-8")
@@ -175,3 +192,18 @@ def test_a_damaged_search_index_is_built_again_whole(
     assert {p: c for p, c in incremental.items() if p.startswith("search/")} == {
         p: c for p, c in full.items() if p.startswith("search/")
     }
+
+
+@pytest.mark.parametrize("manifest", [[], None, "x", {"pages": []}, {"pages": {"../victim.txt": "x", "/tmp/x": "y"}}])
+def test_a_manifest_that_is_not_what_a_build_writes_is_not_trusted_nor_followed_outside(
+    seeded: Store, tmp_path: Path, manifest: object
+) -> None:
+    """It costs a full build, never a traceback, and a path in it never leads out of the folder."""
+    build(seeded, tmp_path / "site")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious", "utf-8")
+    (tmp_path / "site" / site.MANIFEST).write_text(json.dumps(manifest), "utf-8")
+    build(seeded, tmp_path / "site")
+    build(seeded, tmp_path / "full")
+    assert victim.read_text("utf-8") == "precious"
+    assert snapshot(tmp_path / "site") == snapshot(tmp_path / "full")

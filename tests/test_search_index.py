@@ -39,6 +39,8 @@ def test_each_word_is_posted_once_at_its_best_field_without_stopwords_or_single_
     assert found == {"политзаключенные": 39, "политзаключенных": 20, "riga": 20}
     long_name = search_index.postings(Document("Czech Republic: a civil society programme", "", ""))
     assert found["политзаключенные"] > long_name["republic"] > search_index.SUMMARIES
+    it_visa = search_index.postings(Document("Uzbekistan: IT visa", "It is for them", ""))
+    assert set(it_visa) == {"uzbekistan", "it", "visa", "them"}  # a stopword only from the names
 
 
 def test_a_word_is_in_the_shard_its_first_two_letters_choose_with_its_stem() -> None:
@@ -86,8 +88,11 @@ def test_only_an_index_kept_whole_for_the_same_entries_is_restored() -> None:
         {**kept, "entries": {**entries, "meduza": "0"}},
         {**kept, "entries": {slug: shards for slug, shards in entries.items() if slug != "meduza"}},
         {**kept, "entries": {}},
+        {**kept, "entries": {**entries, "meduza": "00"}},  # well formed, but not where its words are
     ):
         assert search_index.restore(index.paths, damaged, DOCUMENTS) is None, damaged
+    one_less = dict(list(index.paths.items())[1:])
+    assert search_index.restore(one_less, kept, DOCUMENTS) is None
 
 
 def test_a_file_changed_or_gone_since_it_was_written_is_noticed(tmp_path: Path) -> None:

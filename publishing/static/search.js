@@ -1,8 +1,8 @@
 /* Nansen search: reads the static index that publishing/search_index.py writes; no server, nothing sent
    anywhere but this site. Words are lower-cased with ё folded into е, as there. A word the index holds
-   matches every word of its stem (the index names each word's stem) and the words whose stem begins with
-   it; a word it does not hold matches the words it begins and the stems of the indexed words most like
-   it. Every word of a query must match; names weigh most, then summaries, then tags. */
+   matches every word of its stem (the index names each word's stem); a word it does not hold matches
+   the words it begins and the stem of an indexed word much like it. Every word of a query but its
+   stopwords must match; names weigh most, then summaries, then tags. */
 (function () {
   "use strict";
   var TERM_SHARDS = 256, CARD_SHARDS = 64, PREFIX = 2, PAGE = 10;
@@ -27,24 +27,24 @@
     return n;
   }
 
-  /* Map slug → score of the entries one word matches in its shard. The word's stem when the index
-     holds the word; else the stems that begin it of the indexed words that share most of it («визами»
-     meets «виз» of «визы», «organizations» «organ» of «organization»). */
+  /* Map slug → score of the entries one word matches in its shard: when the index holds the word,
+     those of its stem (as the database search); else those of the words it begins (being typed) and
+     of the stem, begun by the word, of an indexed word that differs from it only in its last three
+     letters or fewer («визами» meets «виз» of «визы», «organizations» «organ» of «organization»). */
   function matches(shard, word) {
     var postings = shard.words || {}, stems = shard.stems || {}, scores = new Map(), targets = new Set();
     function stemOf(other) { return own.call(stems, other) ? stems[other] : other; }
-    var known = own.call(postings, word), target = known ? stemOf(word) : "", other, stem;
-    if (known) targets.add(target);
+    var known = own.call(postings, word), other, stem;
+    if (known) targets.add(stemOf(word));
     for (other in postings) {
       stem = stemOf(other);
-      if (!known && stem.length >= 3 && word.startsWith(stem) && common(other, word) >= Math.max(3, word.length - 5)) {
+      if (!known && stem.length >= 3 && word.startsWith(stem) && common(other, word) >= word.length - 3) {
         targets.add(stem);
       }
     }
     for (other in postings) {
-      stem = stemOf(other);
-      var factor = targets.has(stem) ? 2 : target.length >= 3 && stem.startsWith(target) ? 1 : 0;
-      if (!factor && other.length > word.length && other.startsWith(word)) factor = 1;
+      var factor = targets.has(stemOf(other)) ? 2 : 0;
+      if (!known && !factor && other.length > word.length && other.startsWith(word)) factor = 1;
       if (!factor) continue;
       for (var slug in postings[other]) {
         scores.set(slug, Math.max(scores.get(slug) || 0, postings[other][slug] * factor));
@@ -62,19 +62,26 @@
   }
   Finder.prototype.find = function (query) {
     var stopwords = this.stopwords, load = this.load;
-    var terms = Array.from(new Set(words(query))).filter(function (word) { return !stopwords.has(word); });
-    if (!terms.length) return Promise.resolve(null);
-    return Promise.all(terms.map(function (word) {
+    var all = Array.from(new Set(words(query)));
+    var required = all.filter(function (word) { return !stopwords.has(word); });
+    if (!required.length) required = all;
+    if (!required.length) return Promise.resolve(null);
+    var optional = all.filter(function (word) { return required.indexOf(word) < 0; });
+    function scores(word) {
       var shard = fnv1a(Array.from(word).slice(0, PREFIX).join("")) % TERM_SHARDS;
       return load("search/terms/" + shard + ".json").then(function (content) { return matches(content, word); });
-    })).then(function (each) {
-      var scores = each.reduce(function (left, right) {
+    }
+    return Promise.all(required.concat(optional).map(scores)).then(function (each) {
+      var found = each.slice(0, required.length).reduce(function (left, right) {
         var both = new Map();
         left.forEach(function (score, slug) { if (right.has(slug)) both.set(slug, score + right.get(slug)); });
         return both;
       });
-      return Array.from(scores.keys()).sort(function (a, b) {
-        return scores.get(b) - scores.get(a) || (a < b ? -1 : 1);
+      each.slice(required.length).forEach(function (extra) {
+        found.forEach(function (score, slug) { found.set(slug, score + (extra.get(slug) || 0)); });
+      });
+      return Array.from(found.keys()).sort(function (a, b) {
+        return found.get(b) - found.get(a) || (a < b ? -1 : 1);
       });
     });
   };
