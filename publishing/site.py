@@ -528,7 +528,8 @@ def _search_index(
 ) -> search_index.Index:
     """The search index after this build: only the dirty entries' part of it when the last build's
     index is all there as it was written, else the whole."""
-    cards = {lang: {e["slug"]: _card(e, lang) for e in entries} for lang in LANGUAGES}
+    briefs = [_brief(e) for e in entries]
+    cards = {lang: {e["slug"]: _card(e, b, lang) for e, b in zip(entries, briefs, strict=True)} for lang in LANGUAGES}
     if dirty is not None and previous is not None and search_index.intact(output, previous):
         changed = session.scalars(select(Entry).where(Entry.slug.in_(dirty)))
         updated = search_index.update(output, previous, dirty, {e.slug: search.document(e) for e in changed}, cards)
@@ -549,13 +550,12 @@ def _sweep(folder: Path, kept: Iterable[str], report: BuildReport) -> None:
             report.removed.append(relative)
 
 
-def _card(entry: Mapping[str, Any], lang: str, length: int = 200) -> search_index.Card:
+def _card(entry: Mapping[str, Any], brief: Mapping[str, Any], lang: str, length: int = 200) -> search_index.Card:
     """A search result: the entry's name, the start of its summary cut at a word, and the badges its
-    listing card shows (`macros.html`: a paused or closed program, designations, a status)."""
+    listing card (`macros.html`, from its `brief`) shows: a paused or closed program, designations, a status."""
     summary = " ".join(entry["summary"][lang].split())
     if len(summary) > length:
         summary = summary[:length].rsplit(" ", 1)[0] + "…"
-    brief = _brief(entry)
     badges = (
         [(gettext_for(lang, brief["program_state"]), True)] if brief["program_state"] in ("paused", "closed") else []
     )
@@ -704,7 +704,8 @@ def _read_manifest(output: Path) -> tuple[dict[str, str], dict[str, Any] | None,
     # Only paths this build could have written: a manifest edited by hand must not remove anything
     # outside the output folder (`../x`, `/etc/x`).
     kept = {path: key for path, key in pages.items() if isinstance(key, str) and _inside(path)}
-    return kept, document.get("state"), document.get("search")
+    state = document.get("state")
+    return kept, state if isinstance(state, dict) else None, document.get("search")
 
 
 def _inside(path: object) -> bool:

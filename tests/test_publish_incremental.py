@@ -194,7 +194,10 @@ def test_a_damaged_search_index_is_built_again_whole(
     }
 
 
-@pytest.mark.parametrize("manifest", [[], None, "x", {"pages": []}, {"pages": {"../victim.txt": "x", "/tmp/x": "y"}}])
+@pytest.mark.parametrize(
+    "manifest",
+    [[], None, "x", {"pages": []}, {"pages": {}, "state": 5}, {"pages": {"../victim.txt": "x", "/tmp/x": "y"}}],
+)
 def test_a_manifest_that_is_not_what_a_build_writes_is_not_trusted_nor_followed_outside(
     seeded: Store, tmp_path: Path, manifest: object
 ) -> None:
